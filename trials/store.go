@@ -1,0 +1,96 @@
+package trials
+
+import (
+	"context"
+	"time"
+)
+
+// TrialFilter selects a page of a study's trials, ordered by number.
+type TrialFilter struct {
+	// State, when set, keeps only trials in that state.
+	State TrialState
+	// AfterNumber, when >= 0, starts the page after that trial number.
+	AfterNumber int
+	// Limit is the page size; the store caps it.
+	Limit int
+}
+
+// Store keeps studies and trials. Every method returns errors of this
+// package's kinds: ErrNotFound for unknown ids, ErrConflict when the current
+// state forbids the change, ErrInvalid for arguments it cannot honour; any
+// other error is internal. Lease expiry is computed from the store's clock
+// (the database's), never a caller's.
+type Store interface {
+	// CreateStudy stores a validated study and returns it with its id,
+	// state and creation time. A duplicate name is ErrConflict.
+	CreateStudy(ctx context.Context, s Study) (*Study, error)
+	// GetStudy finds a study by id.
+	GetStudy(ctx context.Context, id int64) (*Study, error)
+	// GetStudyByName finds a study by its unique name.
+	GetStudyByName(ctx context.Context, name string) (*Study, error)
+	// ListStudies returns every study with its counts and best value, oldest
+	// first.
+	ListStudies(ctx context.Context) ([]StudySummary, error)
+	// SummarizeStudy returns one study with its counts and best value.
+	SummarizeStudy(ctx context.Context, id int64) (*StudySummary, error)
+	// SetStudyState pauses, resumes or stops a study.
+	SetStudyState(ctx context.Context, id int64, state StudyState) (*Study, error)
+	// DeleteStudy removes a study and all its trials.
+	DeleteStudy(ctx context.Context, id int64) error
+
+	// EnqueueTrial adds a waiting trial with fixed, normalized params. It is
+	// ErrConflict when the study is done or already has MaxTrials trials.
+	EnqueueTrial(ctx context.Context, studyID int64, params map[string]any) (*Trial, error)
+	// ClaimWaiting grants the oldest waiting trial of the study to runner
+	// (use "" for a plain ask), making it running with a fresh lease. It
+	// returns (nil, nil) when no trial waits. With limitParallel it claims
+	// nothing while the study has MaxParallel running trials. ErrConflict
+	// when the study is not running.
+	ClaimWaiting(ctx context.Context, studyID int64, runner string, limitParallel bool) (*Trial, error)
+	// CreateRunning adds a running trial with the given normalized params,
+	// the next number and a fresh lease. ErrConflict when the study is not
+	// running, has MaxTrials trials, or (with limitParallel) has MaxParallel
+	// running trials.
+	CreateRunning(ctx context.Context, studyID int64, params map[string]any, runner string, limitParallel bool) (*Trial, error)
+	// LeasableStudies returns running studies whose workload type is one of
+	// workloads and that could hand out a trial now (a waiting trial, or
+	// room under MaxTrials; and room under MaxParallel), fairest first: the
+	// study with the fewest running trials, then the oldest.
+	LeasableStudies(ctx context.Context, workloads []string) ([]Study, error)
+
+	// GetTrial finds a trial by id.
+	GetTrial(ctx context.Context, id int64) (*Trial, error)
+	// ListTrials returns a page of a study's trials and whether more follow.
+	ListTrials(ctx context.Context, studyID int64, f TrialFilter) ([]Trial, bool, error)
+	// BestTrial returns the study's best complete trial, ErrNotFound while
+	// none has completed.
+	BestTrial(ctx context.Context, studyID int64) (*Trial, error)
+	// TrialsChangedSince returns every trial of the study that may have
+	// changed since the cursor (the zero time returns all), and the cursor
+	// to pass next time. Trials can repeat across calls; a change committed
+	// late is still returned by a later call.
+	TrialsChangedSince(ctx context.Context, studyID int64, since time.Time) ([]Trial, time.Time, error)
+
+	// Heartbeat extends a running trial's lease by the study's lease length
+	// and reports whether the study asks its trials to stop (it is done).
+	// A nil lease skips the token check. ErrConflict when the trial is not
+	// running or the lease is not the current one.
+	Heartbeat(ctx context.Context, trialID int64, lease *int64) (expires time.Time, stop bool, err error)
+	// Report records the value (and metrics) at a step of a running trial,
+	// replacing an earlier report of that step. Token rules as Heartbeat.
+	Report(ctx context.Context, trialID int64, lease *int64, point Intermediate) (*Trial, error)
+	// SetSystemAttrs merges bookkeeping into a running trial.
+	SetSystemAttrs(ctx context.Context, trialID int64, attrs map[string]string) error
+	// Tell finishes a running trial. Telling a finished trial the same
+	// outcome again returns it unchanged; a different one is ErrConflict.
+	// Token rules as Heartbeat. When the study has MaxTrials trials and all
+	// are finished, the study becomes done.
+	Tell(ctx context.Context, trialID int64, lease *int64, o Outcome) (*Trial, error)
+	// ReapExpired sends running trials whose lease expired back to waiting
+	// (attempt+1, same params) while retries are left, and fails the rest.
+	// It is safe to run in several processes at once.
+	ReapExpired(ctx context.Context) (requeued, failed int, err error)
+
+	// Ping reports whether the store is reachable.
+	Ping(ctx context.Context) error
+}

@@ -1,0 +1,109 @@
+package trials
+
+import "time"
+
+// TrialState is where a trial is in its life: waiting -> running -> complete
+// | pruned | failed, and running -> waiting again when a lease expires and a
+// retry is left.
+type TrialState string
+
+const (
+	TrialWaiting  TrialState = "waiting"
+	TrialRunning  TrialState = "running"
+	TrialComplete TrialState = "complete"
+	TrialPruned   TrialState = "pruned"
+	TrialFailed   TrialState = "failed"
+)
+
+// TrialStates lists every state in life-cycle order.
+var TrialStates = []TrialState{TrialWaiting, TrialRunning, TrialComplete, TrialPruned, TrialFailed}
+
+// Finished reports whether a trial in state s can never change again.
+func (s TrialState) Finished() bool {
+	return s == TrialComplete || s == TrialPruned || s == TrialFailed
+}
+
+// Valid reports whether s is a known state.
+func (s TrialState) Valid() bool {
+	for _, v := range TrialStates {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Intermediate is one point of a trial's learning curve.
+type Intermediate struct {
+	Step    int                `json:"step"`
+	Value   float64            `json:"value"`
+	Metrics map[string]float64 `json:"metrics,omitempty"`
+}
+
+// Trial is one evaluation of one configuration.
+type Trial struct {
+	ID      int64 `json:"id"`
+	StudyID int64 `json:"study_id"`
+	// Number counts the study's trials from 0, without gaps.
+	Number int        `json:"number"`
+	State  TrialState `json:"state"`
+	// Params holds int params as int64, float params as float64 and
+	// categorical params as the chosen value.
+	Params       map[string]any     `json:"params"`
+	Value        *float64           `json:"value"`
+	Intermediate []Intermediate     `json:"intermediate_values"`
+	Metrics      map[string]float64 `json:"metrics"`
+	// Attempt counts grants that ended in a lost lease; it starts at 0.
+	Attempt int    `json:"attempt"`
+	Runner  string `json:"runner"`
+	// Lease is the token of the current grant: it grows on every grant, and
+	// writes that present an older one are refused.
+	Lease          int64      `json:"lease"`
+	LeaseExpiresAt *time.Time `json:"lease_expires_at"`
+	CreatedAt      time.Time  `json:"created_at"`
+	StartedAt      *time.Time `json:"started_at"`
+	FinishedAt     *time.Time `json:"finished_at"`
+	Error          string     `json:"error"`
+	// SystemAttrs is bookkeeping that samplers and pruners keep per trial
+	// (successive halving records its rungs here).
+	SystemAttrs map[string]string `json:"system_attrs,omitempty"`
+	// UpdatedAt is the database time of the trial's last change.
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// LastIntermediate returns the point with the highest step.
+func (t *Trial) LastIntermediate() (Intermediate, bool) {
+	var best Intermediate
+	found := false
+	for _, iv := range t.Intermediate {
+		if !found || iv.Step > best.Step {
+			best, found = iv, true
+		}
+	}
+	return best, found
+}
+
+// Outcome is what a tell says about a finished trial.
+type Outcome struct {
+	State   TrialState
+	Value   *float64
+	Metrics map[string]float64
+	Error   string
+}
+
+// Device is one compute device a runner offers.
+type Device struct {
+	Kind              string `json:"kind"` // cpu or cuda
+	Index             int    `json:"index"`
+	Name              string `json:"name,omitempty"`
+	MemoryBytes       int64  `json:"memory_bytes,omitempty"`
+	ComputeCapability string `json:"compute_capability,omitempty"`
+}
+
+// Runner describes a process that executes trials.
+type Runner struct {
+	ID        string   `json:"id"`
+	Host      string   `json:"host"`
+	Devices   []Device `json:"devices"`
+	Workloads []string `json:"workloads"`
+}

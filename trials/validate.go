@@ -1,0 +1,178 @@
+package trials
+
+import (
+	"regexp"
+	"time"
+)
+
+var studyName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+var allDigits = regexp.MustCompile(`^[0-9]+$`)
+
+// MaxLeaseSeconds bounds a lease: a runner that vanishes holds its trial at
+// most this long.
+const MaxLeaseSeconds = 24 * 60 * 60
+
+// WithDefaults returns the study with every optional field filled in as
+// documented: TPE, no pruner, no caps, 60 s leases, no retries, running.
+func (s Study) WithDefaults() Study {
+	if s.Objective.Direction == "" {
+		s.Objective.Direction = Minimize
+	}
+	if s.Sampler.Type == "" {
+		s.Sampler.Type = SamplerTPE
+	}
+	if s.Pruner.Type == "" {
+		s.Pruner.Type = PrunerNone
+	}
+	if s.LeaseSeconds == 0 {
+		s.LeaseSeconds = DefaultLeaseSeconds
+	}
+	if s.State == "" {
+		s.State = StudyRunning
+	}
+	return s
+}
+
+// Validate checks a study as a client submitted it (after WithDefaults).
+func (s Study) Validate() error {
+	if !studyName.MatchString(s.Name) || allDigits.MatchString(s.Name) {
+		return Invalidf("name %q must be 1-128 letters, digits, '.', '_' or '-', start with a letter or digit, and not be all digits (ids are numbers)", s.Name)
+	}
+	if s.Objective.Metric == "" {
+		return Invalidf("objective.metric is required: the name of the metric to optimize, e.g. val_accuracy")
+	}
+	if s.Objective.Direction != Minimize && s.Objective.Direction != Maximize {
+		return Invalidf("objective.direction must be minimize or maximize, got %q", s.Objective.Direction)
+	}
+	if err := s.SearchSpace.Validate(); err != nil {
+		return err
+	}
+	if err := s.Sampler.validate(); err != nil {
+		return err
+	}
+	if err := s.Pruner.validate(); err != nil {
+		return err
+	}
+	if s.Workload != nil && s.Workload.Type == "" {
+		return Invalidf("workload.type is required when a workload is given")
+	}
+	if s.MaxTrials < 0 {
+		return Invalidf("max_trials must be >= 0 (0 means no limit)")
+	}
+	if s.MaxParallel < 0 {
+		return Invalidf("max_parallel must be >= 0 (0 means no limit)")
+	}
+	if s.MaxRetries < 0 || s.MaxRetries > 100 {
+		return Invalidf("max_retries must be between 0 and 100")
+	}
+	if s.LeaseSeconds < 1 || s.LeaseSeconds > MaxLeaseSeconds {
+		return Invalidf("lease_seconds must be between 1 and %d", MaxLeaseSeconds)
+	}
+	switch s.State {
+	case StudyRunning, StudyPaused, StudyDone:
+	default:
+		return Invalidf("state must be running, paused or done, got %q", s.State)
+	}
+	return nil
+}
+
+func (s Sampler) validate() error {
+	switch s.Type {
+	case SamplerTPE, SamplerRandom, SamplerCMAES, SamplerQMC:
+	default:
+		return Invalidf("sampler.type must be tpe, random, cmaes or qmc, got %q", s.Type)
+	}
+	if s.StartupTrials != nil && (*s.StartupTrials < 0 || (s.Type != SamplerTPE && s.Type != SamplerCMAES)) {
+		return Invalidf("sampler.startup_trials must be >= 0 and applies to tpe and cmaes only")
+	}
+	if s.EICandidates != nil && (*s.EICandidates < 1 || s.Type != SamplerTPE) {
+		return Invalidf("sampler.ei_candidates must be >= 1 and applies to tpe only")
+	}
+	if s.Sigma0 != nil && (!finite(*s.Sigma0) || *s.Sigma0 <= 0 || s.Type != SamplerCMAES) {
+		return Invalidf("sampler.sigma0 must be a positive number and applies to cmaes only")
+	}
+	return nil
+}
+
+func (p Pruner) validate() error {
+	nonNeg := func(name string, v *int) error {
+		if v != nil && *v < 0 {
+			return Invalidf("pruner.%s must be >= 0", name)
+		}
+		return nil
+	}
+	median := p.StartupTrials != nil || p.WarmupSteps != nil || p.IntervalSteps != nil
+	halving := p.MinResource != nil || p.ReductionFactor != nil || p.MinEarlyStoppingRate != nil
+	switch p.Type {
+	case PrunerNone:
+		if median || halving {
+			return Invalidf("pruner type none takes no options")
+		}
+	case PrunerMedian:
+		if halving {
+			return Invalidf("min_resource, reduction_factor and min_early_stopping_rate apply to successive_halving, not median")
+		}
+		for _, o := range []struct {
+			n string
+			v *int
+		}{{"startup_trials", p.StartupTrials}, {"warmup_steps", p.WarmupSteps}} {
+			if err := nonNeg(o.n, o.v); err != nil {
+				return err
+			}
+		}
+		if p.IntervalSteps != nil && *p.IntervalSteps < 1 {
+			return Invalidf("pruner.interval_steps must be >= 1")
+		}
+	case PrunerSuccessiveHalving:
+		if median {
+			return Invalidf("startup_trials, warmup_steps and interval_steps apply to median, not successive_halving")
+		}
+		if p.MinResource != nil && *p.MinResource < 1 {
+			return Invalidf("pruner.min_resource must be >= 1")
+		}
+		if p.ReductionFactor != nil && *p.ReductionFactor < 2 {
+			return Invalidf("pruner.reduction_factor must be >= 2")
+		}
+		if err := nonNeg("min_early_stopping_rate", p.MinEarlyStoppingRate); err != nil {
+			return err
+		}
+	default:
+		return Invalidf("pruner.type must be none, median or successive_halving, got %q", p.Type)
+	}
+	return nil
+}
+
+// Normalize checks a tell before it reaches the store. A complete outcome
+// without a value takes the objective metric's value from its metrics.
+func (o Outcome) Normalize(objective string) (Outcome, error) {
+	switch o.State {
+	case TrialComplete:
+		if o.Value == nil {
+			if v, ok := o.Metrics[objective]; ok {
+				o.Value = &v
+			} else {
+				return o, Invalidf("a complete trial needs a value (or the objective metric %q in metrics)", objective)
+			}
+		}
+		if !finite(*o.Value) {
+			return o, Invalidf("value must be a finite number; report a diverged run as failed")
+		}
+	case TrialPruned, TrialFailed:
+		if o.Value != nil && !finite(*o.Value) {
+			return o, Invalidf("value must be a finite number")
+		}
+	default:
+		return o, Invalidf("state must be complete, pruned or failed, got %q", o.State)
+	}
+	for k, v := range o.Metrics {
+		if !finite(v) {
+			return o, Invalidf("metric %q must be a finite number", k)
+		}
+	}
+	return o, nil
+}
+
+// LeaseDuration is how long a grant of one of this study's trials lasts.
+func (s Study) LeaseDuration() time.Duration {
+	return time.Duration(s.LeaseSeconds) * time.Second
+}
