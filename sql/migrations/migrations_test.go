@@ -1,0 +1,114 @@
+package migrations_test
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+
+	"github.com/tune-dev/tune/sql/migrations"
+	"github.com/tune-dev/tune/sql/postgres/pgtest"
+)
+
+// TestUpConcurrently starts migrations from several pools at once on an
+// empty database, as replicas starting together would: all succeed, and
+// the schema is applied once.
+func TestUpConcurrently(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.EmptyURL(t)
+	const replicas = 4
+	dbs := make([]*sql.DB, replicas)
+	for i := range dbs {
+		db, err := sql.Open("pgx", url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		dbs[i] = db
+	}
+
+	var wg sync.WaitGroup
+	errs := make([]error, replicas)
+	for i, db := range dbs {
+		wg.Go(func() { errs[i] = migrations.Up(ctx, db) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("replica %d: %v", i, err)
+		}
+	}
+
+	current, latest, err := migrations.Version(ctx, dbs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if current != latest || latest < 1 {
+		t.Errorf("Version = %d, %d; want the latest (>= 1) twice", current, latest)
+	}
+	var applied int
+	if err := dbs[0].QueryRowContext(ctx, `SELECT count(*) FROM goose_db_version WHERE version_id > 0`).Scan(&applied); err != nil {
+		t.Fatal(err)
+	}
+	if applied != int(latest) {
+		t.Errorf("%d migrations recorded, want %d (each once)", applied, latest)
+	}
+	for _, table := range []string{"studies", "trials"} {
+		var ok bool
+		if err := dbs[0].QueryRowContext(ctx, `SELECT to_regclass($1) IS NOT NULL`, table).Scan(&ok); err != nil || !ok {
+			t.Errorf("table %s missing after Up (%v)", table, err)
+		}
+	}
+}
+
+// TestDownAndUp checks that every migration can be rolled back and applied
+// again, so that the Down sections stay in step with the Up ones.
+func TestDownAndUp(t *testing.T) {
+	ctx := context.Background()
+	db, err := sql.Open("pgx", pgtest.EmptyURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := migrations.Up(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(ctx, 0); err != nil {
+		t.Fatalf("DownTo(0): %v", err)
+	}
+	var tables int
+	if err := db.QueryRowContext(ctx, `
+		SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'goose_db_version'`).Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	if tables != 0 {
+		t.Errorf("%d tables left after rolling every migration back", tables)
+	}
+	if err := migrations.Up(ctx, db); err != nil {
+		t.Fatalf("Up after Down: %v", err)
+	}
+}
+
+// TestVersionOnEmptyDatabase: a database never migrated is at version 0.
+func TestVersionOnEmptyDatabase(t *testing.T) {
+	ctx := context.Background()
+	db, err := sql.Open("pgx", pgtest.EmptyURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	current, latest, err := migrations.Version(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if current != 0 || latest < 1 {
+		t.Errorf("Version on an empty database = %d, %d; want 0 and the latest", current, latest)
+	}
+}

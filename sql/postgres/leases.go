@@ -1,0 +1,432 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tune-dev/tune/trials"
+)
+
+// leaseGuard is the condition every write on behalf of a lease holder
+// carries: the trial is running and, when the caller presents a token, the
+// token is the current grant's. A write that matches nothing changed
+// nothing; the store then reads the trial to say why.
+const leaseGuard = `t.id = @trial_id AND t.state = 'running'
+	AND (@lease::bigint IS NULL OR t.lease = @lease::bigint)`
+
+// trialWithSpaceSQL reads a trial and its study's search space; queued after
+// a write in a batch, it sees the trial as the write left it.
+const trialWithSpaceSQL = `
+	SELECT ` + trialCols + `, s.search_space
+	FROM trials t JOIN studies s ON s.id = t.study_id
+	WHERE t.id = @trial_id`
+
+// readTrial scans trialWithSpaceSQL; found is false when the trial does not
+// exist.
+func readTrial(row pgx.Row) (t *trials.Trial, found bool, err error) {
+	var r trialRow
+	var space []byte
+	found, err = scanOptional(row, append(r.dest(), &space)...)
+	if !found || err != nil {
+		return nil, false, err
+	}
+	t, err = decodeTrial(&r, space)
+	return t, err == nil, err
+}
+
+// leaseConflict explains why a guarded write on t, made with the presented
+// token, matched nothing: t is not running, or it runs under another lease.
+func leaseConflict(t *trials.Trial, presented *int64) error {
+	switch {
+	case t.State == trials.TrialRunning && presented != nil && *presented != t.Lease:
+		return trials.Conflictf("trial %d is no longer yours: its lease expired and it was handed to another runner (lease %d, you presented %d)",
+			t.ID, t.Lease, *presented)
+	case t.State == trials.TrialWaiting && presented != nil:
+		return trials.Conflictf("trial %d is no longer running: its lease expired and it waits to be retried (you presented lease %d)",
+			t.ID, *presented)
+	case t.State == trials.TrialWaiting:
+		return trials.Conflictf("trial %d is waiting: it has not been handed out, so it cannot be reported on yet", t.ID)
+	case t.State == trials.TrialFailed && t.Error != "":
+		return trials.Conflictf("trial %d already finished as failed (%s) and cannot change", t.ID, t.Error)
+	case t.State.Finished():
+		return trials.Conflictf("trial %d already finished as %s and cannot change", t.ID, t.State)
+	}
+	// The guarded write and the read that follows it run in one implicit
+	// transaction but with separate snapshots: a concurrent grant can land
+	// in between. Say so rather than pretend the write could have worked.
+	return trials.Conflictf("trial %d changed while it was being updated (it is %s under lease %d); try again",
+		t.ID, t.State, t.Lease)
+}
+
+// Heartbeat extends a running trial's lease by the study's lease length,
+// counted from the database clock, and reports whether the study asks its
+// trials to stop (it is done). A nil lease skips the token check.
+// ErrConflict when the trial is not running or the lease is not current.
+func (s *Store) Heartbeat(ctx context.Context, trialID int64, lease *int64) (expires time.Time, stop bool, err error) {
+	defer wrap(&err, "Heartbeat(%d)", trialID)
+	a := s.args(pgx.NamedArgs{"trial_id": trialID, "lease": lease})
+	err = s.batch(ctx, func(b *pgx.Batch) {
+		b.Queue(`
+			UPDATE trials t SET
+				lease_expires_at = now() + @clock_offset::interval + make_interval(secs => s.lease_seconds),
+				updated_at = clock_timestamp() + @clock_offset::interval
+			FROM studies s
+			WHERE s.id = t.study_id AND `+leaseGuard, a)
+		// A narrow read: heartbeats are frequent and need none of the
+		// trial's documents unless they are refused.
+		b.Queue(`
+			SELECT t.state, t.lease, t.error, t.lease_expires_at, s.state
+			FROM trials t JOIN studies s ON s.id = t.study_id
+			WHERE t.id = @trial_id`, a)
+	}, func(br pgx.BatchResults) error {
+		tag, err := br.Exec()
+		if err != nil {
+			return err
+		}
+		var (
+			t                 = trials.Trial{ID: trialID}
+			state, studyState string
+			expiresAt         *time.Time
+		)
+		found, err := scanOptional(br.QueryRow(), &state, &t.Lease, &t.Error, &expiresAt, &studyState)
+		switch {
+		case err != nil:
+			return err
+		case !found:
+			return trialNotFound(trialID)
+		case tag.RowsAffected() == 0 || expiresAt == nil:
+			t.State = trials.TrialState(state)
+			return leaseConflict(&t, lease)
+		}
+		expires, stop = *expiresAt, trials.StudyState(studyState) == trials.StudyDone
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	return expires, stop, nil
+}
+
+// Report records the value (and metrics) at a step of a running trial,
+// replacing an earlier report of the same step and keeping the points in
+// step order. Token rules as Heartbeat.
+func (s *Store) Report(ctx context.Context, trialID int64, lease *int64, point trials.Intermediate) (_ *trials.Trial, err error) {
+	defer wrap(&err, "Report(%d, step %d)", trialID, point.Step)
+	if point.Step < 0 {
+		return nil, trials.Invalidf("step must be >= 0, got %d", point.Step)
+	}
+	if !trials.Finite(point.Value) {
+		return nil, trials.Invalidf("value must be a finite number; report a diverged run as failed")
+	}
+	for name, v := range point.Metrics {
+		if !trials.Finite(v) {
+			return nil, trials.Invalidf("metric %q must be a finite number", name)
+		}
+	}
+	if point.Metrics == nil {
+		point.Metrics = map[string]float64{}
+	}
+	doc, err := json.Marshal(point)
+	if err != nil {
+		return nil, fmt.Errorf("encode point: %w", err)
+	}
+	var out *trials.Trial
+	a := s.args(pgx.NamedArgs{"trial_id": trialID, "lease": lease, "step": point.Step, "point": json.RawMessage(doc)})
+	err = s.batch(ctx, func(b *pgx.Batch) {
+		// Replace the step's point, if any, and keep the array sorted.
+		b.Queue(`
+			UPDATE trials t SET
+				intermediate = (
+					SELECT jsonb_agg(p.point ORDER BY (p.point->>'step')::bigint)
+					FROM (
+						SELECT e.point
+						FROM jsonb_array_elements(t.intermediate) AS e(point)
+						WHERE (e.point->>'step')::bigint <> @step::bigint
+						UNION ALL
+						SELECT @point::jsonb
+					) AS p(point)
+				),
+				updated_at = clock_timestamp() + @clock_offset::interval
+			WHERE `+leaseGuard, a)
+		b.Queue(trialWithSpaceSQL, a)
+	}, func(br pgx.BatchResults) error {
+		tag, err := br.Exec()
+		if err != nil {
+			return err
+		}
+		t, found, err := readTrial(br.QueryRow())
+		switch {
+		case err != nil:
+			return err
+		case !found:
+			return trialNotFound(trialID)
+		case tag.RowsAffected() == 0:
+			return leaseConflict(t, lease)
+		}
+		out = t
+		return nil
+	})
+	return out, err
+}
+
+// SetSystemAttrs merges bookkeeping into a running trial: keys given
+// replace those stored, others stay. ErrConflict when it is not running.
+func (s *Store) SetSystemAttrs(ctx context.Context, trialID int64, attrs map[string]string) (err error) {
+	defer wrap(&err, "SetSystemAttrs(%d)", trialID)
+	doc, err := jsonObject(attrs)
+	if err != nil {
+		return fmt.Errorf("encode attrs: %w", err)
+	}
+	a := s.args(pgx.NamedArgs{"trial_id": trialID, "lease": nil, "attrs": doc})
+	return s.batch(ctx, func(b *pgx.Batch) {
+		b.Queue(`
+			UPDATE trials t SET
+				system_attrs = t.system_attrs || @attrs::jsonb,
+				updated_at = clock_timestamp() + @clock_offset::interval
+			WHERE `+leaseGuard, a)
+		b.Queue(`SELECT t.state, t.lease, t.error FROM trials t WHERE t.id = @trial_id`, a)
+	}, func(br pgx.BatchResults) error {
+		tag, err := br.Exec()
+		if err != nil {
+			return err
+		}
+		t := trials.Trial{ID: trialID}
+		var state string
+		found, err := scanOptional(br.QueryRow(), &state, &t.Lease, &t.Error)
+		switch {
+		case err != nil:
+			return err
+		case !found:
+			return trialNotFound(trialID)
+		case tag.RowsAffected() == 0:
+			t.State = trials.TrialState(state)
+			return leaseConflict(&t, nil)
+		}
+		return nil
+	})
+}
+
+// studyDoneCond holds for a study s that has all its max_trials trials and
+// none left unfinished, not counting trial @trial_id: the statement that
+// uses it also finishes that trial, and cannot see its own change.
+// Callers hold the study's lock, taken in an earlier statement, so the
+// check sees every trial finished by others: of two tells that finish the
+// last two trials, the one that gets the lock second marks the study done.
+const studyDoneCond = `s.state <> 'done' AND s.max_trials > 0 AND s.next_number >= s.max_trials
+	AND NOT EXISTS (
+		SELECT 1 FROM trials o
+		WHERE o.study_id = s.id AND o.state IN ('waiting', 'running') AND o.id <> @trial_id::bigint
+	)`
+
+// Tell finishes a running trial. Telling a finished trial the same outcome
+// (state, value, metrics and error) again returns it unchanged; a different
+// one is ErrConflict, as is telling a trial that was never handed out or
+// whose lease passed to another runner. A complete outcome needs its Value.
+// When the trial was the last unfinished one of a study that has MaxTrials
+// trials, the study becomes done in the same transaction.
+func (s *Store) Tell(ctx context.Context, trialID int64, lease *int64, o trials.Outcome) (_ *trials.Trial, err error) {
+	defer wrap(&err, "Tell(%d, %s)", trialID, o.State)
+	if err := checkOutcome(o); err != nil {
+		return nil, err
+	}
+	metrics, err := jsonObject(o.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("encode metrics: %w", err)
+	}
+	var out *trials.Trial
+	a := s.args(pgx.NamedArgs{
+		"trial_id": trialID, "lease": lease, "state": string(o.State),
+		"value": o.Value, "metrics": metrics, "error": o.Error,
+	})
+	err = s.batch(ctx, func(b *pgx.Batch) {
+		// Only a study with a cap can become done, and only then does the
+		// tell need the study's lock.
+		b.Queue(`
+			SELECT 1 FROM studies
+			WHERE id = (SELECT study_id FROM trials WHERE id = @trial_id) AND max_trials > 0
+			FOR NO KEY UPDATE`, a)
+		b.Queue(`
+			WITH told AS (
+				UPDATE trials t SET
+					state = @state, value = @value, metrics = @metrics, error = @error,
+					lease_expires_at = NULL,
+					finished_at = now() + @clock_offset::interval,
+					updated_at = clock_timestamp() + @clock_offset::interval
+				WHERE `+leaseGuard+`
+				RETURNING t.study_id
+			), done AS (
+				UPDATE studies s SET state = 'done'
+				FROM told
+				WHERE s.id = told.study_id AND `+studyDoneCond+`
+			)
+			SELECT (SELECT count(*) FROM told)`, a)
+		b.Queue(trialWithSpaceSQL, a)
+	}, func(br pgx.BatchResults) error {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		var told int
+		if err := br.QueryRow().Scan(&told); err != nil {
+			return err
+		}
+		t, found, err := readTrial(br.QueryRow())
+		switch {
+		case err != nil:
+			return err
+		case !found:
+			return trialNotFound(trialID)
+		case told == 1:
+			out = t
+			return nil
+		case t.State.Finished() && lease != nil && *lease != t.Lease:
+			return trials.Conflictf("trial %d already finished as %s under lease %d; you presented lease %d",
+				t.ID, describeOutcome(t), t.Lease, *lease)
+		case t.State.Finished() && sameOutcome(t, o):
+			// A retried tell whose first attempt got through.
+			out = t
+			return nil
+		case t.State.Finished():
+			return trials.Conflictf("trial %d already finished as %s; a different outcome cannot replace it",
+				t.ID, describeOutcome(t))
+		}
+		return leaseConflict(t, lease)
+	})
+	return out, err
+}
+
+// checkOutcome refuses outcomes the store cannot record.
+func checkOutcome(o trials.Outcome) error {
+	if !o.State.Finished() {
+		return trials.Invalidf("state must be complete, pruned or failed, got %q", o.State)
+	}
+	if o.State == trials.TrialComplete && o.Value == nil {
+		return trials.Invalidf("a complete trial needs a value")
+	}
+	if o.Value != nil && !trials.Finite(*o.Value) {
+		return trials.Invalidf("value must be a finite number; report a diverged run as failed")
+	}
+	for name, v := range o.Metrics {
+		if !trials.Finite(v) {
+			return trials.Invalidf("metric %q must be a finite number", name)
+		}
+	}
+	return nil
+}
+
+// sameOutcome reports whether t finished with outcome o.
+func sameOutcome(t *trials.Trial, o trials.Outcome) bool {
+	sameValue := (t.Value == nil) == (o.Value == nil) && (t.Value == nil || *t.Value == *o.Value)
+	return t.State == o.State && sameValue && t.Error == o.Error && maps.Equal(t.Metrics, o.Metrics)
+}
+
+// describeOutcome renders a finished trial's outcome for a conflict message.
+func describeOutcome(t *trials.Trial) string {
+	switch {
+	case t.Value != nil && t.Error != "":
+		return fmt.Sprintf("%s (value %v, error %q)", t.State, *t.Value, t.Error)
+	case t.Value != nil:
+		return fmt.Sprintf("%s (value %v)", t.State, *t.Value)
+	case t.Error != "":
+		return fmt.Sprintf("%s (error %q)", t.State, t.Error)
+	}
+	return string(t.State)
+}
+
+// ReapExpired sends running trials whose lease expired (by the database
+// clock) back to waiting while retries are left, and fails the rest. A
+// requeued trial keeps its number and params, counts one more attempt and
+// loses what the lost attempt recorded (intermediate values, metrics,
+// system attrs), so that the retry starts clean; its lease token stays and
+// grows on the next grant. A failed trial keeps what it recorded and says
+// which runner stopped heartbeating.
+//
+// It is safe to run in every replica at once: the reapers lock the studies
+// concerned in id order, and a trial already reaped by one no longer
+// matches for the next.
+func (s *Store) ReapExpired(ctx context.Context) (requeued, failed int, err error) {
+	defer wrap(&err, "ReapExpired")
+	err = s.transact(ctx, func(tx pgx.Tx) error {
+		requeued, failed = 0, 0
+		// Lock the studies first, as every other method does, so that a
+		// failure that finishes a study is serialized with the tells of
+		// its other trials.
+		rows, err := tx.Query(ctx, `
+			SELECT id FROM studies
+			WHERE id IN (
+				SELECT study_id FROM trials
+				WHERE state = 'running' AND lease_expires_at < now() + @clock_offset::interval
+			)
+			ORDER BY id
+			FOR NO KEY UPDATE`, s.args(nil))
+		if err != nil {
+			return err
+		}
+		studyIDs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil || len(studyIDs) == 0 {
+			return err
+		}
+		// The state and expiry conditions are on the updated rows, so a
+		// heartbeat or tell that commits first wins and its trial is left
+		// alone.
+		rows, err = tx.Query(ctx, `
+			UPDATE trials t SET
+				state = CASE WHEN t.attempt < s.max_retries THEN 'waiting' ELSE 'failed' END,
+				attempt = t.attempt + 1,
+				lease_expires_at = NULL,
+				runner = CASE WHEN t.attempt < s.max_retries THEN '' ELSE t.runner END,
+				started_at = CASE WHEN t.attempt < s.max_retries THEN NULL ELSE t.started_at END,
+				finished_at = CASE WHEN t.attempt < s.max_retries THEN NULL
+					ELSE now() + @clock_offset::interval END,
+				intermediate = CASE WHEN t.attempt < s.max_retries THEN '[]'::jsonb ELSE t.intermediate END,
+				metrics = CASE WHEN t.attempt < s.max_retries THEN '{}'::jsonb ELSE t.metrics END,
+				system_attrs = CASE WHEN t.attempt < s.max_retries THEN '{}'::jsonb ELSE t.system_attrs END,
+				error = CASE WHEN t.attempt < s.max_retries THEN ''
+					ELSE format('lease expired after %s attempt%s; %s stopped heartbeating',
+						t.attempt + 1,
+						CASE WHEN t.attempt = 0 THEN '' ELSE 's' END,
+						CASE WHEN t.runner = '' THEN 'its ask/tell client'
+							ELSE format('runner %s', t.runner) END)
+					END,
+				updated_at = clock_timestamp() + @clock_offset::interval
+			FROM studies s
+			WHERE s.id = t.study_id AND t.study_id = ANY(@study_ids)
+				AND t.state = 'running' AND t.lease_expires_at < now() + @clock_offset::interval
+			RETURNING t.study_id, t.state = 'failed'`, s.args(pgx.NamedArgs{"study_ids": studyIDs}))
+		if err != nil {
+			return err
+		}
+		var failedIn []int64
+		for rows.Next() {
+			var studyID int64
+			var isFailed bool
+			if err := rows.Scan(&studyID, &isFailed); err != nil {
+				return err
+			}
+			if isFailed {
+				failed++
+				failedIn = append(failedIn, studyID)
+			} else {
+				requeued++
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(failedIn) == 0 {
+			return nil
+		}
+		// A later statement than the failures, so it sees them. Trial ids
+		// start at 1: excluding trial 0 excludes nothing.
+		_, err = tx.Exec(ctx, `
+			UPDATE studies s SET state = 'done'
+			WHERE s.id = ANY(@study_ids::bigint[]) AND `+studyDoneCond,
+			pgx.NamedArgs{"study_ids": failedIn, "trial_id": 0})
+		return err
+	})
+	return requeued, failed, err
+}

@@ -1,0 +1,279 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tune-dev/tune/trials"
+)
+
+// CreateStudy stores a validated study. A duplicate name is ErrConflict.
+func (s *Store) CreateStudy(ctx context.Context, study trials.Study) (_ *trials.Study, err error) {
+	defer wrap(&err, "CreateStudy(%q)", study.Name)
+	if err := study.Validate(); err != nil {
+		return nil, err
+	}
+	a := pgx.NamedArgs{
+		"name":          study.Name,
+		"max_trials":    study.MaxTrials,
+		"max_parallel":  study.MaxParallel,
+		"max_retries":   study.MaxRetries,
+		"lease_seconds": study.LeaseSeconds,
+		"state":         string(study.State),
+	}
+	for name, v := range map[string]any{
+		"objective":    study.Objective,
+		"search_space": study.SearchSpace,
+		"sampler":      study.Sampler,
+		"pruner":       study.Pruner,
+	} {
+		doc, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", name, err)
+		}
+		a[name] = json.RawMessage(doc)
+	}
+	// A study without a workload stores SQL NULL, not JSON null.
+	a["workload"] = nil
+	if study.Workload != nil {
+		doc, err := json.Marshal(study.Workload)
+		if err != nil {
+			return nil, fmt.Errorf("encode workload: %w", err)
+		}
+		a["workload"] = json.RawMessage(doc)
+	}
+	var r studyRow
+	err = s.pool.QueryRow(ctx, `
+		INSERT INTO studies AS s (name, objective, search_space, sampler, pruner, workload,
+			max_trials, max_parallel, max_retries, lease_seconds, state, created_at)
+		VALUES (@name, @objective, @search_space, @sampler, @pruner, @workload,
+			@max_trials, @max_parallel, @max_retries, @lease_seconds, @state,
+			now() + @clock_offset::interval)
+		RETURNING `+studyCols, s.args(a)).Scan(r.dest()...)
+	if isUniqueViolation(err, "studies_name_key") {
+		return nil, trials.Conflictf("a study named %q already exists", study.Name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// Return the study as GetStudy will, decoded from what was stored.
+	return r.study()
+}
+
+// GetStudy finds a study by id.
+func (s *Store) GetStudy(ctx context.Context, id int64) (_ *trials.Study, err error) {
+	defer wrap(&err, "GetStudy(%d)", id)
+	var r studyRow
+	err = s.pool.QueryRow(ctx, `SELECT `+studyCols+` FROM studies s WHERE s.id = @id`,
+		pgx.NamedArgs{"id": id}).Scan(r.dest()...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, studyNotFound(id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r.study()
+}
+
+// GetStudyByName finds a study by its unique name.
+func (s *Store) GetStudyByName(ctx context.Context, name string) (_ *trials.Study, err error) {
+	defer wrap(&err, "GetStudyByName(%q)", name)
+	var r studyRow
+	err = s.pool.QueryRow(ctx, `SELECT `+studyCols+` FROM studies s WHERE s.name = @name`,
+		pgx.NamedArgs{"name": name}).Scan(r.dest()...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, trials.NotFoundf("study %q does not exist", name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r.study()
+}
+
+func studyNotFound(id int64) error { return trials.NotFoundf("study %d does not exist", id) }
+
+// bestSQL selects the best complete trial of study s, the earliest among
+// equals, with the columns given as %[1]s. One branch per direction, each
+// switched off by a condition on s alone, lets either walk the
+// (study_id, value) index from its end instead of sorting the history.
+const bestSQL = `
+	(
+		SELECT %[1]s FROM trials t
+		WHERE t.study_id = s.id AND t.state = 'complete' AND s.objective->>'direction' <> 'maximize'
+		ORDER BY t.value, t.number
+		LIMIT 1
+	) UNION ALL (
+		SELECT %[1]s FROM trials t
+		WHERE t.study_id = s.id AND t.state = 'complete' AND s.objective->>'direction' = 'maximize'
+		ORDER BY t.value DESC, t.number
+		LIMIT 1
+	)`
+
+// summarySQL returns the statement that selects studies with their trial
+// counts per state and their best complete trial, all at once: the counts
+// come from one pass over each study's trials (the (study_id, state, number)
+// index), the best from bestSQL. where is a WHERE clause or nothing.
+func summarySQL(where string) string {
+	return `
+	SELECT ` + studyCols + `,
+		c.waiting, c.running, c.complete, c.pruned, c.failed, b.id, b.value
+	FROM studies s
+	CROSS JOIN LATERAL (
+		SELECT
+			count(*) FILTER (WHERE t.state = 'waiting') AS waiting,
+			count(*) FILTER (WHERE t.state = 'running') AS running,
+			count(*) FILTER (WHERE t.state = 'complete') AS complete,
+			count(*) FILTER (WHERE t.state = 'pruned') AS pruned,
+			count(*) FILTER (WHERE t.state = 'failed') AS failed
+		FROM trials t
+		WHERE t.study_id = s.id
+	) c
+	LEFT JOIN LATERAL (` + fmt.Sprintf(bestSQL, "t.id, t.value") + `
+	) b ON true
+	` + where + `
+	ORDER BY s.created_at, s.id`
+}
+
+var (
+	listSummariesSQL = summarySQL("")
+	oneSummarySQL    = summarySQL("WHERE s.id = @id")
+)
+
+// scanSummary reads one row of a summarySQL statement.
+func scanSummary(row pgx.Row) (*trials.StudySummary, error) {
+	var (
+		r                                          studyRow
+		waiting, running, complete, pruned, failed int
+		sum                                        trials.StudySummary
+	)
+	dest := append(r.dest(), &waiting, &running, &complete, &pruned, &failed, &sum.BestTrialID, &sum.BestValue)
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	st, err := r.study()
+	if err != nil {
+		return nil, err
+	}
+	sum.Study = *st
+	sum.Counts = map[trials.TrialState]int{
+		trials.TrialWaiting:  waiting,
+		trials.TrialRunning:  running,
+		trials.TrialComplete: complete,
+		trials.TrialPruned:   pruned,
+		trials.TrialFailed:   failed,
+	}
+	return &sum, nil
+}
+
+// ListStudies returns every study with its counts and best value, oldest
+// first, from one query.
+func (s *Store) ListStudies(ctx context.Context) (_ []trials.StudySummary, err error) {
+	defer wrap(&err, "ListStudies")
+	rows, err := s.pool.Query(ctx, listSummariesSQL)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []trials.StudySummary{}
+	for rows.Next() {
+		sum, err := scanSummary(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *sum)
+	}
+	return out, rows.Err()
+}
+
+// SummarizeStudy returns one study with its counts and best value.
+func (s *Store) SummarizeStudy(ctx context.Context, id int64) (_ *trials.StudySummary, err error) {
+	defer wrap(&err, "SummarizeStudy(%d)", id)
+	sum, err := scanSummary(s.pool.QueryRow(ctx, oneSummarySQL, pgx.NamedArgs{"id": id}))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, studyNotFound(id)
+	}
+	return sum, err
+}
+
+// SetStudyState pauses, resumes or stops a study. Every change is allowed,
+// done back to running included, so that a study stopped by hand can be
+// resumed. (One that is done because it reached max_trials can be resumed
+// too, but has no trial left to hand out.)
+func (s *Store) SetStudyState(ctx context.Context, id int64, state trials.StudyState) (_ *trials.Study, err error) {
+	defer wrap(&err, "SetStudyState(%d, %q)", id, state)
+	switch state {
+	case trials.StudyRunning, trials.StudyPaused, trials.StudyDone:
+	default:
+		return nil, trials.Invalidf("state must be running, paused or done, got %q", state)
+	}
+	var r studyRow
+	err = s.pool.QueryRow(ctx, `
+		UPDATE studies s SET state = @state WHERE s.id = @id
+		RETURNING `+studyCols,
+		pgx.NamedArgs{"id": id, "state": string(state)}).Scan(r.dest()...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, studyNotFound(id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r.study()
+}
+
+// DeleteStudy removes a study; its trials go with it (ON DELETE CASCADE).
+func (s *Store) DeleteStudy(ctx context.Context, id int64) (err error) {
+	defer wrap(&err, "DeleteStudy(%d)", id)
+	tag, err := s.pool.Exec(ctx, `DELETE FROM studies WHERE id = @id`, pgx.NamedArgs{"id": id})
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return studyNotFound(id)
+	}
+	return nil
+}
+
+// LeasableStudies returns running studies with one of the workload types
+// that could hand out a trial now, the study with the fewest running trials
+// first, then the oldest, so that runners spread over studies. It is a hint:
+// the claim that follows re-checks everything under the study's lock.
+func (s *Store) LeasableStudies(ctx context.Context, workloads []string) (_ []trials.Study, err error) {
+	defer wrap(&err, "LeasableStudies(%q)", workloads)
+	out := []trials.Study{}
+	if len(workloads) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT `+studyCols+`
+		FROM studies s
+		CROSS JOIN LATERAL (
+			SELECT count(*) AS running FROM trials t WHERE t.study_id = s.id AND t.state = 'running'
+		) r
+		WHERE s.state = 'running'
+			AND s.workload->>'type' = ANY(@workloads)
+			AND (s.max_parallel = 0 OR r.running < s.max_parallel)
+			AND (s.max_trials = 0 OR s.next_number < s.max_trials
+				OR EXISTS (SELECT 1 FROM trials w WHERE w.study_id = s.id AND w.state = 'waiting'))
+		ORDER BY r.running, s.created_at, s.id`,
+		pgx.NamedArgs{"workloads": workloads})
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r studyRow
+		if err := rows.Scan(r.dest()...); err != nil {
+			return nil, err
+		}
+		st, err := r.study()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *st)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,431 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/tune-dev/tune/trials"
+)
+
+// Page sizes of ListTrials.
+const (
+	defaultPageSize = 100
+	maxPageSize     = 1000
+)
+
+// ChangeMargin is how far before the cursor TrialsChangedSince looks. A
+// trial's updated_at is the database clock when its transaction wrote it,
+// but the change only becomes visible when that transaction commits, which
+// can be after a reader took its cursor. Looking ChangeMargin further back
+// returns such a change on the next call, as long as no transaction takes
+// longer than ChangeMargin between writing a trial and committing, which the
+// store's transactions (a few statements each) never come near.
+const ChangeMargin = 10 * time.Second
+
+// studyInfo is what the trial methods read about a trial's study to decode
+// its params and to explain a refusal.
+type studyInfo struct {
+	space       trials.SearchSpace
+	state       trials.StudyState
+	maxTrials   int
+	maxParallel int
+	nextNumber  int
+	running     int
+}
+
+// studyInfoSQL reads a studyInfo for study @study_id; it is queued after the
+// write in a batch, so it sees the study as the write left it. It counts the
+// running trials only when @limit_parallel asks for max_parallel to be
+// enforced, the one case where a refusal needs the count.
+const studyInfoSQL = `
+	SELECT s.search_space, s.state, s.max_trials, s.max_parallel, s.next_number,
+		CASE WHEN @limit_parallel::boolean AND s.max_parallel > 0
+			THEN (SELECT count(*) FROM trials r WHERE r.study_id = s.id AND r.state = 'running')
+			ELSE 0 END
+	FROM studies s WHERE s.id = @study_id`
+
+// readStudyInfo scans studyInfoSQL; found is false when the study does not
+// exist.
+func readStudyInfo(row pgx.Row) (info studyInfo, found bool, err error) {
+	var raw []byte
+	var state string
+	err = row.Scan(&raw, &state, &info.maxTrials, &info.maxParallel, &info.nextNumber, &info.running)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return info, false, nil
+	}
+	if err != nil {
+		return info, false, err
+	}
+	info.state = trials.StudyState(state)
+	info.space, err = decodeSpace(raw)
+	return info, err == nil, err
+}
+
+// EnqueueTrial adds a waiting trial with fixed, normalized params. It is
+// ErrConflict when the study is done or already has MaxTrials trials. A
+// paused study accepts trials; they wait until it is resumed.
+func (s *Store) EnqueueTrial(ctx context.Context, studyID int64, params map[string]any) (_ *trials.Trial, err error) {
+	defer wrap(&err, "EnqueueTrial(%d)", studyID)
+	doc, err := jsonObject(params)
+	if err != nil {
+		return nil, fmt.Errorf("encode params: %w", err)
+	}
+	var out *trials.Trial
+	err = s.batch(ctx, func(b *pgx.Batch) {
+		// The counter update re-checks its WHERE on the latest row version
+		// when it had to wait for a concurrent writer, so the cap holds
+		// without locking the study first.
+		b.Queue(`
+			WITH bump AS (
+				UPDATE studies SET next_number = next_number + 1
+				WHERE id = @study_id AND state <> 'done'
+					AND (max_trials = 0 OR next_number < max_trials)
+				RETURNING id, next_number - 1 AS number
+			)
+			INSERT INTO trials AS t (study_id, number, state, params, created_at, updated_at)
+			SELECT id, number, 'waiting', @params,
+				now() + @clock_offset::interval, clock_timestamp() + @clock_offset::interval
+			FROM bump
+			RETURNING `+trialCols, s.args(pgx.NamedArgs{"study_id": studyID, "params": doc}))
+		b.Queue(studyInfoSQL, pgx.NamedArgs{"study_id": studyID, "limit_parallel": false})
+	}, func(br pgx.BatchResults) error {
+		var r trialRow
+		inserted, err := scanOptional(br.QueryRow(), r.dest()...)
+		if err != nil {
+			return err
+		}
+		info, found, err := readStudyInfo(br.QueryRow())
+		switch {
+		case err != nil:
+			return err
+		case !found:
+			return studyNotFound(studyID)
+		case !inserted && info.state == trials.StudyDone:
+			return trials.Conflictf("study %d is done and takes no new trials", studyID)
+		case !inserted:
+			return maxTrialsConflict(studyID, info)
+		}
+		out, err = r.trial(info.space)
+		return err
+	})
+	return out, err
+}
+
+func maxTrialsConflict(studyID int64, info studyInfo) error {
+	return trials.Conflictf("study %d already has %d trials, its max_trials", studyID, info.maxTrials)
+}
+
+// scanOptional scans a row that may not exist.
+func scanOptional(row pgx.Row, dest ...any) (bool, error) {
+	err := row.Scan(dest...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// lockForParallelSQL locks the study row when the statement after it must
+// count the study's running trials for max_parallel: two claimers that
+// both counted before either inserted would overshoot. The lock is FOR NO
+// KEY UPDATE, which, unlike FOR UPDATE, does not block inserting trials
+// (their foreign key takes FOR KEY SHARE on the study).
+const lockForParallelSQL = `
+	SELECT 1 FROM studies
+	WHERE id = @study_id AND @limit_parallel::boolean AND max_parallel > 0
+	FOR NO KEY UPDATE`
+
+// ClaimWaiting grants the oldest waiting trial of the study (the lowest
+// number: retried trials go first) to runner, with a fresh lease whose
+// token is one more than the trial's last. It returns (nil, nil) when no
+// trial waits or, with limitParallel, while the study runs MaxParallel
+// trials. ErrConflict when the study is not running.
+func (s *Store) ClaimWaiting(ctx context.Context, studyID int64, runner string, limitParallel bool) (_ *trials.Trial, err error) {
+	defer wrap(&err, "ClaimWaiting(%d, %q)", studyID, runner)
+	var out *trials.Trial
+	a := s.args(pgx.NamedArgs{"study_id": studyID, "runner": runner, "limit_parallel": limitParallel})
+	err = s.batch(ctx, func(b *pgx.Batch) {
+		b.Queue(lockForParallelSQL, a)
+		// SKIP LOCKED: concurrent claimers each take a different trial
+		// instead of queueing behind the first. The lock re-reads the
+		// trial, so one claimed since our snapshot is skipped too.
+		b.Queue(`
+			WITH st AS (
+				SELECT s.id, s.lease_seconds
+				FROM studies s
+				WHERE s.id = @study_id AND s.state = 'running'
+					AND NOT (@limit_parallel::boolean AND s.max_parallel > 0
+						AND (SELECT count(*) FROM trials r
+							WHERE r.study_id = s.id AND r.state = 'running') >= s.max_parallel)
+			), pick AS (
+				SELECT t.id
+				FROM trials t
+				WHERE t.study_id = @study_id AND t.state = 'waiting' AND EXISTS (SELECT 1 FROM st)
+				ORDER BY t.number
+				LIMIT 1
+				FOR UPDATE SKIP LOCKED
+			)
+			UPDATE trials t SET
+				state = 'running',
+				runner = @runner,
+				lease = t.lease + 1,
+				lease_expires_at = now() + @clock_offset::interval + make_interval(secs => st.lease_seconds),
+				started_at = now() + @clock_offset::interval,
+				updated_at = clock_timestamp() + @clock_offset::interval
+			FROM pick, st
+			WHERE t.id = pick.id
+			RETURNING `+trialCols, a)
+		b.Queue(studyInfoSQL, a)
+	}, func(br pgx.BatchResults) error {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		var r trialRow
+		claimed, err := scanOptional(br.QueryRow(), r.dest()...)
+		if err != nil {
+			return err
+		}
+		info, found, err := readStudyInfo(br.QueryRow())
+		switch {
+		case err != nil:
+			return err
+		case !found:
+			return studyNotFound(studyID)
+		case !claimed && info.state != trials.StudyRunning:
+			return studyNotRunning(studyID, info.state)
+		case !claimed:
+			return nil // nothing waits, or max_parallel is reached
+		}
+		out, err = r.trial(info.space)
+		return err
+	})
+	return out, err
+}
+
+func studyNotRunning(id int64, state trials.StudyState) error {
+	if state == trials.StudyDone {
+		return trials.Conflictf("study %d is done and hands out no more trials", id)
+	}
+	return trials.Conflictf("study %d is %s: it hands out no trials until it is resumed", id, state)
+}
+
+// CreateRunning adds a running trial with the given normalized params, the
+// study's next number and lease token 1. ErrConflict when the study is not
+// running, has MaxTrials trials, or (with limitParallel) runs MaxParallel
+// trials.
+func (s *Store) CreateRunning(ctx context.Context, studyID int64, params map[string]any, runner string, limitParallel bool) (_ *trials.Trial, err error) {
+	defer wrap(&err, "CreateRunning(%d, %q)", studyID, runner)
+	doc, err := jsonObject(params)
+	if err != nil {
+		return nil, fmt.Errorf("encode params: %w", err)
+	}
+	var out *trials.Trial
+	a := s.args(pgx.NamedArgs{"study_id": studyID, "runner": runner, "limit_parallel": limitParallel, "params": doc})
+	err = s.batch(ctx, func(b *pgx.Batch) {
+		b.Queue(lockForParallelSQL, a)
+		// The state and max_trials conditions are on the updated row
+		// itself, which PostgreSQL re-checks after waiting for a concurrent
+		// writer; the running count relies on the lock taken above.
+		b.Queue(`
+			WITH bump AS (
+				UPDATE studies s SET next_number = s.next_number + 1
+				WHERE s.id = @study_id AND s.state = 'running'
+					AND (s.max_trials = 0 OR s.next_number < s.max_trials)
+					AND NOT (@limit_parallel::boolean AND s.max_parallel > 0
+						AND (SELECT count(*) FROM trials r
+							WHERE r.study_id = s.id AND r.state = 'running') >= s.max_parallel)
+				RETURNING s.id, s.next_number - 1 AS number, s.lease_seconds
+			)
+			INSERT INTO trials AS t (study_id, number, state, params, runner, lease,
+				lease_expires_at, created_at, started_at, updated_at)
+			SELECT b.id, b.number, 'running', @params, @runner, 1,
+				now() + @clock_offset::interval + make_interval(secs => b.lease_seconds),
+				now() + @clock_offset::interval, now() + @clock_offset::interval,
+				clock_timestamp() + @clock_offset::interval
+			FROM bump b
+			RETURNING `+trialCols, a)
+		b.Queue(studyInfoSQL, a)
+	}, func(br pgx.BatchResults) error {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		var r trialRow
+		inserted, err := scanOptional(br.QueryRow(), r.dest()...)
+		if err != nil {
+			return err
+		}
+		info, found, err := readStudyInfo(br.QueryRow())
+		switch {
+		case err != nil:
+			return err
+		case !found:
+			return studyNotFound(studyID)
+		case inserted:
+			out, err = r.trial(info.space)
+			return err
+		case info.state != trials.StudyRunning:
+			return studyNotRunning(studyID, info.state)
+		case info.maxTrials > 0 && info.nextNumber >= info.maxTrials:
+			return maxTrialsConflict(studyID, info)
+		default:
+			return trials.Conflictf("study %d already runs %d trials, its max_parallel; try again when one finishes",
+				studyID, info.running)
+		}
+	})
+	return out, err
+}
+
+// GetTrial finds a trial by id.
+func (s *Store) GetTrial(ctx context.Context, id int64) (_ *trials.Trial, err error) {
+	defer wrap(&err, "GetTrial(%d)", id)
+	var r trialRow
+	var space []byte
+	err = s.pool.QueryRow(ctx, `
+		SELECT `+trialCols+`, s.search_space
+		FROM trials t JOIN studies s ON s.id = t.study_id
+		WHERE t.id = @id`, pgx.NamedArgs{"id": id}).Scan(append(r.dest(), &space)...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, trialNotFound(id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return decodeTrial(&r, space)
+}
+
+func trialNotFound(id int64) error { return trials.NotFoundf("trial %d does not exist", id) }
+
+// decodeTrial decodes a trial row with its study's raw search space.
+func decodeTrial(r *trialRow, rawSpace []byte) (*trials.Trial, error) {
+	space, err := decodeSpace(rawSpace)
+	if err != nil {
+		return nil, err
+	}
+	return r.trial(space)
+}
+
+// queryStudyTrials runs a query for a study's trials after one that reads
+// the study, in one round trip, and decodes the trials with the study's
+// search space. studySQL must select search_space first; extra receives the
+// rest of its columns.
+func (s *Store) queryStudyTrials(ctx context.Context, studyID int64, studySQL, trialsSQL string, a pgx.NamedArgs, extra ...any) ([]trials.Trial, error) {
+	out := []trials.Trial{}
+	err := s.batch(ctx, func(b *pgx.Batch) {
+		b.Queue(studySQL, a)
+		b.Queue(trialsSQL, a)
+	}, func(br pgx.BatchResults) error {
+		out = out[:0]
+		var raw []byte
+		found, err := scanOptional(br.QueryRow(), append([]any{&raw}, extra...)...)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return studyNotFound(studyID)
+		}
+		space, err := decodeSpace(raw)
+		if err != nil {
+			return err
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var r trialRow
+			if err := rows.Scan(r.dest()...); err != nil {
+				return err
+			}
+			t, err := r.trial(space)
+			if err != nil {
+				return err
+			}
+			out = append(out, *t)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// ListTrials returns a page of a study's trials, ordered by number, and
+// whether more follow. A Limit of 0 or less means the default page size
+// (100); larger limits are capped at 1000. Only AfterNumber < 0 starts at
+// the first trial: AfterNumber 0 starts after trial 0.
+func (s *Store) ListTrials(ctx context.Context, studyID int64, f trials.TrialFilter) (_ []trials.Trial, more bool, err error) {
+	defer wrap(&err, "ListTrials(%d)", studyID)
+	if f.State != "" && !f.State.Valid() {
+		return nil, false, trials.Invalidf("unknown trial state %q: use waiting, running, complete, pruned or failed", f.State)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = defaultPageSize
+	}
+	limit = min(limit, maxPageSize)
+	// Fetch one more than the page to learn whether more follow.
+	page, err := s.queryStudyTrials(ctx, studyID,
+		`SELECT search_space FROM studies WHERE id = @study_id`, `
+		SELECT `+trialCols+`
+		FROM trials t
+		WHERE t.study_id = @study_id AND (@state::text = '' OR t.state = @state::text)
+			AND t.number > @after_number
+		ORDER BY t.number
+		LIMIT @limit`,
+		pgx.NamedArgs{"study_id": studyID, "state": string(f.State), "after_number": max(f.AfterNumber, -1), "limit": limit + 1})
+	if err != nil {
+		return nil, false, err
+	}
+	if len(page) > limit {
+		return page[:limit], true, nil
+	}
+	return page, false, nil
+}
+
+// BestTrial returns the study's best complete trial (the earliest among
+// equals), ErrNotFound while none has completed.
+func (s *Store) BestTrial(ctx context.Context, studyID int64) (_ *trials.Trial, err error) {
+	defer wrap(&err, "BestTrial(%d)", studyID)
+	best, err := s.queryStudyTrials(ctx, studyID,
+		`SELECT search_space FROM studies WHERE id = @study_id`, `
+		SELECT `+trialCols+`
+		FROM studies s
+		CROSS JOIN LATERAL (`+fmt.Sprintf(bestSQL, "t.*")+`
+		) t
+		WHERE s.id = @study_id`,
+		pgx.NamedArgs{"study_id": studyID})
+	if err != nil {
+		return nil, err
+	}
+	if len(best) == 0 {
+		return nil, trials.NotFoundf("study %d has no complete trial yet", studyID)
+	}
+	return &best[0], nil
+}
+
+// TrialsChangedSince returns the study's trials, ordered by number, whose
+// updated_at is at least since - ChangeMargin (all of them for the zero
+// time), and the cursor for the next call: the database clock when the
+// study was read, before the trials were. Trials repeat across calls; see
+// ChangeMargin for why a change committed late is not missed.
+func (s *Store) TrialsChangedSince(ctx context.Context, studyID int64, since time.Time) (_ []trials.Trial, next time.Time, err error) {
+	defer wrap(&err, "TrialsChangedSince(%d, %s)", studyID, since.Format(time.RFC3339Nano))
+	from := pgtype.Timestamptz{InfinityModifier: pgtype.NegativeInfinity, Valid: true}
+	if !since.IsZero() {
+		from = pgtype.Timestamptz{Time: since.Add(-ChangeMargin), Valid: true}
+	}
+	changed, err := s.queryStudyTrials(ctx, studyID,
+		`SELECT search_space, now() + @clock_offset::interval FROM studies WHERE id = @study_id`, `
+		SELECT `+trialCols+`
+		FROM trials t
+		WHERE t.study_id = @study_id AND t.updated_at >= @from
+		ORDER BY t.number`,
+		s.args(pgx.NamedArgs{"study_id": studyID, "from": from}), &next)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return changed, next, nil
+}
