@@ -1,0 +1,206 @@
+package service
+
+import (
+	"github.com/tune-dev/tune/openapi"
+	"github.com/tune-dev/tune/trials"
+)
+
+// The generated types are the wire format; the domain types are what the
+// store and the tuner speak. These functions are the only place where the
+// two meet.
+
+func studyFromCreate(b *openapi.StudyCreate) trials.Study {
+	s := trials.Study{
+		Name:        b.Name,
+		Objective:   trials.Objective{Metric: b.Objective.Metric},
+		SearchSpace: make(trials.SearchSpace, len(b.SearchSpace)),
+	}
+	if b.Objective.Direction != nil {
+		s.Objective.Direction = trials.Direction(*b.Objective.Direction)
+	}
+	for name, d := range b.SearchSpace {
+		s.SearchSpace[name] = distributionFromAPI(d)
+	}
+	if b.Sampler != nil {
+		s.Sampler = trials.Sampler{
+			Type:          deref(b.Sampler.Type),
+			Seed:          b.Sampler.Seed,
+			StartupTrials: b.Sampler.StartupTrials,
+			EICandidates:  b.Sampler.EiCandidates,
+			Sigma0:        b.Sampler.Sigma0,
+		}
+	}
+	if b.Pruner != nil {
+		s.Pruner = trials.Pruner{
+			Type:                 deref(b.Pruner.Type),
+			StartupTrials:        b.Pruner.StartupTrials,
+			WarmupSteps:          b.Pruner.WarmupSteps,
+			IntervalSteps:        b.Pruner.IntervalSteps,
+			MinResource:          b.Pruner.MinResource,
+			ReductionFactor:      b.Pruner.ReductionFactor,
+			MinEarlyStoppingRate: b.Pruner.MinEarlyStoppingRate,
+		}
+	}
+	if b.Workload != nil {
+		s.Workload = &trials.Workload{Type: b.Workload.Type}
+		if b.Workload.Options != nil {
+			s.Workload.Options = *b.Workload.Options
+		}
+	}
+	s.MaxTrials = deref(b.MaxTrials)
+	s.MaxParallel = deref(b.MaxParallel)
+	s.MaxRetries = deref(b.MaxRetries)
+	s.LeaseSeconds = deref(b.LeaseSeconds)
+	return s
+}
+
+func distributionFromAPI(d openapi.Distribution) trials.Distribution {
+	out := trials.Distribution{
+		Type: d.Type,
+		Low:  deref(d.Low),
+		High: deref(d.High),
+		Step: d.Step,
+		Log:  deref(d.Log),
+	}
+	if d.Choices != nil {
+		out.Choices = *d.Choices
+	}
+	return out
+}
+
+func distributionToAPI(d trials.Distribution) openapi.Distribution {
+	out := openapi.Distribution{Type: d.Type}
+	switch d.Type {
+	case trials.Categorical:
+		choices := d.Choices
+		out.Choices = &choices
+	default:
+		out.Low, out.High, out.Step = ptr(d.Low), ptr(d.High), d.Step
+		if d.Log {
+			out.Log = ptr(true)
+		}
+	}
+	return out
+}
+
+func studyToAPI(sum *trials.StudySummary) openapi.Study {
+	s := &sum.Study
+	out := openapi.Study{
+		Id:   s.ID,
+		Name: s.Name,
+		Objective: openapi.Objective{
+			Metric:    s.Objective.Metric,
+			Direction: ptr(openapi.Direction(s.Objective.Direction)),
+		},
+		SearchSpace: make(openapi.SearchSpace, len(s.SearchSpace)),
+		Sampler: openapi.SamplerConfig{
+			Type:          ptr(s.Sampler.Type),
+			Seed:          s.Sampler.Seed,
+			StartupTrials: s.Sampler.StartupTrials,
+			EiCandidates:  s.Sampler.EICandidates,
+			Sigma0:        s.Sampler.Sigma0,
+		},
+		Pruner: openapi.PrunerConfig{
+			Type:                 ptr(s.Pruner.Type),
+			StartupTrials:        s.Pruner.StartupTrials,
+			WarmupSteps:          s.Pruner.WarmupSteps,
+			IntervalSteps:        s.Pruner.IntervalSteps,
+			MinResource:          s.Pruner.MinResource,
+			ReductionFactor:      s.Pruner.ReductionFactor,
+			MinEarlyStoppingRate: s.Pruner.MinEarlyStoppingRate,
+		},
+		MaxTrials:    s.MaxTrials,
+		MaxParallel:  s.MaxParallel,
+		MaxRetries:   s.MaxRetries,
+		LeaseSeconds: s.LeaseSeconds,
+		State:        openapi.StudyState(s.State),
+		CreatedAt:    s.CreatedAt,
+		Counts: openapi.TrialCounts{
+			Waiting:  sum.Counts[trials.TrialWaiting],
+			Running:  sum.Counts[trials.TrialRunning],
+			Complete: sum.Counts[trials.TrialComplete],
+			Pruned:   sum.Counts[trials.TrialPruned],
+			Failed:   sum.Counts[trials.TrialFailed],
+		},
+		BestValue:   sum.BestValue,
+		BestTrialId: sum.BestTrialID,
+	}
+	for name, d := range s.SearchSpace {
+		out.SearchSpace[name] = distributionToAPI(d)
+	}
+	if s.Workload != nil {
+		w := &openapi.Workload{Type: s.Workload.Type}
+		if s.Workload.Options != nil {
+			opts := s.Workload.Options
+			w.Options = &opts
+		}
+		out.Workload = w
+	}
+	return out
+}
+
+func trialToAPI(t *trials.Trial) openapi.Trial {
+	out := openapi.Trial{
+		Id:                 t.ID,
+		StudyId:            t.StudyID,
+		Number:             t.Number,
+		State:              openapi.TrialState(t.State),
+		Params:             openapi.Params(t.Params),
+		Value:              t.Value,
+		IntermediateValues: make([]openapi.IntermediateValue, len(t.Intermediate)),
+		Metrics:            openapi.Metrics(t.Metrics),
+		Attempt:            t.Attempt,
+		Runner:             t.Runner,
+		Lease:              t.Lease,
+		LeaseExpiresAt:     t.LeaseExpiresAt,
+		CreatedAt:          t.CreatedAt,
+		StartedAt:          t.StartedAt,
+		FinishedAt:         t.FinishedAt,
+		Error:              t.Error,
+	}
+	if out.Params == nil {
+		out.Params = openapi.Params{}
+	}
+	if out.Metrics == nil {
+		out.Metrics = openapi.Metrics{}
+	}
+	for i, iv := range t.Intermediate {
+		out.IntermediateValues[i] = openapi.IntermediateValue{Step: iv.Step, Value: iv.Value}
+		if len(iv.Metrics) > 0 {
+			m := openapi.Metrics(iv.Metrics)
+			out.IntermediateValues[i].Metrics = &m
+		}
+	}
+	return out
+}
+
+func runnerFromAPI(r openapi.RunnerInfo) trials.Runner {
+	out := trials.Runner{ID: r.Id, Host: deref(r.Host), Workloads: r.Workloads}
+	if r.Devices != nil {
+		for _, d := range *r.Devices {
+			out.Devices = append(out.Devices, trials.Device{
+				Kind:              d.Kind,
+				Index:             deref(d.Index),
+				Name:              deref(d.Name),
+				MemoryBytes:       deref(d.MemoryBytes),
+				ComputeCapability: deref(d.ComputeCapability),
+			})
+		}
+	}
+	return out
+}
+
+func metricsFromAPI(m *openapi.Metrics) map[string]float64 {
+	if m == nil {
+		return nil
+	}
+	return map[string]float64(*m)
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
