@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tune-dev/tune/service"
+	"github.com/tune-dev/tune/sql/postgres"
+	"github.com/tune-dev/tune/tuner"
+)
+
+type serveOptions struct {
+	addr         string
+	databaseURL  string
+	logFormat    string
+	migrate      bool
+	reapInterval time.Duration
+}
+
+func newServeCommand() *cobra.Command {
+	o := serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the tune service (REST API, lease reaper, metrics)",
+		Long: `Run the tune service. It applies pending schema migrations at start (safe
+with several replicas starting at once), then serves the REST API under
+/api/v1, the spec at /api/v1/openapi.yaml, /healthz, /readyz and /metrics.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.addr, "addr", envOr("TUNE_ADDR", "127.0.0.1:8080"), "address to listen on (env TUNE_ADDR)")
+	f.StringVar(&o.databaseURL, "database-url", os.Getenv("TUNE_DATABASE_URL"), "Postgres URL, e.g. postgres://user@host:5432/tune (env TUNE_DATABASE_URL)")
+	f.StringVar(&o.logFormat, "log-format", envOr("TUNE_LOG_FORMAT", "text"), "log format: text or json (env TUNE_LOG_FORMAT)")
+	f.BoolVar(&o.migrate, "migrate", true, "apply pending schema migrations at start")
+	f.DurationVar(&o.reapInterval, "reap-interval", time.Second, "how often expired leases are reclaimed")
+	return cmd
+}
+
+func runServe(ctx context.Context, o serveOptions) error {
+	log, err := newLogger(o.logFormat)
+	if err != nil {
+		return err
+	}
+	if o.databaseURL == "" {
+		return errors.New("no database: pass --database-url or set TUNE_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/tune)")
+	}
+	store, err := postgres.Open(ctx, o.databaseURL)
+	if err != nil {
+		return fmt.Errorf("opening the database: %w", err)
+	}
+	defer store.Close()
+	if o.migrate {
+		if err := store.Migrate(ctx); err != nil {
+			return fmt.Errorf("migrating the database: %w", err)
+		}
+	}
+	srv, err := service.New(service.Config{
+		Store:        store,
+		Tuner:        tuner.New(store),
+		Logger:       log,
+		ReapInterval: o.reapInterval,
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", o.addr, err)
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		// Lease requests long-poll for up to a minute.
+		WriteTimeout: 90 * time.Second,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("tune is serving", "url", "http://"+ln.Addr().String(), "api", "http://"+ln.Addr().String()+"/api/v1")
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	return nil
+}
+
+func newLogger(format string) (*slog.Logger, error) {
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, nil)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, nil)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json, got %q", format)
+}
+
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
