@@ -79,7 +79,7 @@ func TestNormalizeParams(t *testing.T) {
 		t.Errorf("normalized params = %#v", got)
 	}
 	bad := []map[string]any{
-		{"lr": 0.01, "batch_size": 64, "units": 96},                             // missing
+		{"lr": 0.01, "batch_size": 64, "units": 96},                              // missing
 		{"lr": 0.01, "batch_size": 64, "units": 96, "act": "relu", "extra": 1.0}, // unknown
 		{"lr": 2.0, "batch_size": 64, "units": 96, "act": "relu"},                // out of range
 		{"lr": 0.01, "batch_size": 64.5, "units": 96, "act": "relu"},             // not an int
