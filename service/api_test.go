@@ -209,6 +209,8 @@ func TestCreateStudyRejectsBadInput(t *testing.T) {
 		{"bad sampler", `{"name":"s","objective":{"metric":"loss"},"search_space":{"x":{"type":"float","low":0,"high":1}},"sampler":{"type":"grid"}}`, http.StatusUnprocessableEntity},
 		{"bad pruner option", `{"name":"s","objective":{"metric":"loss"},"search_space":{"x":{"type":"float","low":0,"high":1}},"pruner":{"type":"successive_halving","reduction_factor":1}}`, http.StatusUnprocessableEntity},
 		{"negative lease", `{"name":"s","objective":{"metric":"loss"},"search_space":{"x":{"type":"float","low":0,"high":1}},"lease_seconds":-5}`, http.StatusUnprocessableEntity},
+		{"param the workload does not know", `{"name":"s","objective":{"metric":"loss"},"search_space":{"dropout":{"type":"float","low":0,"high":1}},"workload":{"type":"mnist-mlp"}}`, http.StatusUnprocessableEntity},
+		{"activation the workload lacks", `{"name":"s","objective":{"metric":"loss"},"search_space":{"activation":{"type":"categorical","choices":["relu","swish"]}},"workload":{"type":"mnist-mlp"}}`, http.StatusUnprocessableEntity},
 		{"oversized", `{"name":"s","objective":{"metric":"loss"},"search_space":{"x":{"type":"categorical","choices":["` + strings.Repeat("a", 100<<10) + `"]}}}`, http.StatusRequestEntityTooLarge},
 	}
 	for _, tc := range cases {

@@ -12,6 +12,9 @@ func (h *handlers) CreateStudy(ctx context.Context, req openapi.CreateStudyReque
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
+	if err := s.ValidateWorkload(); err != nil {
+		return nil, err
+	}
 	created, err := h.s.cfg.Store.CreateStudy(ctx, s)
 	if err != nil {
 		return nil, err

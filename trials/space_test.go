@@ -195,3 +195,35 @@ func FuzzDistribution(f *testing.F) {
 		}
 	})
 }
+
+func TestValidateWorkload(t *testing.T) {
+	five := SearchSpace{
+		"learning_rate": {Type: Float, Low: 1e-5, High: 1, Log: true},
+		"batch_size":    {Type: Int, Low: 16, High: 1024, Log: true},
+		"activation":    {Type: Categorical, Choices: []any{"relu", "tanh", "sigmoid", "leaky_relu"}},
+		"precision":     {Type: Categorical, Choices: []any{"float32", "float64"}},
+		"workers":       {Type: Int, Low: 1, High: 8},
+	}
+	s := Study{SearchSpace: five, Workload: &Workload{Type: WorkloadMNISTMLP}}
+	if err := s.ValidateWorkload(); err != nil {
+		t.Fatalf("the five knobs rejected: %v", err)
+	}
+	for name, d := range map[string]Distribution{
+		"dropout":    {Type: Float, Low: 0, High: 0.5},
+		"activation": {Type: Categorical, Choices: []any{"relu", "swish"}},
+		"precision":  {Type: Categorical, Choices: []any{"float16"}},
+		"workers":    {Type: Int, Low: 0, High: 4},
+		"batch_size": {Type: Float, Low: 16, High: 64},
+	} {
+		bad := SearchSpace{name: d}
+		if err := (Study{SearchSpace: bad, Workload: &Workload{Type: WorkloadMNISTMLP}}).ValidateWorkload(); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s %+v: got %v, want ErrInvalid", name, d, err)
+		}
+		// exec and unknown workloads take any param.
+		for _, typ := range []string{WorkloadExec, "my-own"} {
+			if err := (Study{SearchSpace: bad, Workload: &Workload{Type: typ}}).ValidateWorkload(); err != nil {
+				t.Errorf("%s rejected %s: %v", typ, name, err)
+			}
+		}
+	}
+}

@@ -1,0 +1,52 @@
+// Package workload is the contract between the runner, which leases trials
+// and talks to the service, and the workloads that run them: the built-in
+// gorgonia MLP on MNIST and exec, which runs any command.
+package workload
+
+import (
+	"context"
+	"errors"
+
+	"github.com/tune-dev/tune/trials"
+)
+
+// ErrPruned is returned by Run when the Reporter said to stop.
+var ErrPruned = errors.New("pruned")
+
+// Trial is what a workload is given to run one trial.
+type Trial struct {
+	ID     int64
+	Number int
+	Study  string
+	// Params are the trial's params as the service sent them: int params
+	// as int64, floats as float64, categorical choices as given.
+	Params map[string]any
+	// Options are the study's workload options, kept as the study gave
+	// them; params win over options.
+	Options   map[string]any
+	Objective trials.Objective
+	// Device is "cpu" or "cuda:N".
+	Device string
+}
+
+// Reporter takes intermediate results. Report sends the metrics of one
+// step (an epoch for the MLP) and answers whether the trial should stop;
+// the objective metric among them is the step's value.
+type Reporter interface {
+	Report(ctx context.Context, step int, metrics map[string]float64) (prune bool, err error)
+}
+
+// Result is a finished trial's final metrics; the objective metric among
+// them is the trial's value.
+type Result struct {
+	Metrics map[string]float64
+}
+
+// Workload runs trials of one type. Run returns ErrPruned (possibly
+// wrapped) when pruned, a Result when the trial completed, and any other
+// error when it failed; its text becomes the trial's error. Run must
+// return promptly when ctx is cancelled.
+type Workload interface {
+	Type() string
+	Run(ctx context.Context, t Trial, r Reporter) (Result, error)
+}
