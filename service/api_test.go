@@ -650,3 +650,24 @@ func TestOperationalEndpoints(t *testing.T) {
 		}
 	}
 }
+
+// TestCMAESBookkeepingIsStored checks that what CMA-ES writes on a trial
+// while sampling reaches the database, so a restarted service (whose tuner
+// starts with an empty cache) resumes the search instead of restarting it.
+func TestCMAESBookkeepingIsStored(t *testing.T) {
+	e := newEnv(t)
+	var s openapi.Study
+	e.mustDo("POST", "/api/v1/studies", `{"name":"cma","objective":{"metric":"loss"},
+		"search_space":{"x":{"type":"float","low":-5,"high":5},"y":{"type":"float","low":-5,"high":5}},
+		"sampler":{"type":"cmaes","seed":1}}`, http.StatusCreated, &s)
+	tr := e.ask("cma")
+	e.tell(tr.Id, `{"state":"complete","value":1}`, http.StatusOK)
+	tr = e.ask("cma")
+	got, err := e.store.GetTrial(context.Background(), tr.Id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.SystemAttrs["goptuna:cmaes:generationId"] == "" {
+		t.Errorf("CMA-ES generation not stored on the trial: %v", got.SystemAttrs)
+	}
+}

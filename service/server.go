@@ -23,11 +23,12 @@ import (
 
 	"github.com/tune-dev/tune/openapi"
 	"github.com/tune-dev/tune/trials"
+	"github.com/tune-dev/tune/tuner"
 )
 
 // Tuner proposes params and decides pruning; tuner.Tuner implements it.
 type Tuner interface {
-	Suggest(ctx context.Context, s *trials.Study) (map[string]any, error)
+	Suggest(ctx context.Context, s *trials.Study) (tuner.Proposal, error)
 	ShouldPrune(ctx context.Context, s *trials.Study, t *trials.Trial) (bool, map[string]string, error)
 	Observe(t *trials.Trial)
 	Forget(studyID int64)

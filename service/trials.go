@@ -118,14 +118,22 @@ func (s *Server) grant(ctx context.Context, st *trials.Study, runner string, lim
 		return t, err
 	}
 	start := time.Now()
-	params, err := s.cfg.Tuner.Suggest(ctx, st)
+	prop, err := s.cfg.Tuner.Suggest(ctx, st)
 	if err != nil {
 		return nil, err
 	}
 	s.metrics.suggest.Observe(time.Since(start).Seconds())
-	t, err = s.cfg.Store.CreateRunning(ctx, st.ID, params, runner, limitParallel)
+	t, err = s.cfg.Store.CreateRunning(ctx, st.ID, prop.Params, runner, limitParallel)
 	if err != nil {
 		return nil, err
+	}
+	if len(prop.SystemAttrs) > 0 {
+		// CMA-ES's generation bookkeeping: kept with the trial so that a
+		// restarted service resumes the search where it was.
+		if err := s.cfg.Store.SetSystemAttrs(ctx, t.ID, prop.SystemAttrs); err != nil {
+			return nil, err
+		}
+		t.SystemAttrs = prop.SystemAttrs
 	}
 	s.cfg.Tuner.Observe(t)
 	return t, nil

@@ -52,7 +52,8 @@ func BenchmarkSuggest(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				start := time.Now()
-				params, err := tn.Suggest(context.Background(), s)
+				prop, err := tn.Suggest(context.Background(), s)
+				params := prop.Params
 				times = append(times, time.Since(start))
 				b.StopTimer()
 				if err != nil {

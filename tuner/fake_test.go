@@ -115,7 +115,8 @@ func (m *memSource) report(id int64, step int, value float64) trials.Trial {
 // and tell the tuner about it.
 func ask(t testing.TB, tn *Tuner, src *memSource, s *trials.Study) trials.Trial {
 	t.Helper()
-	params, err := tn.Suggest(context.Background(), s)
+	prop, err := tn.Suggest(context.Background(), s)
+	params := prop.Params
 	if err != nil {
 		t.Fatalf("Suggest: %v", err)
 	}

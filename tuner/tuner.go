@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
 	"sync"
 	"time"
@@ -126,22 +127,23 @@ func direction(s *trials.Study) goptuna.StudyDirection {
 // The proposal counts as a running trial of the study until its trial
 // comes back through Observe or a refresh (matched by its params), or for
 // two minutes. System attrs Goptuna writes while sampling (CMA-ES's
-// generation) are kept in this Tuner and attached to that trial: they are
-// not persisted, so a restarted service starts CMA-ES afresh.
-func (t *Tuner) Suggest(ctx context.Context, s *trials.Study) (map[string]any, error) {
+// generation) are kept in this Tuner and attached to that trial, and
+// returned for the caller to persist on it, so that a restarted service
+// resumes CMA-ES where it was.
+func (t *Tuner) Suggest(ctx context.Context, s *trials.Study) (Proposal, error) {
 	sp, err := newSpace(s.SearchSpace)
 	if err != nil {
-		return nil, fmt.Errorf("tuner: study %d: %w", s.ID, err)
+		return Proposal{}, fmt.Errorf("tuner: study %d: %w", s.ID, err)
 	}
 	st := t.state(s.ID)
 	if err := t.refresh(ctx, st, sp); err != nil {
-		return nil, err
+		return Proposal{}, err
 	}
 	r := st.reserve(t.now(), t.pendingTTL)
 	internal, attrs, err := t.propose(s, sp, st, r)
 	if err != nil {
 		st.settle(r.p, "", nil, nil)
-		return nil, fmt.Errorf("tuner: suggest for study %d: %w", s.ID, err)
+		return Proposal{}, fmt.Errorf("tuner: suggest for study %d: %w", s.ID, err)
 	}
 	params := make(map[string]any, len(sp.params))
 	back := make([]float64, len(sp.params))
@@ -150,7 +152,17 @@ func (t *Tuner) Suggest(ctx context.Context, s *trials.Study) (map[string]any, e
 		back[i], _ = p.toInternal(params[p.name])
 	}
 	st.settle(r.p, sp.internalKey(params), back, attrs)
-	return params, nil
+	return Proposal{Params: params, SystemAttrs: maps.Clone(attrs)}, nil
+}
+
+// Proposal is what Suggest proposes for a new trial.
+type Proposal struct {
+	// Params holds int64 for int params, float64 for float params and the
+	// declared choice for categorical params.
+	Params map[string]any
+	// SystemAttrs is sampler bookkeeping to store with the trial; nil for
+	// most samplers.
+	SystemAttrs map[string]string
 }
 
 // propose runs Goptuna's samplers for one new trial and returns the

@@ -231,7 +231,8 @@ func TestConstantLiarSpreadsConcurrentAsks(t *testing.T) {
 			var wg sync.WaitGroup
 			for range 8 {
 				wg.Go(func() {
-					params, err := tn.Suggest(context.Background(), s)
+					prop, err := tn.Suggest(context.Background(), s)
+					params := prop.Params
 					if err != nil {
 						t.Error(err)
 						return
@@ -488,7 +489,8 @@ func TestConcurrentUse(t *testing.T) {
 		s := studies[w%len(studies)]
 		wg.Go(func() {
 			for range 8 {
-				params, err := tn.Suggest(context.Background(), s)
+				prop, err := tn.Suggest(context.Background(), s)
+				params := prop.Params
 				if err != nil {
 					t.Error(err)
 					return
