@@ -65,11 +65,14 @@ type Store interface {
 	// BestTrial returns the study's best complete trial, ErrNotFound while
 	// none has completed.
 	BestTrial(ctx context.Context, studyID int64) (*Trial, error)
-	// TrialsChangedSince returns every trial of the study that may have
-	// changed since the cursor (the zero time returns all), and the cursor
-	// to pass next time. Trials can repeat across calls; a change committed
-	// late is still returned by a later call.
-	TrialsChangedSince(ctx context.Context, studyID int64, since time.Time) ([]Trial, time.Time, error)
+	// TrialsChangedSince returns, ordered by number, every trial of the
+	// study that may have changed since the cursor (cursor 0 returns all),
+	// and the cursor to pass next time. Cursors are opaque: only 0 and
+	// cursors a previous call returned mean anything. No change is ever
+	// missed, however late the transaction that made it commits; a trial
+	// can be returned again although it did not change since. ErrNotFound
+	// for an unknown study.
+	TrialsChangedSince(ctx context.Context, studyID int64, cursor int64) ([]Trial, int64, error)
 
 	// Heartbeat extends a running trial's lease by the study's lease length
 	// and reports whether the study asks its trials to stop (it is done).

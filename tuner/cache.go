@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,20 @@ type entry struct {
 	internal []float64
 	has      []bool
 	frozen   goptuna.FrozenTrial
+	// pruned is TPE's score of the trial were it pruned, for a minimized
+	// objective (see prunedScore).
+	pruned [2]float64
+}
+
+// prunedScore is the entry's score as a pruned trial for TPE, for a
+// direction's sign (-1 when maximizing): computed once per version of the
+// trial rather than once per Suggest and param.
+func (e *entry) prunedScore(sign float64) [2]float64 {
+	s := e.pruned
+	if !math.IsInf(s[0], 1) { // +Inf: no intermediate values, nothing to sign
+		s[1] *= sign
+	}
+	return s
 }
 
 // pending is a proposal handed out by Suggest whose trial has not come back
@@ -52,7 +67,7 @@ type studyState struct {
 	mu        sync.Mutex
 	sp        *space
 	loaded    bool
-	cursor    time.Time
+	cursor    int64 // HistorySource's; 0 until loaded
 	lastFetch time.Time
 	byID      map[int64]*entry
 	order     []*entry // by trial number
@@ -200,6 +215,7 @@ func (st *studyState) newEntry(tr trials.Trial) *entry {
 		e.internal[i], e.has[i] = p.toInternal(v)
 	}
 	e.frozen = frozenTrial(&tr, sp, e, st.attrs[tr.ID])
+	e.pruned = prunedScore(e.frozen.IntermediateValues, 1)
 	return e
 }
 

@@ -14,36 +14,44 @@ import (
 
 // memSource is an in-memory trial store: the HistorySource the tuner reads,
 // plus the writes the service would make. It counts what the tuner reads.
+// Its cursor is a change counter: every write stamps the trial with the
+// next count, as the database stamps it with the writing transaction's id.
 type memSource struct {
-	mu     sync.Mutex
-	clock  time.Time
-	nextID int64
-	byID   map[int64]trials.Trial
-	calls  int // TrialsChangedSince calls
-	rows   int // trials returned by them
-	full   int // calls with the zero cursor
+	mu      sync.Mutex
+	clock   time.Time
+	changes int64 // writes so far
+	nextID  int64
+	byID    map[int64]trials.Trial
+	stamp   map[int64]int64 // trial id -> changes at its last write
+	calls   int             // TrialsChangedSince calls
+	rows    int             // trials returned by them
+	full    int             // calls with cursor 0
 }
 
 func newMemSource() *memSource {
-	return &memSource{clock: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), byID: map[int64]trials.Trial{}}
+	return &memSource{
+		clock: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		byID:  map[int64]trials.Trial{},
+		stamp: map[int64]int64{},
+	}
 }
 
-func (m *memSource) TrialsChangedSince(_ context.Context, studyID int64, since time.Time) ([]trials.Trial, time.Time, error) {
+func (m *memSource) TrialsChangedSince(_ context.Context, studyID int64, cursor int64) ([]trials.Trial, int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.calls++
-	if since.IsZero() {
+	if cursor == 0 {
 		m.full++
 	}
 	var out []trials.Trial
-	for _, tr := range m.byID {
-		if tr.StudyID == studyID && tr.UpdatedAt.After(since) {
+	for id, tr := range m.byID {
+		if tr.StudyID == studyID && m.stamp[id] >= cursor {
 			out = append(out, clone(tr))
 		}
 	}
 	slices.SortFunc(out, func(a, b trials.Trial) int { return a.Number - b.Number })
 	m.rows += len(out)
-	return out, m.clock, nil
+	return out, m.changes + 1, nil
 }
 
 func (m *memSource) counts() (calls, rows, full int) {
@@ -84,6 +92,8 @@ func (m *memSource) create(studyID int64, params map[string]any, state trials.Tr
 	m.clock = m.clock.Add(time.Millisecond)
 	tr := trials.Trial{ID: m.nextID, StudyID: studyID, Number: n, State: state, Params: params, CreatedAt: m.clock, UpdatedAt: m.clock}
 	m.byID[tr.ID] = tr
+	m.changes++
+	m.stamp[tr.ID] = m.changes
 	return clone(tr)
 }
 
@@ -96,6 +106,8 @@ func (m *memSource) update(id int64, fn func(*trials.Trial)) trials.Trial {
 	m.clock = m.clock.Add(time.Millisecond)
 	tr.UpdatedAt = m.clock
 	m.byID[id] = tr
+	m.changes++
+	m.stamp[id] = m.changes
 	return clone(tr)
 }
 

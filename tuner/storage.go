@@ -312,14 +312,20 @@ func (v *view) GetBestTrial(studyID int) (goptuna.FrozenTrial, error) {
 }
 
 // observations is the history TPE reads, in Goptuna's (score, value) pairs,
-// converted once per Suggest for every param instead of once per param from
+// gathered once per Suggest for every param instead of once per param from
 // FrozenTrials. Running and waiting trials and in-flight proposals are
 // imputed as complete with the worst complete value ("constant liar", as
 // Optuna does), so concurrent asks do not all land on the same point.
+//
+// The cache converted each trial's params when it took the trial in, so
+// gathering converts nothing: it is one pass over the snapshot's entries
+// that appends each row to the pairs of the params it has.
 type observations struct {
-	index  map[string]int
-	scores [][2]float64 // one per row
-	vals   [][]float64  // [param][row]; NaN when the row lacks the param
+	index map[string]int
+	// vals and scores are, per param (space order), the rows that have the
+	// param, in trial order, in-flight proposals last. Read-only.
+	vals   [][]float64
+	scores [][][2]float64
 	// real counts, per param, rows that are finished trials: start-up is
 	// decided on them alone, so imputed rows never end it early.
 	real []int
@@ -331,14 +337,15 @@ func newObservations(sp *space, snap []*entry, inflight [][]float64, dir goptuna
 		sign = -1
 	}
 	o := &observations{
-		index: sp.index,
-		vals:  make([][]float64, len(sp.params)),
-		real:  make([]int, len(sp.params)),
+		index:  sp.index,
+		vals:   make([][]float64, len(sp.params)),
+		scores: make([][][2]float64, len(sp.params)),
+		real:   make([]int, len(sp.params)),
 	}
 	n := len(snap) + len(inflight)
-	o.scores = make([][2]float64, 0, n)
 	for i := range o.vals {
 		o.vals[i] = make([]float64, 0, n)
+		o.scores[i] = make([][2]float64, 0, n)
 	}
 	worst, haveWorst := math.Inf(-1), false
 	for _, e := range snap {
@@ -347,16 +354,17 @@ func newObservations(sp *space, snap []*entry, inflight [][]float64, dir goptuna
 		}
 	}
 	add := func(score [2]float64, internal []float64, has []bool, real bool) {
-		o.scores = append(o.scores, score)
-		for i := range o.vals {
-			x := math.NaN()
-			if has == nil || has[i] {
-				x = internal[i]
-				if real {
-					o.real[i]++
-				}
+		for i, x := range internal {
+			if has != nil && !has[i] {
+				continue
 			}
-			o.vals[i] = append(o.vals[i], x)
+			if real {
+				o.real[i]++
+			}
+			if !math.IsNaN(x) {
+				o.vals[i] = append(o.vals[i], x)
+				o.scores[i] = append(o.scores[i], score)
+			}
 		}
 	}
 	for _, e := range snap {
@@ -366,7 +374,7 @@ func newObservations(sp *space, snap []*entry, inflight [][]float64, dir goptuna
 				add([2]float64{math.Inf(-1), sign * *e.t.Value}, e.internal, e.has, true)
 			}
 		case trials.TrialPruned:
-			add(prunedScore(e.frozen.IntermediateValues, sign), e.internal, e.has, true)
+			add(e.prunedScore(sign), e.internal, e.has, true)
 		case trials.TrialRunning, trials.TrialWaiting:
 			if haveWorst && len(e.t.Params) > 0 {
 				add([2]float64{math.Inf(-1), worst}, e.internal, e.has, false)
@@ -398,20 +406,12 @@ func prunedScore(iv map[int]float64, sign float64) [2]float64 {
 }
 
 // pairs returns the history of one param: its values and scores in trial
-// order, and how many of them are finished trials.
+// order, and how many of them are finished trials. The slices are shared:
+// callers must not modify them.
 func (o *observations) pairs(name string) ([]float64, [][2]float64, int, bool) {
 	i, ok := o.index[name]
 	if !ok {
 		return nil, nil, 0, false
 	}
-	col := o.vals[i]
-	values := make([]float64, 0, len(col))
-	scores := make([][2]float64, 0, len(col))
-	for r, x := range col {
-		if !math.IsNaN(x) {
-			values = append(values, x)
-			scores = append(scores, o.scores[r])
-		}
-	}
-	return values, scores, o.real[i], true
+	return o.vals[i], o.scores[i], o.real[i], true
 }

@@ -23,8 +23,9 @@ import (
 //     source, which Go seeds at random: a seeded tpe.Sampler is not
 //     reproducible. Here pick stands in for that global source.
 //   - History. When the study's storage is a tuner view, the (value, score)
-//     pairs come from observations converted once per Suggest, with the
-//     constant liar's imputed rows; otherwise they are read from
+//     pairs come from observations over the cache's entries, whose params
+//     were converted once when the trial was cached, with the constant
+//     liar's imputed rows; otherwise they are read from
 //     study.GetTrials() exactly as Goptuna does. The split into below/above
 //     selects the gamma(n) best rows in one pass instead of stable-sorting
 //     all of them; the result is the same.

@@ -118,7 +118,7 @@ func TestTPEMatchesGoptuna(t *testing.T) {
 }
 
 // TestTPEFastPathMatchesGoptunaPath checks the history the tuner hands TPE
-// (observations built once per Suggest) gives the same picks as TPE reading
+// (observations over the cached entries) gives the same picks as TPE reading
 // the same trials through goptuna.Storage the way Goptuna does.
 func TestTPEFastPathMatchesGoptunaPath(t *testing.T) {
 	space := trials.SearchSpace{

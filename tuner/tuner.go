@@ -25,10 +25,11 @@ import (
 )
 
 // HistorySource is what the tuner needs from storage: every trial of a
-// study that may have changed since a cursor (the zero time for all), and
-// the cursor for next time. It is trials.Store's method of the same name.
+// study that may have changed since an opaque cursor (0 for all), and the
+// cursor for next time. No change may be missed; unchanged trials may come
+// back. It is trials.Store's method of the same name.
 type HistorySource interface {
-	TrialsChangedSince(ctx context.Context, studyID int64, since time.Time) ([]trials.Trial, time.Time, error)
+	TrialsChangedSince(ctx context.Context, studyID int64, cursor int64) ([]trials.Trial, int64, error)
 }
 
 // Tuner proposes and prunes trials. It is safe for concurrent use; calls for
@@ -179,7 +180,7 @@ func (t *Tuner) propose(s *trials.Study, sp *space, st *studyState, r reservatio
 	}
 	if s.Sampler.Type != trials.SamplerRandom && s.Sampler.Type != trials.SamplerQMC {
 		// TPE samples the params (CMA-ES's categorical ones): their history
-		// is converted once here rather than once per param.
+		// is gathered once here rather than once per param.
 		v.obs = newObservations(sp, r.snap.entries, r.inflight, dir)
 	}
 	id, err := v.CreateNewTrial(v.studyID)

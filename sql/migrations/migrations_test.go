@@ -112,3 +112,73 @@ func TestVersionOnEmptyDatabase(t *testing.T) {
 		t.Errorf("Version on an empty database = %d, %d; want 0 and the latest", current, latest)
 	}
 }
+
+// TestChangeCursorMigration applies the change cursor (00002) over a
+// database holding trials: they keep xid 0, which any reader starting from
+// cursor 0 reads, and from then on every insert and every update stamps
+// the writing transaction's id.
+func TestChangeCursorMigration(t *testing.T) {
+	ctx := context.Background()
+	db, err := sql.Open("pgx", pgtest.EmptyURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	var old int64
+	if err := db.QueryRowContext(ctx, `
+		WITH s AS (
+			INSERT INTO studies (name, objective, search_space, sampler, pruner)
+			VALUES ('s', '{}', '{}', '{}', '{}') RETURNING id
+		)
+		INSERT INTO trials (study_id, number, state) SELECT id, 0, 'waiting' FROM s RETURNING id`).Scan(&old); err != nil {
+		t.Fatal(err)
+	}
+	if err := migrations.Up(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+
+	xidOf := func(id int64) int64 {
+		t.Helper()
+		var xid int64
+		if err := db.QueryRowContext(ctx, `SELECT xid FROM trials WHERE id = $1`, id).Scan(&xid); err != nil {
+			t.Fatal(err)
+		}
+		return xid
+	}
+	if x := xidOf(old); x != 0 {
+		t.Errorf("trial written before the migration has xid %d, want 0", x)
+	}
+
+	// An insert and an update in one transaction both get its id.
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var xid, added int64
+	if err := tx.QueryRowContext(ctx, `SELECT pg_current_xact_id()::text::bigint`).Scan(&xid); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.QueryRowContext(ctx, `
+		INSERT INTO trials (study_id, number, state) SELECT study_id, 1, 'waiting' FROM trials WHERE id = $1
+		RETURNING id`, old).Scan(&added); err != nil {
+		t.Fatal(err)
+	}
+	// Even an update that sets xid itself cannot forget the stamp.
+	if _, err := tx.ExecContext(ctx, `UPDATE trials SET attempt = 1, xid = 0 WHERE id = $1`, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if x, y := xidOf(old), xidOf(added); x != xid || y != xid || xid <= 0 {
+		t.Errorf("updated trial xid %d, inserted trial xid %d; want both %d", x, y, xid)
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/tune-dev/tune/sql/postgres"
 	"github.com/tune-dev/tune/sql/postgres/pgtest"
 	"github.com/tune-dev/tune/trials"
@@ -338,4 +340,187 @@ func TestConcurrentReportsAndHeartbeats(t *testing.T) {
 	if !sort.SliceIsSorted(got.Intermediate, func(i, j int) bool { return got.Intermediate[i].Step < got.Intermediate[j].Step }) {
 		t.Error("points are not in step order")
 	}
+}
+
+// TestTrialsChangedSinceLateCommit has transactions that write trials while
+// a reader takes its cursor and commit after it, the case a time cursor can
+// only cover with a margin: the next read from that cursor returns their
+// writes.
+func TestTrialsChangedSinceLateCommit(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	raw, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(raw.Close)
+
+	st := createStudy(t, s, "late", nil)
+	early := createRunning(t, s, st.ID, 16, "r")
+	late := createRunning(t, s, st.ID, 32, "r")
+	_, cursor, err := s.TrialsChangedSince(ctx, st.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cursor = quietCursor(t, s, st.ID, cursor)
+
+	// One transaction has written a trial, another has begun but writes
+	// only after the read; neither has committed when the reader reads.
+	wrote, err := raw.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wrote.Rollback(ctx)
+	var xid int64
+	if err := wrote.QueryRow(ctx, `
+		UPDATE trials SET system_attrs = '{"wrote": "before the read"}' WHERE id = $1
+		RETURNING pg_current_xact_id()::text::bigint`, early.ID).Scan(&xid); err != nil {
+		t.Fatal(err)
+	}
+	begun, err := raw.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer begun.Rollback(ctx)
+	if _, err := begun.Exec(ctx, `SELECT 1`); err != nil {
+		t.Fatal(err)
+	}
+
+	during, next, err := s.TrialsChangedSince(ctx, st.ID, cursor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(during) != 0 {
+		t.Errorf("uncommitted writes read: %+v", during)
+	}
+	if next > xid {
+		t.Fatalf("cursor %d is past the open transaction %d: its write would be missed", next, xid)
+	}
+
+	if _, err := begun.Exec(ctx, `UPDATE trials SET system_attrs = '{"wrote": "after the read"}' WHERE id = $1`, late.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := begun.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The reader moves on while the first writer is still open.
+	mid, next2, err := s.TrialsChangedSince(ctx, st.ID, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mid) != 1 || mid[0].ID != late.ID || mid[0].SystemAttrs["wrote"] != "after the read" {
+		t.Errorf("after the second writer committed: %+v; want trial %d with its write", mid, late.ID)
+	}
+	if next2 > xid {
+		t.Fatalf("cursor %d is past the open transaction %d", next2, xid)
+	}
+	if err := wrote.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	after, _, err := s.TrialsChangedSince(ctx, st.ID, next2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int64]string{}
+	for _, tr := range after {
+		got[tr.ID] = tr.SystemAttrs["wrote"]
+	}
+	if got[early.ID] != "before the read" {
+		t.Errorf("after the late commit: %v; want trial %d with its write", got, early.ID)
+	}
+}
+
+// TestTrialsChangedSinceMissesNothing follows a study's cursor while 32
+// goroutines on another store create, report and tell trials, then reads
+// once more after they stop: the trials as the reader assembled them from
+// its deltas are the trials as stored.
+func TestTrialsChangedSinceMissesNothing(t *testing.T) {
+	ctx := context.Background()
+	a, b := twoStores(t)
+	st := createStudy(t, a, "follow", nil)
+
+	type version struct {
+		state trials.TrialState
+		steps int
+		attrs string
+	}
+	seen := map[int64]version{}
+	var cursor int64
+	read := func() error {
+		changed, next, err := b.TrialsChangedSince(ctx, st.ID, cursor)
+		if err != nil {
+			return err
+		}
+		for _, tr := range changed {
+			seen[tr.ID] = version{tr.State, len(tr.Intermediate), tr.SystemAttrs["n"]}
+		}
+		cursor = next
+		return nil
+	}
+
+	var stop atomic.Bool
+	defer stop.Store(true)
+	done := make(chan error, 1)
+	reads := 0
+	go func() {
+		for !stop.Load() {
+			if err := read(); err != nil {
+				done <- err
+				return
+			}
+			reads++
+		}
+		done <- nil
+	}()
+	run(t, workers, func(i int) error {
+		for j := range 5 {
+			tr, err := a.CreateRunning(ctx, st.ID, testParams(16), "r", false)
+			if err != nil {
+				return err
+			}
+			for step := range 3 {
+				if _, err := a.Report(ctx, tr.ID, &tr.Lease, trials.Intermediate{Step: step, Value: 1}); err != nil {
+					return err
+				}
+			}
+			if err := a.SetSystemAttrs(ctx, tr.ID, map[string]string{"n": string(rune('a' + j))}); err != nil {
+				return err
+			}
+			if j%2 == 0 {
+				v := float64(i)
+				if _, err := a.Tell(ctx, tr.ID, &tr.Lease, trials.Outcome{State: trials.TrialComplete, Value: &v}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	stop.Store(true)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := read(); err != nil {
+		t.Fatal(err)
+	}
+
+	stored, _, err := a.ListTrials(ctx, st.ID, trials.TrialFilter{AfterNumber: -1, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != workers*5 || len(seen) != len(stored) {
+		t.Fatalf("reader saw %d trials, %d stored; want %d", len(seen), len(stored), workers*5)
+	}
+	for _, tr := range stored {
+		want := version{tr.State, len(tr.Intermediate), tr.SystemAttrs["n"]}
+		if got := seen[tr.ID]; got != want {
+			t.Errorf("trial %d: reader has %+v, store %+v", tr.ID, got, want)
+		}
+	}
+	t.Logf("%d reads during the writes", reads)
 }

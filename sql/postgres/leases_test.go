@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tune-dev/tune/sql/postgres"
 	"github.com/tune-dev/tune/trials"
 )
 
@@ -345,39 +346,32 @@ func TestTrialsChangedSince(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 	st := createStudy(t, s, "history", nil)
+	other := createStudy(t, s, "other", nil)
 	var trs []*trials.Trial
 	for range 5 {
 		trs = append(trs, createRunning(t, s, st.ID, 16, "r"))
 	}
+	createRunning(t, s, other.ID, 16, "r")
 
-	all, cursor, err := s.TrialsChangedSince(ctx, st.ID, time.Time{})
+	all, cursor, err := s.TrialsChangedSince(ctx, st.ID, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(all) != 5 || cursor.IsZero() {
-		t.Fatalf("from the zero time: %d trials, cursor %v; want 5", len(all), cursor)
+	if len(all) != 5 || cursor <= 0 {
+		t.Fatalf("from cursor 0: %d trials, cursor %d; want 5 and a positive cursor", len(all), cursor)
 	}
 	for i, tr := range all {
 		if tr.ID != trs[i].ID {
 			t.Errorf("trial %d is %d, want %d (by number)", i, tr.ID, trs[i].ID)
 		}
 	}
+	if diff := cmp.Diff(trs[2], &all[2]); diff != "" {
+		t.Errorf("trial as read differs from the trial as written (-written +read):\n%s", diff)
+	}
 
-	// A minute later (by the database clock) nothing has changed: the
-	// trials written a minute ago are outside the margin.
-	s.SetClockOffset(time.Minute)
-	same, cursor, err := s.TrialsChangedSince(ctx, st.ID, time.Time{})
-	if err != nil || len(same) != 5 {
-		t.Fatalf("%d trials, %v", len(same), err)
-	}
-	s.SetClockOffset(2 * time.Minute)
-	quiet, cursor2, err := s.TrialsChangedSince(ctx, st.ID, cursor)
-	if err != nil || len(quiet) != 0 {
-		t.Fatalf("nothing changed: got %d trials, %v", len(quiet), err)
-	}
-	if !cursor2.After(cursor) {
-		t.Errorf("cursor went from %v to %v", cursor, cursor2)
-	}
+	// Nothing changes: once the transactions that were running elsewhere
+	// on the server at the first read have finished, no trial comes back.
+	cursor2 := quietCursor(t, s, st.ID, cursor)
 
 	// Two trials change; only they come back.
 	tell(t, s, trs[1], trials.TrialComplete, 0.5)
@@ -393,29 +387,72 @@ func TestTrialsChangedSince(t *testing.T) {
 		ids = append(ids, tr.ID)
 	}
 	if diff := cmp.Diff([]int64{trs[1].ID, trs[3].ID}, ids); diff != "" {
-		t.Errorf("changed trials (-want +got):\n%s", diff)
+		t.Fatalf("changed trials (-want +got):\n%s", diff)
 	}
 	if changed[0].State != trials.TrialComplete || len(changed[1].Intermediate) != 1 {
 		t.Errorf("changed trials lack their change: %+v", changed)
 	}
+	if cursor3 < cursor2 {
+		t.Errorf("cursor went back from %d to %d", cursor2, cursor3)
+	}
 
-	// A change stamped shortly before the cursor (a transaction that
-	// committed late) is still returned, thanks to the margin.
-	s.SetClockOffset(2*time.Minute + 30*time.Second)
-	_, cursor4, err := s.TrialsChangedSince(ctx, st.ID, cursor3)
+	// Every write path stamps the trial, whatever the clock says: the
+	// cursor is not a time.
+	cursor3 = quietCursor(t, s, st.ID, cursor3)
+	s.SetClockOffset(-time.Hour)
+	if err := s.SetSystemAttrs(ctx, trs[0].ID, map[string]string{"k": "v"}); err != nil {
+		t.Fatal(err)
+	}
+	s.SetClockOffset(0)
+	if _, _, err := s.Heartbeat(ctx, trs[4].ID, &trs[4].Lease); err != nil {
+		t.Fatal(err)
+	}
+	added := createRunning(t, s, st.ID, 32, "r")
+	changed, _, err = s.TrialsChangedSince(ctx, st.ID, cursor3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.SetClockOffset(2*time.Minute + 25*time.Second) // 5 s before cursor4
-	if err := s.SetSystemAttrs(ctx, trs[0].ID, map[string]string{"late": "1"}); err != nil {
-		t.Fatal(err)
+	ids = ids[:0]
+	for _, tr := range changed {
+		ids = append(ids, tr.ID)
 	}
-	s.SetClockOffset(3 * time.Minute)
-	late, _, err := s.TrialsChangedSince(ctx, st.ID, cursor4)
-	if err != nil || len(late) != 1 || late[0].ID != trs[0].ID {
-		t.Errorf("late change: got %d trials (%v), want trial %d", len(late), err, trs[0].ID)
+	if diff := cmp.Diff([]int64{trs[0].ID, trs[4].ID, added.ID}, ids); diff != "" {
+		t.Errorf("changed trials (-want +got):\n%s", diff)
 	}
 
-	_, _, err = s.TrialsChangedSince(ctx, 999, time.Time{})
+	// A study without trials still yields a cursor.
+	empty := createStudy(t, s, "empty", nil)
+	none, c, err := s.TrialsChangedSince(ctx, empty.ID, 0)
+	if err != nil || len(none) != 0 || c <= 0 || none == nil {
+		t.Errorf("empty study: %v trials, cursor %d, %v; want [], a positive cursor", none, c, err)
+	}
+
+	_, _, err = s.TrialsChangedSince(ctx, 999, 0)
 	wantErr(t, err, trials.ErrNotFound, "study 999 does not exist")
+}
+
+// quietCursor follows the study's cursor until a read returns no trial,
+// and returns that cursor: from it, only later writes come back. Other
+// tests' transactions on the same server can hold the cursor back for a
+// moment, which makes a read repeat trials that did not change.
+func quietCursor(t *testing.T, s *postgres.Store, studyID, cursor int64) int64 {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		changed, next, err := s.TrialsChangedSince(context.Background(), studyID, cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if next < cursor {
+			t.Fatalf("cursor went back from %d to %d", cursor, next)
+		}
+		if len(changed) == 0 {
+			return next
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("trials keep coming back 10 s after the last write: %d, cursor %d", len(changed), next)
+		}
+		cursor = next
+		time.Sleep(10 * time.Millisecond)
+	}
 }

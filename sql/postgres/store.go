@@ -21,6 +21,11 @@
 //     the lock's previous holders.
 //   - Waiting trials are claimed with FOR UPDATE SKIP LOCKED, so concurrent
 //     claimers never wait on, or take, the same trial.
+//   - Readers of a study's history fetch only what changed by transaction
+//     id, not by time: each trial carries the id of the transaction that
+//     last wrote it, and the cursor is the xmin of the reading snapshot,
+//     which no change can slip under however late it commits (see
+//     TrialsChangedSince).
 //
 // Locks are always taken study row first, then trial rows, which keeps the
 // store free of deadlocks among its own methods; serialization failures and

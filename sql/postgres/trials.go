@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/tune-dev/tune/trials"
 )
@@ -17,15 +15,6 @@ const (
 	defaultPageSize = 100
 	maxPageSize     = 1000
 )
-
-// ChangeMargin is how far before the cursor TrialsChangedSince looks. A
-// trial's updated_at is the database clock when its transaction wrote it,
-// but the change only becomes visible when that transaction commits, which
-// can be after a reader took its cursor. Looking ChangeMargin further back
-// returns such a change on the next call, as long as no transaction takes
-// longer than ChangeMargin between writing a trial and committing, which the
-// store's transactions (a few statements each) never come near.
-const ChangeMargin = 10 * time.Second
 
 // studyInfo is what the trial methods read about a trial's study to decode
 // its params and to explain a refusal.
@@ -406,26 +395,97 @@ func (s *Store) BestTrial(ctx context.Context, studyID int64) (_ *trials.Trial, 
 	return &best[0], nil
 }
 
-// TrialsChangedSince returns the study's trials, ordered by number, whose
-// updated_at is at least since - ChangeMargin (all of them for the zero
-// time), and the cursor for the next call: the database clock when the
-// study was read, before the trials were. Trials repeat across calls; see
-// ChangeMargin for why a change committed late is not missed.
-func (s *Store) TrialsChangedSince(ctx context.Context, studyID int64, since time.Time) (_ []trials.Trial, next time.Time, err error) {
-	defer wrap(&err, "TrialsChangedSince(%d, %s)", studyID, since.Format(time.RFC3339Nano))
-	from := pgtype.Timestamptz{InfinityModifier: pgtype.NegativeInfinity, Valid: true}
-	if !since.IsZero() {
-		from = pgtype.Timestamptz{Time: since.Add(-ChangeMargin), Valid: true}
-	}
-	changed, err := s.queryStudyTrials(ctx, studyID,
-		`SELECT search_space, now() + @clock_offset::interval FROM studies WHERE id = @study_id`, `
-		SELECT `+trialCols+`
-		FROM trials t
-		WHERE t.study_id = @study_id AND t.updated_at >= @from
-		ORDER BY t.number`,
-		s.args(pgx.NamedArgs{"study_id": studyID, "from": from}), &next)
+// TrialsChangedSince returns the study's trials, ordered by number, last
+// written by a transaction whose id is at least cursor (all of them for
+// cursor 0), and the cursor for the next call. ErrNotFound for an unknown
+// study.
+//
+// Every trial row carries the id of the transaction that last wrote it
+// (trials.xid: the column's default on insert, a trigger on every update),
+// and the cursor returned is the xmin of the very snapshot the trials were
+// read with, taken in the same statement: pg_current_snapshot() returns the
+// active snapshot, which for a SELECT is the one its scans use. That makes
+// the cursor exact, whenever and in whatever order writers commit:
+//
+//   - Every transaction with an id below xmin had finished when the snapshot
+//     was taken, so what it committed is in this read (and what it rolled
+//     back is nowhere).
+//   - Any write this read could not see was made by a transaction still
+//     running when the snapshot was taken, or by one that got its id after
+//     (a transaction only gets an id when it first writes); either way its
+//     id is at least xmin, so the next call, from xmin, returns the trial
+//     once the write is committed, however long that takes.
+//
+// Trials repeat across calls: those written by transactions from the
+// oldest one still running at the read on (usually just the last few
+// writes) are read again next time. Transaction ids are cluster-wide, so a
+// long transaction anywhere in the cluster, in any database, holds the
+// cursor back for its duration: calls then return everything written since
+// it began, which costs time but misses nothing.
+func (s *Store) TrialsChangedSince(ctx context.Context, studyID int64, cursor int64) (_ []trials.Trial, next int64, err error) {
+	defer wrap(&err, "TrialsChangedSince(%d, %d)", studyID, cursor)
+	out := []trials.Trial{}
+	a := pgx.NamedArgs{"study_id": studyID, "cursor": cursor}
+	err = s.batch(ctx, func(b *pgx.Batch) {
+		// The study is read by a statement of its own: its search space
+		// decodes the params, and it need not come from the trials'
+		// snapshot. The trials statement yields one row with NULL trial
+		// columns when no trial changed, so that it always carries the
+		// cursor.
+		b.Queue(`SELECT search_space FROM studies WHERE id = @study_id`, a)
+		b.Queue(`
+			SELECT snap.xmin, `+trialCols+`
+			FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin) snap
+			LEFT JOIN trials t ON t.study_id = @study_id AND t.xid >= @cursor
+			ORDER BY t.number`, a)
+	}, func(br pgx.BatchResults) error {
+		out, next = out[:0], 0
+		var raw []byte
+		found, err := scanOptional(br.QueryRow(), &raw)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return studyNotFound(studyID)
+		}
+		space, err := decodeSpace(raw)
+		if err != nil {
+			return err
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if rows.RawValues()[1] == nil { // t.id: no trial changed
+				dest := make([]any, len(rows.FieldDescriptions()))
+				dest[0] = &next
+				if err := rows.Scan(dest...); err != nil {
+					return err
+				}
+				continue
+			}
+			var r trialRow
+			if err := rows.Scan(append([]any{&next}, r.dest()...)...); err != nil {
+				return err
+			}
+			t, err := r.trial(space)
+			if err != nil {
+				return err
+			}
+			out = append(out, *t)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if next == 0 {
+			return errors.New("the history query returned no cursor")
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, 0, err
 	}
-	return changed, next, nil
+	return out, next, nil
 }
