@@ -42,7 +42,7 @@ Postgres.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCommand(), newMigrateCommand())
+	root.AddCommand(newServeCommand(), newMigrateCommand(), newRunnerCommand())
 	addClientCommands(root)
 	return root
 }

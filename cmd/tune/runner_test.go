@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tune-dev/tune/openapi"
+	"github.com/tune-dev/tune/runner"
+)
+
+func TestRunnerFlagErrors(t *testing.T) {
+	c := cli{t: t, server: "http://127.0.0.1:1"}
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"runner", "--workloads", "exec,pytorch"}, `--workloads: unknown workload "pytorch"; this runner offers exec, mnist-mlp`},
+		{[]string{"runner", "--workloads", ","}, "--workloads is empty"},
+		{[]string{"runner", "--device", "tpu:0"}, "--device tpu:0: want cpu or cuda:N"},
+		{[]string{"runner", "--parallel", "0"}, "--parallel must be at least 1, got 0"},
+		{[]string{"runner", "--log-format", "xml"}, "--log-format must be text or json"},
+		{[]string{"runner", "--log-level", "loud"}, "--log-level must be debug, info, warn or error"},
+		{[]string{"runner", "extra"}, `unknown command "extra"`},
+	}
+	if !runner.CUDA {
+		cases = append(cases, struct {
+			args []string
+			want string
+		}{[]string{"runner", "--device", "cuda:0"}, "--device cuda:0: this tune binary was built without CUDA support; rebuild with -tags cuda"})
+	}
+	for _, tc := range cases {
+		if msg := c.fails(tc.args...); !strings.Contains(msg, tc.want) {
+			t.Errorf("tune %s: error %q, want %q", strings.Join(tc.args, " "), msg, tc.want)
+		}
+	}
+	t.Setenv("TUNE_RUNNER_PARALLEL", "many")
+	if msg := c.fails("runner"); !strings.Contains(msg, `TUNE_RUNNER_PARALLEL="many" is not a number`) {
+		t.Errorf("bad TUNE_RUNNER_PARALLEL: %q", msg)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestRunnerCommandRunsTrials(t *testing.T) {
+	server := startServer(t)
+	study := `{"name": "cli-exec", "objective": {"metric": "loss"}, "max_trials": 3,
+  "search_space": {"x": {"type": "float", "low": 0, "high": 1}},
+  "workload": {"type": "exec", "options": {"command": ["sh", "-c", "echo \"TUNE_REPORT {\\\"loss\\\": $TUNE_PARAM_X}\"; echo \"TUNE_RESULT {\\\"loss\\\": $TUNE_PARAM_X}\""]}}}`
+	resp, err := http.Post(server+"/api/v1/studies", "application/json", strings.NewReader(study))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create study: %s", resp.Status)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		cmd := newRootCommand()
+		cmd.SetArgs([]string{"--server", server, "runner", "--id", "cli-runner", "--workloads", "exec", "--parallel", "2", "--log-format", "json"})
+		cmd.SetErr(&stderr)
+		cmd.SetOut(&stderr)
+		done <- cmd.ExecuteContext(ctx)
+	}()
+
+	var s openapi.Study
+	deadline := time.Now().Add(60 * time.Second)
+	for s.State != "done" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the study did not finish: %+v\nstderr:\n%s", s, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+		resp, err := http.Get(server + "/api/v1/studies/cli-exec")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = json.NewDecoder(resp.Body).Decode(&s)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.Counts.Complete != 3 {
+		t.Errorf("counts = %+v", s.Counts)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("tune runner returned %v after SIGTERM", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("tune runner did not stop")
+	}
+	wantContains(t, "runner status line", stderr.String(),
+		"tune runner cli-runner: server "+server+", workloads exec, device cpu, parallel 2, devices: cpu")
+}

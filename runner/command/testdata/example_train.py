@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""An example training script for tune's exec workload.
+
+tune passes the trial's params in the environment (TUNE_PARAMS holds them
+as JSON; TUNE_PARAM_<NAME> holds each one) and reads two kinds of lines
+from stdout:
+
+    TUNE_REPORT {"step": 0, "val_accuracy": 0.91, "samples_per_second": 5100.0}
+    TUNE_RESULT {"val_accuracy": 0.95, "val_loss": 0.17, ...}
+
+one report per epoch (the study's objective metric among the numbers is the
+step's value, and the pruner may stop the script after any of them) and one
+result at the end. Anything else the script prints is just logged.
+
+With PyTorch installed it trains a small MLP on a synthetic two-class
+problem on TUNE_DEVICE ("cpu" or "cuda:N"); without it (or with
+EXAMPLE_SIMULATE=1) it simulates a learning curve, so it runs anywhere with
+nothing but python3.
+"""
+
+import json
+import math
+import os
+import random
+import sys
+import time
+
+
+def emit(directive, values):
+    # flush: stdout is a pipe, and tune must see each report as it happens
+    # (the pruner decides after each one).
+    print(directive, json.dumps(values), flush=True)
+
+
+params = json.loads(os.environ.get("TUNE_PARAMS", "{}"))
+lr = float(params.get("learning_rate", 1e-3))
+batch_size = int(params.get("batch_size", 64))
+hidden_units = int(params.get("hidden_units", 64))
+activation = params.get("activation", "relu")
+epochs = int(params.get("epochs", os.environ.get("EXAMPLE_EPOCHS", 3)))
+device = os.environ.get("TUNE_DEVICE", "cpu")
+seed = int(os.environ.get("TUNE_TRIAL_NUMBER", "0"))
+print(f"trial {os.environ.get('TUNE_TRIAL_NUMBER')} of study {os.environ.get('TUNE_STUDY')}: "
+      f"lr={lr} batch_size={batch_size} epochs={epochs} on {device}", file=sys.stderr)
+
+torch = None
+if os.environ.get("EXAMPLE_SIMULATE") != "1":
+    try:
+        import torch  # noqa: F811
+        from torch import nn
+    except ImportError:
+        torch = None
+
+start = time.perf_counter()
+train_samples = 4096
+
+
+def simulate():
+    """A curve shaped by the params: best near lr=1e-2, worse far from it."""
+    rnd = random.Random(seed)
+    quality = math.exp(-((math.log10(lr) + 2.0) ** 2) / 2.0)  # 1 at lr=1e-2
+    result = {}
+    for epoch in range(epochs):
+        t0 = time.perf_counter()
+        time.sleep(float(os.environ.get("EXAMPLE_EPOCH_SECONDS", "0.02")))
+        progress = 1 - math.exp(-(epoch + 1) / 2.0)
+        acc = 0.1 + 0.88 * quality * progress + rnd.uniform(-0.005, 0.005)
+        loss = max(0.01, 2.3 * (1 - acc))
+        seconds = time.perf_counter() - t0
+        result = {
+            "val_accuracy": acc,
+            "val_loss": loss,
+            "train_loss": loss * 0.9,
+            "samples_per_second": train_samples / seconds,
+            "seconds_per_epoch": seconds,
+        }
+        emit("TUNE_REPORT", {"step": epoch, **result})
+    return result
+
+
+def train_torch():
+    """A real run: an MLP on two noisy interleaved spirals."""
+    torch.manual_seed(seed)
+    dev = torch.device(device)
+
+    def spirals(n):
+        t = torch.rand(n) * 3 * math.pi
+        label = torch.randint(0, 2, (n,))
+        r = t / (3 * math.pi)
+        angle = t + label * math.pi
+        x = torch.stack([r * torch.cos(angle), r * torch.sin(angle)], dim=1)
+        return x + 0.02 * torch.randn_like(x), label
+
+    x_train, y_train = spirals(train_samples)
+    x_val, y_val = spirals(1024)
+    x_train, y_train, x_val, y_val = (v.to(dev) for v in (x_train, y_train, x_val, y_val))
+    act = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}.get(activation, nn.ReLU)
+    model = nn.Sequential(nn.Linear(2, hidden_units), act(), nn.Linear(hidden_units, hidden_units), act(),
+                          nn.Linear(hidden_units, 2)).to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    loss_fn = nn.CrossEntropyLoss()
+    result = {}
+    for epoch in range(epochs):
+        t0 = time.perf_counter()
+        model.train()
+        perm = torch.randperm(train_samples, device=dev)
+        total = 0.0
+        for i in range(0, train_samples, batch_size):
+            idx = perm[i:i + batch_size]
+            opt.zero_grad()
+            loss = loss_fn(model(x_train[idx]), y_train[idx])
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        model.eval()
+        with torch.no_grad():
+            logits = model(x_val)
+            val_loss = loss_fn(logits, y_val).item()
+            acc = (logits.argmax(1) == y_val).float().mean().item()
+        if not math.isfinite(val_loss):
+            # NaN is not JSON: say why and fail, tune records the trial failed.
+            print(f"diverged at epoch {epoch}: val_loss={val_loss}", file=sys.stderr)
+            sys.exit(1)
+        seconds = time.perf_counter() - t0
+        result = {
+            "val_accuracy": acc,
+            "val_loss": val_loss,
+            "train_loss": total / train_samples,
+            "samples_per_second": train_samples / seconds,
+            "seconds_per_epoch": seconds,
+        }
+        emit("TUNE_REPORT", {"step": epoch, **result})
+    return result
+
+
+final = train_torch() if torch is not None else simulate()
+final["wall_seconds"] = time.perf_counter() - start
+emit("TUNE_RESULT", final)

@@ -1,0 +1,348 @@
+// Package runner is tune's worker: it leases trials from the service, runs
+// each with the workload its study names, keeps the lease alive with
+// heartbeats, reports intermediate values and tells the outcome. It talks
+// to the service only through the generated API client, never to the
+// database, so a runner needs nothing but the service's URL.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tune-dev/tune/openapi"
+	"github.com/tune-dev/tune/runner/workload"
+)
+
+// Defaults and limits of Config.
+const (
+	// DefaultWaitSeconds is how long one lease request long-polls.
+	DefaultWaitSeconds = 10
+	// maxWaitSeconds is the most the API accepts.
+	maxWaitSeconds = 60
+	// shutdownTellTimeout bounds the tells sent after the runner was told
+	// to stop: long enough for a healthy service, short enough to fit in
+	// the grace period a supervisor gives before SIGKILL (10 s for Docker,
+	// 30 s for Kubernetes).
+	shutdownTellTimeout = 5 * time.Second
+	// callTimeout bounds one heartbeat, report or tell request, so that a
+	// hung connection becomes a retry instead of a stuck trial.
+	callTimeout = 30 * time.Second
+	// maxErrorBytes is how much of a failed trial's error text is told.
+	maxErrorBytes = 4 << 10
+)
+
+// Config configures a Runner. Server and Workloads are required.
+type Config struct {
+	// Server is the tune service's root URL, e.g. http://tune:8080; the
+	// API lives under /api/v1 there.
+	Server string
+	// ID names the runner in trial listings and leases; hostname-pid when
+	// empty. Host is the machine, os.Hostname() when empty.
+	ID, Host string
+	// Device is where trials run: "cpu" (the default) or "cuda:N", which
+	// needs a binary built with -tags cuda.
+	Device string
+	// Parallel is how many trials run at once; 1 when zero.
+	Parallel int
+	// Workloads are the workload types this runner can run; the service
+	// only hands out trials of these types.
+	Workloads []workload.Workload
+	// Logger receives the runner's log; slog.Default() when nil.
+	Logger *slog.Logger
+	// WaitSeconds is how long each lease request long-polls (1..60);
+	// DefaultWaitSeconds when zero.
+	WaitSeconds int
+	// HTTPClient sends the requests; a client without a global timeout
+	// when nil (each request carries its own deadline, and lease requests
+	// wait for up to WaitSeconds).
+	HTTPClient *http.Client
+	// Backoff spaces retries while the service is unreachable or failing.
+	Backoff Backoff
+	// Devices lists the devices advertised with each lease request;
+	// DefaultDevices when nil.
+	Devices func() []openapi.Device
+	// AbandonOnShutdown, when set, makes Run return on cancellation without
+	// telling the trials it was running: their leases expire and the
+	// service hands them to another runner, exactly as if this one had
+	// crashed. By default they are told failed, so a study does not wait
+	// out the lease. Tests use it to simulate a crash.
+	AbandonOnShutdown bool
+}
+
+// Runner leases and runs trials; see Run.
+type Runner struct {
+	cfg       Config
+	api       *openapi.ClientWithResponses
+	log       *slog.Logger
+	workloads map[string]workload.Workload
+	types     []string
+	devices   []openapi.Device
+	outage    outage
+}
+
+// New checks cfg and builds a Runner. It sends nothing: a service that is
+// not up yet is waited for by Run.
+func New(cfg Config) (*Runner, error) {
+	server := strings.TrimSuffix(strings.TrimRight(strings.TrimSpace(cfg.Server), "/"), "/api/v1")
+	u, err := url.Parse(server)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("runner: server %q is not an http(s) URL", cfg.Server)
+	}
+	cfg.Server = server
+	if cfg.Host == "" {
+		cfg.Host, _ = os.Hostname()
+	}
+	if cfg.ID == "" {
+		cfg.ID = fmt.Sprintf("%s-%d", cfg.Host, os.Getpid())
+	}
+	if cfg.Parallel == 0 {
+		cfg.Parallel = 1
+	}
+	if cfg.Parallel < 0 {
+		return nil, fmt.Errorf("runner: parallel must be at least 1, got %d", cfg.Parallel)
+	}
+	if cfg.WaitSeconds == 0 {
+		cfg.WaitSeconds = DefaultWaitSeconds
+	}
+	if cfg.WaitSeconds < 0 || cfg.WaitSeconds > maxWaitSeconds {
+		return nil, fmt.Errorf("runner: wait seconds must be between 1 and %d, got %d", maxWaitSeconds, cfg.WaitSeconds)
+	}
+	if cfg.Device, err = ParseDevice(cfg.Device); err != nil {
+		return nil, fmt.Errorf("runner: device %w", err)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{}
+	}
+	if cfg.Devices == nil {
+		cfg.Devices = DefaultDevices
+	}
+	cfg.Backoff = cfg.Backoff.withDefaults()
+
+	r := &Runner{cfg: cfg, workloads: map[string]workload.Workload{}}
+	for _, w := range cfg.Workloads {
+		typ := w.Type()
+		if _, dup := r.workloads[typ]; dup {
+			return nil, fmt.Errorf("runner: two workloads of type %q", typ)
+		}
+		r.workloads[typ] = w
+		r.types = append(r.types, typ)
+	}
+	if len(r.types) == 0 {
+		return nil, errors.New("runner: no workloads: a runner needs at least one workload to lease trials for")
+	}
+	slices.Sort(r.types)
+	r.devices = cfg.Devices()
+	r.log = cfg.Logger.With("runner", cfg.ID)
+	userAgent := "tune-runner/" + cfg.ID
+	r.api, err = openapi.NewClientWithResponses(server+"/api/v1",
+		openapi.WithHTTPClient(cfg.HTTPClient),
+		openapi.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+			req.Header.Set("User-Agent", userAgent)
+			return nil
+		}))
+	if err != nil {
+		return nil, fmt.Errorf("runner: %w", err)
+	}
+	return r, nil
+}
+
+// ID is the runner's id, as given or defaulted.
+func (r *Runner) ID() string { return r.cfg.ID }
+
+// Device is the device trials run on, normalized ("cpu" or "cuda:N").
+func (r *Runner) Device() string { return r.cfg.Device }
+
+// Workloads lists the workload types the runner leases trials for.
+func (r *Runner) Workloads() []string { return slices.Clone(r.types) }
+
+// Devices lists the devices the runner advertises.
+func (r *Runner) Devices() []openapi.Device { return slices.Clone(r.devices) }
+
+// Run leases and runs trials in Parallel slots until ctx is cancelled. It
+// then takes no new work, cancels the running trials, tells them failed
+// (unless AbandonOnShutdown) and returns nil. An unreachable service is
+// not an error: Run retries with backoff for as long as it runs.
+func (r *Runner) Run(ctx context.Context) error {
+	r.log.Info("runner started", "server", r.cfg.Server, "workloads", r.types,
+		"device", r.cfg.Device, "parallel", r.cfg.Parallel)
+	var wg sync.WaitGroup
+	for slot := range r.cfg.Parallel {
+		wg.Go(func() { r.slot(ctx, slot) })
+	}
+	wg.Wait()
+	r.log.Info("runner stopped")
+	return nil
+}
+
+// slot is one lease-run-tell loop.
+func (r *Runner) slot(ctx context.Context, slot int) {
+	retry := r.cfg.Backoff.retrier()
+	for ctx.Err() == nil {
+		g, err := r.acquire(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			r.outage.down(r.log, err)
+			sleep(ctx, retry.next())
+			continue
+		}
+		r.outage.up(r.log)
+		retry.reset()
+		if g != nil {
+			r.runTrial(ctx, g, slot)
+		}
+	}
+}
+
+// acquire long-polls for one grant; nil when none came within the wait.
+func (r *Runner) acquire(ctx context.Context) (*openapi.LeaseGrant, error) {
+	// The service answers 204 after WaitSeconds; give it ample time
+	// beyond that before calling the connection dead.
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(r.cfg.WaitSeconds)*time.Second+callTimeout)
+	defer cancel()
+	body := openapi.LeaseRequest{
+		Runner: openapi.RunnerInfo{
+			Id:        r.cfg.ID,
+			Host:      &r.cfg.Host,
+			Devices:   &r.devices,
+			Workloads: r.types,
+		},
+		WaitSeconds: &r.cfg.WaitSeconds,
+	}
+	rsp, err := r.api.AcquireLeaseWithResponse(ctx, body)
+	if err := check("lease", rsp, err); err != nil {
+		return nil, err
+	}
+	if rsp.StatusCode() == http.StatusNoContent {
+		return nil, nil
+	}
+	if rsp.JSON200 == nil {
+		return nil, fmt.Errorf("lease: the server answered %s without a grant", rsp.Status())
+	}
+	return rsp.JSON200, nil
+}
+
+// outage makes a service outage one warning and one recovery line,
+// whichever slot or trial runs into it, instead of a line per attempt.
+type outage struct {
+	mu       sync.Mutex
+	since    time.Time
+	failures int
+}
+
+func (o *outage) down(log *slog.Logger, err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.failures++
+	if o.since.IsZero() {
+		o.since = time.Now()
+		log.Warn("tune server unreachable or failing; retrying with backoff", "err", err)
+	}
+}
+
+func (o *outage) up(log *slog.Logger) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.since.IsZero() {
+		return
+	}
+	log.Info("tune server reachable again", "after", time.Since(o.since).Round(time.Millisecond), "failed_calls", o.failures)
+	o.since, o.failures = time.Time{}, 0
+}
+
+// apiError is an answer other than 2xx.
+type apiError struct {
+	op     string
+	status int
+	detail string
+}
+
+func (e *apiError) Error() string {
+	msg := fmt.Sprintf("%s: %d %s", e.op, e.status, http.StatusText(e.status))
+	if e.detail != "" {
+		msg += ": " + e.detail
+	}
+	return msg
+}
+
+// response is what every generated *XResponse offers.
+type response interface {
+	StatusCode() int
+	GetBody() []byte
+}
+
+// check turns a generated call's outcome into an error for anything but a
+// 2xx answer.
+func check(op string, rsp response, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	status := rsp.StatusCode()
+	if status >= 200 && status < 300 {
+		return nil
+	}
+	return &apiError{op: op, status: status, detail: problemDetail(rsp.GetBody())}
+}
+
+// transient reports whether err may pass on retry: a transport failure
+// (refused, reset, timed out) or a server-side failure. A 4xx is an
+// answer and will not change.
+func transient(err error) bool {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae.status >= 500 || ae.status == http.StatusTooManyRequests
+	}
+	return err != nil
+}
+
+// leaseGone reports whether the service said the lease is no longer ours:
+// 409 (it expired and was handed on, or the trial finished) or 404 (the
+// study was deleted).
+func leaseGone(err error) bool {
+	var ae *apiError
+	return errors.As(err, &ae) && (ae.status == http.StatusConflict || ae.status == http.StatusNotFound)
+}
+
+// retry calls f until it succeeds, fails for good (a 4xx), ctx is done, or
+// the time from deadline() has passed; a retry is always made before the
+// deadline if one fits. Each attempt gets callTimeout.
+func (r *Runner) retry(ctx context.Context, deadline func() time.Time, f func(ctx context.Context) error) error {
+	rt := r.cfg.Backoff.retrier()
+	for {
+		actx, cancel := context.WithTimeout(ctx, callTimeout)
+		err := f(actx)
+		cancel()
+		if err == nil {
+			r.outage.up(r.log)
+			return nil
+		}
+		if ctx.Err() != nil || !transient(err) {
+			return err
+		}
+		r.outage.down(r.log, err)
+		wait := rt.next()
+		if dl := deadline(); !dl.IsZero() {
+			left := time.Until(dl)
+			if left <= 0 {
+				return fmt.Errorf("%w (gave up: the lease expired meanwhile)", err)
+			}
+			wait = min(wait, left)
+		}
+		if !sleep(ctx, wait) {
+			return err
+		}
+	}
+}
