@@ -313,8 +313,10 @@ type StudyUpdate struct {
 
 // TellRequest defines model for TellRequest.
 type TellRequest struct {
-	Error *string `json:"error,omitempty"`
-	Lease *int64  `json:"lease,omitempty"`
+	// Device What the trial ran on, e.g. cpu or cuda:0.
+	Device *string `json:"device,omitempty"`
+	Error  *string `json:"error,omitempty"`
+	Lease  *int64  `json:"lease,omitempty"`
 
 	// Metrics Metric name to a finite number.
 	Metrics *Metrics         `json:"metrics,omitempty"`
@@ -330,8 +332,11 @@ type TellRequestState string
 // Trial defines model for Trial.
 type Trial struct {
 	// Attempt How many earlier grants of this trial lost their lease.
-	Attempt            int                 `json:"attempt"`
-	CreatedAt          time.Time           `json:"created_at"`
+	Attempt   int       `json:"attempt"`
+	CreatedAt time.Time `json:"created_at"`
+
+	// Device What the trial ran on (cpu, cuda:0), as its runner told it; empty when not told.
+	Device             string              `json:"device"`
 	Error              string              `json:"error"`
 	FinishedAt         *time.Time          `json:"finished_at"`
 	Id                 int64               `json:"id"`
@@ -5377,66 +5382,67 @@ func (sh *strictHandler) Tell(ctx echo.Context, trial TrialID) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"5Fxtc9s28v8qGP7/M0nmGNlOc72p/SpN0jY3aZqJ3euL2iNB5EpETQIMAFrWefzdb3YBPkmgZMkPvem9",
-	"ikXiYbGPv10scxMlqiiVBGlNdHwTlVzzAixo+nVqq3T5BWb4dwom0aK0QsnoODrLgBl8+8wwWRWgRcJE",
-	"ypRmwhomeQGjKI4EDi25zaI4wmfRcUSTojjS8LUSGtLo2OoK4sgkGRQcN7LL0g3UQs6j29s4OtOC5x/e",
-	"4cvAihbfblxxpnTBbXQcCWm/fR3F9RZCWpiDjm5xEw2mVNIAHfx7nn6BrxUYi78SJS1I+pOXZS4Sjlw4",
-	"KLWa5lD87Q+DLLnpbPj/GnkW/d9By9wD99YcfHaz3KbrTNVuWyYMK3iOlEM6im7j6K2Ss1wkT05QUmkN",
-	"0jJjuQU2U3oqUsNsSypR90nZH1Ql06ek7pNipkoyp4eoeqQJRM6ZUh+5nsOfJb2pSpcoQqsUy5EQoupX",
-	"WWqVgDF8msOfqFgLyPOXTrXYtLJksp4UfC3kFc8Fat1tbUVkFG/MZccoeJoKXJ7nn7UqQVuBpjPjuYE4",
-	"KjuPbiJdSQl63Yn8limmK+m0iYR3wkymFpIJ6X6zXBgr5NyMWqvtOAb/RE3/gMQih9/BlUiItX0KkF2V",
-	"hXHCSz4VubDLgKdBf5XCdedN4yDi6FI45e6fICkrVLykSvk6gXFUQKH0cjxdWkfGVkdUO7WQF2z92++O",
-	"mosQA4SGxBF3E4GsChxdCCkK8W+I4qjg1+7PiwC57wT+Pa3q+TuIOMmUSNyffQ6d0uomxigxBW2QXVOl",
-	"cuCShCosFDitlSbXmi+RnEzMsx7XUlWh4TQj3ZI4NFfzDtP8+u7F4o5LGAvlHYe6B6snneWK25gJaUkl",
-	"uIW50iJBjxRvESe9DYnzvfxaQQX7mR3FcrPVbbhRqyT5ySGifgKu7RS43Y+sHLiBu4XlwOYfpAV0XIJb",
-	"+BfPq4CxF2C1SLYe/Gc/rCP7dXO8qrfYqhYr/KMl6/khLn5ENry/tiCNN7cAm8ZwXQoNZsxtnwhu4aUV",
-	"BYS8jrGqDCA2XQFbZCDJ27qYueCG4egS0hMGMm0dcUdnG2taOeEagX7nwcP+qLmLdfvqQ3wPpriZBhIl",
-	"UxOWtYOmW7SGIDE5AYKdW0YTcl03d49YayzsOBCHONone5C1943Lm87whUZ9kDOF2y24sF02pjDjVW6j",
-	"46NDH10w5nyLPzDq4I/DoGV3GeIJCR3v59aYwye7k8fum4Jbk7IUZhXjbCaksOBDVEf1WzJ+ob/EFezI",
-	"4rQbjzdxuQ3chBuQwHDW5d6xRaYMMHIvzmIN01AqbWMGo/kI34x5klSaJ0s8USHkR5Bzm0XHR9vCkd8+",
-	"JI7PTUwZkMYas2lGw2si+ISCpIswjGtg/zz95RPzymGC/K/B7RpLvvzwln33+u//YB40sxQsFzmtsiIK",
-	"ejGA+4zlMoHgS0x8qgGXYYXNw7NqjADXvChzwjVTVdnjac7l5XZAQOs2ewcloSsJ7yAR4fBR4usQJlqN",
-	"8zRucAONaaeY76j1yCGNGohRcIB1hZBj4DpfjikCCTkfa25heLAGoyqdDIzQkFZkP+MZT6zSQy6ea1uV",
-	"Y2cxAzINojupJLDn3tu9iBlBEIlIz1QJ5nTiCsYZz6+EnI9CAWjBdVGVwxwJgZ0vZNGPDbPieyCmTU7+",
-	"MdFTJyitqX5KSaBTRJ9dbHa9LmkMZSDKsX3dYaT+8MM+NY4WSl/miqd9SgY8Rb3pCiNEGnUXCrHilBzM",
-	"foYKYpxwmQqETkOoCCC9oxoZMS/44Z3zrX1N0ZY9S9RcpqqIWVJwoPTya5HcsVxwClwn2WnJE9gEMDbH",
-	"7U7OHNyjRpV9zk/BWHf2sQjzV1Z57gpFrp65zh5aY4ONDazQyiBRla/7bgWxb91QnKSBW0h3Qt8i3Qng",
-	"b4TpBb8eI3bIc8iHR2j0VbBhiU16N1CEib1YPQzcxLMWL97GLsbq7fW7TrxFA3F2vTUh6Zk/GSwq9djU",
-	"Wr1xcscAPNSBO2VApzSy4+S2zfqtHhf0cMTwLntXjtFyo+FmT4orWtFXgVWtqs/ZU+XGGHpmFa/Y6cWQ",
-	"gb+llfYJ0bspe98THqK741MD0rICuDRMKpaLQthROM7vZhj32+x/1YjubRHbjGFQCT8KE6ivNMjjTmCo",
-	"rW9shCW01CAhp7UfqSvQmOCj9OOo5JUBNPlUyXAVmlb4tUx3t6ed3dca6sSnoVOdQZ7vB8NB614yslKR",
-	"ekSAviICHJ4DuT0yJZTBjIsc0qAUGlixkm57drGZ0qxeklUyB2N8acKwTOWulNiosH+FjmL3VGBQKHUF",
-	"rs9xbi0UpV2n/Se1YAWXS4ZppwDN5ppLa5iaMZsJU984KWOReKEZSSjs3PYBQcOqMBNSmGzzcgNgbg+M",
-	"JToldBfn7u4e1svvgbSp0ezh22Ri/TPjWMysugR5zEoNFF2EZUqyrL5miH1li3GZMgt53lOjBygWb2Xt",
-	"7ubnlTkYZHe7l4k7ZdpQbUrbe+rNnbwm2VoD+qhwPb6zwu2fooSwYrN5w+UW0HnW1luGdb2VZ9w4i4bL",
-	"G6vxPbzY4X3fgmtLH/RZb5u0a/2Wmlx0UG28sw6rlPPo4cqYj73Blwsu7MDLFd7XI+NOML9TTFk5/Gc+",
-	"h/uCFH+tsu55JFzbcVJp4xztFt0Pgpr+IoPHWIM4e/OntcTfOsixzx5FPnRD3b13vpbUcAGFLggKKYx9",
-	"WeQlwnq4hmTfW+pbCimuENff501lla2QFwQXCp5kQsLLHLimh1ZzgX+MGIIyAYalkORcA+Oygx3Q7fNz",
-	"6TAwIwx8Ut954GBklTKQsumS/ahKW0nOnp99fo+/O2WiSuIDbi4PMIacyyQXQOFf43Nn/obZjNs6KmVQ",
-	"xLS7jz8N4Umlr8DQq5mQPD+X3qOM2Psr0EtGDoAJw5rriclQg89kdC7R24gEpIuavq/tTcmTDF6+Gh12",
-	"bhoiW0lUpyvQru4fHY0O3QhVguSliI6jb0aHo2/IG9qMdOaADuQ8ji9p9iX1Ucn5y1LluWFVyaxik+49",
-	"34TExz1AUjPGmdfx+h45UwbOZZ35MNQQ1yJGXGWmKpGBJmYzLnS+ZDzRyhiaLTwjF8JmQp5L4HVL1zPD",
-	"Jt38dzJirw5fuztsKscnvACkV0iGwc4xEm2CuPwhRSYmpL8fvU/3TVDfK1eSG+i/2q3vqncBe9s3GjTL",
-	"1d7CV4eHD7u3u1cPtH29acREkoup0YtUwak1/iROU3faq8PX64rxSXmpO/GQUFE1aMZrd5IQgc2JDzqt",
-	"lNRPVhUF18uGOtBokmZNw+RyRceEZQmX+JAQOZ+b9ubYRBe49oHXJyRqDtY5zq42YILsXU30iFJpk/GA",
-	"UJyDoDPFTOUpGMtmQlMfZY8/uEBjIch+zx1Xp0Kf5VoyUZJTXIXgTZc5NTsuECF4u+8zxJWtTjs9uQ9t",
-	"Hd3q2J2M4+hhtx5qh/QC8Dq2nzrjlO+2T2k6d3HC0TfbJzTdqzjh1avtE/qNpX01crxnvLb0kHp0bOfg",
-	"hsbdOldQo9G+1ryj563W9OQXcCJufOqZ/Hr7eZpu4v5R3Dr1URwuyHNyYw4ODCl/0Bn8CHbgCIdPqILO",
-	"sskTu3Pem0unmVpsFnfca/P/PbxPO+Sg+Qzg9oJARZKty3jiCnsT6iczLOMyRd+tKltDtee1P1cSDHMJ",
-	"04sTNvGPJ+dSg6kKMCdskioJE8ZzoyjhNw08U7N+TDMIVnBLxn3V5lwifm+rByFU4KqLj+72fBHziTHB",
-	"Rp2riKS0E/b38nr7a+dnVJOYOVFT+wQJb0fvdMDN5ernKrvqcRAI/8RlakhrOfMZnQ+7FKPZc3AduWmM",
-	"tJPmVJAyPrMIZKh4eC4JYr2IGeQGvZWERQdE1X1PpprPwViXttjO5zT+ymJ0Ls/qbkzMJGq1pzW4g3En",
-	"rZozMUOIRO30uZJz0JjKyHM56d0yTYIg2Vw+khl0Phm4Xf/K5iGDfd1pGf72oesy9nGwO0f6vke2XNsG",
-	"3ZIAW+l7dXheJ6Yvukbg7+LCNjD1txFD0e17MPas+TjqkbzNRr4TLN2b6T0eNss1lw5tn/JDBrgQo9sb",
-	"0cGs4qy+h17ZmL5X+1qBXnY/gXPFyh0Y3NxXhVekW9jeip223G5f7tHhYbcz9yjUmRsq2086NbGJuzAB",
-	"Vmq4EqoyrOTz9nO/FdJ8HW3TB34Xj62eVHIM5sdIOR3Hw8enj4eU5fHG+XtQM136ZuSYcUckJwciCgi6",
-	"h/jhI2EbfDAOGlZJK3LGJabr1AngMVl7icMvwTBhYzaFmaIi3pJin/d1QlHm3rcd/4HLWecbzoeOQSvf",
-	"0DxxErrRP/YQxhNp3z5J631zUC+Cfgiciesm/A3GPPfj4Ib+vd0U7f7cSPeUEgxle2vBcG/XUH9s7UJh",
-	"n/8HDdzcHXy36w4Vo5rvyh7JEax9txaEpA9cnG2/8BrQHPSQdMm4dEXZRQY2I/ReVwioPtp8mVUnvP+t",
-	"7qJv+Hj6tHNfQEeoQ8ZwIXdF7dz9y2PonOuwfySF67fvP3EZoP99yIDyuaa6Z3TxRgP/wkHoS91EwrpN",
-	"AfUXSVyaBWjTmp9yzLljZKLU7WEUdEVKkOdkOOgOeAFUOcktswuRABOG8SSB0kJ6wjhLxWwG1F/jR9Gt",
-	"yrmsuxPaagJniedtzLhxT4zlOXQ7ckK1AqTnkcyl22T3xMayMbb3ufcXtpAf6KAb0QRNAH1V63el8+g4",
-	"OuClOLg6IjX2U266/+ELZuWYWHb/x5bek9r7317c/icAAP//",
+	"5Fxtc9s28v8qGP7/M0nmGFlOc72p/SpN0jY3aZqJ3euL2iNB5EpCTQIMAFrWefzdb3YBPkmgnvzQm96r",
+	"WCQILPbxt4tFbqNE5YWSIK2JTm6jgmuegwVNv85smS6/wBT/TsEkWhRWKBmdROdzYAbfPjNMljlokTCR",
+	"MqWZsIZJnsMgiiOBQwtu51Ec4bPoJKKPojjS8LUUGtLoxOoS4sgkc8g5LmSXhRuohZxFd3dxdK4Fzz68",
+	"w5eBGS2+3TjjVOmc2+gkEtJ++zqKqyWEtDADHd3hIhpMoaQB2vj3PP0CX0swFn8lSlqQ9CcvikwkHLlw",
+	"VGg1ySD/2x8GWXLbWvD/NfIs+r+jhrlH7q05+uy+couuM1W7ZZkwLOcZUg7pILqLo7dKTjORPDlBSak1",
+	"SMuM5RbYVOmJSA2zDalE3Sdlf1ClTJ+Suk+KmTKZOz1E1SNNIHLOlfrI9Qz+LOlNVLpEEVqlWIaEEFW/",
+	"ykKrBIzhkwz+RMVaQJa9dKrFJqUlk/Wk4Gshr3kmUOvuKisio3hjrlpGwdNU4PQ8+6xVAdoKNJ0pzwzE",
+	"UdF6dBvpUkrQ607kt7liupROm0h4p8zM1UIyId1vlgljhZyZQWO1Lcfgn6jJH5BY5PA7uBYJsbZLAbKr",
+	"tDBKeMEnIhN2GfA06K9SuGm9qR1EHF0Jp9zdHSRFiYqXlClfJzCOcsiVXo4mS+vI2OqIKqcW8oKNf/vd",
+	"UXMZYoDQkDjibiOQZY6jcyFFLv4NURzl/Mb9eRkg953Avydl9f0eIk7mSiTuzy6Hzmh2E2OUmIA2yK6J",
+	"UhlwSUIVFnL8rJEm15ovkZy5mM07XEtViYZTj3RT4tBMzVpM8/O7F4sdpzAWih2HugerO51mituYCWlJ",
+	"JbiFmdIiQY8UbxEnvQ2J8738WkIJh5kdxXKz1W24Uask+Y9DRP0EXNsJcHsYWRlwA7uF5cDiH6QFdFyC",
+	"W/gXz8qAsedgtUi2bvxnP6wl+3VzvK6W2KoWK/yjKavvQ1z8iGx4f2NBGm9uATaN4KYQGsyI2y4R3MJL",
+	"K3IIeR1jVRFAbLoEtpiDJG/rYuaCG4ajC0hPGci0ccQtna2taWWHawT6lXs3+6PmLtYdqg/xPZjivjSQ",
+	"KJmasKwdNN2iNQSJyQkQ7NwympDrurl7xFphYceBOMTRLtm9rL1vXN60hy806oOcKlxuwYVtszGFKS8z",
+	"G50cD310wZjzLf7AqIM/hkHLbjPEExLa3s+NMYd3tpPH7pqCm5OyFGYV42wqpLDgQ1RL9RsyfqG/xDXs",
+	"yeK0HY83cbkJ3IQbkMBw1uXescVcGWDkXpzFGqahUNrGDAazAb4Z8SQpNU+WuKNcyI8gZ3YenRxvC0d+",
+	"+ZA4PtcxpUcaa8ymL2peE8GnFCRdhGFcA/vn2S+fmFcOE+R/BW7XWPLlh7fsu9d//wfzoJmlYLnIaJYV",
+	"UdCLHtxnLJcJBF9i4lP2uAwrbBb+qsIIcMPzIiNcM1GlPZlkXF5tBwQ0b712UBK6lPAOEhEOHwW+DmGi",
+	"1ThP43oX0Jh2itmeWo8c0qiBGAV7WJcLOQKus+WIIpCQs5HmFvoHazCq1EnPCA1pSfYzmvLEKt3n4rm2",
+	"ZTFyFtMj0yC6k0oCe+693YuYEQSRiPRMmWBOJ65hNOfZtZCzQSgALbjOy6KfIyGw84Us+rFhVnwPxLTJ",
+	"yT8memoFpTXVTykJdIros4vNrtcljaEMRDm2rzuM1G++36fG0ULpq0zxtEtJj6eoFl1hhEij9kQhVpyR",
+	"gznMUEGMEi5TgdCpDxUBpDuqkRGznA93zrcONUVbdCxRc5mqPGZJzoHSy695smO54Ay4TuZnBU9gE8DY",
+	"HLdbOXNwjQpVdjk/AWPd3kcizF9ZZpkrFLl65jp7aI4NNtYzQyODRJW+7rsVxL51Q/EjDdxCuhf6Fule",
+	"AH8jTM/5zQixQ5ZB1j9Co6+CDVNs0rueIkzsxeph4CaeNXjxLnYxVm+v37XiLRqIs+utCUnH/MlgUalH",
+	"ptLqjR+3DMBDHdgpAzqjkS0nt+2r36pxQQ9HDG+zd2UbDTdqbnakuKIVXRVY1apqnx1Vro2hY1bxip1e",
+	"9hn4W5rpkBC9n7J3PeEQ3R2fGJCW5cClYVKxTOTCDsJxfj/DuN9i/6tGdG+L2GYMvUr4UZhAfaVGHjuB",
+	"oaa+sRGW0FS9hJxVfqSqQGOCj9KPo4KXBtDkUyXDVWia4dci3d+e9nZfa6gTn4Z2dQ5ZdhgMT+sTidWz",
+	"D26bchuCGKakz91bpwonw2AyAVp3UpyVOtcjwv4VweLwDMiZkoGiZKdcZJAGZVuDlZUk3guBTXHbfkpW",
+	"ygyM8QUPw+YqcwXK2jD8K+TQ/glGr6irul5XjtxayAu7TvtPasFyLpcMk1kBms00l9YwNWV2Lkx1jqUM",
+	"iVtoRhIKu8xDoNVeCsaeJ0UZe816ETNu6PDP1d+YRQ4Le8pwp0tXLJbK0vM91XAqpDDzzVvpgacHoEbR",
+	"OhRwkXt3h7d+oBBIBGur6j8fJ7E/M068zKorkCes0EDxUlhk/rw6OIl9rY5xmTILWdZR4Qcof29l7f6m",
+	"7w0pCBv2O2mKW4XnULVN23vqzU5xgOy8hrFUih/trHCHJ10h9FsvXnO5gaietdWSYV1v5BnXjqrm8sbz",
+	"hQ4CbvG+a8GVpdfeptdxvq0zyvUDeIoTQf3xESOsWy6shIt+HlYEXy64sD0vV4RQjYxbOGWnwLay+c98",
+	"BvfFX/7EaN0FSbixo6TUxnncLUYQxGvdSXq3sYbeDuZPY5K/tUBxlz2KnOmGI4XO/hpSw7Uhwk+5FMa+",
+	"zLMCURTcQHLoAfwdxRZXY+yu86a0ypbIC8IsOU/mQsLLDLimh1ZzgX8MGOJNAYalkGRcA8M4XAMY9P/8",
+	"Qjp4zwjen1bHOTgYWaUMpGyyZD+qwpaSs+fnn9/j71YFrJT4gJurIwwmFzLJBBAG0fjc+QHDLCICH57m",
+	"kMe0ug9ENeFJqa/B0KupkDy7kN61DNj7a9BLRp6ACcPqk5dxX+/SeHAh0e2IBKQLn75l703Bkzm8fDUY",
+	"tg5RIltKVKdr0O5IIzoeDN0IVYDkhYhOom8Gw8E35BbtnHTmiDbkPI6v1nYl9VHJ2ctCZZlhZcGsYuP2",
+	"EeaYxMc9SFJTxpnX8eqIfK4MXMgqqWOoIa77zWEmUxbIQBOzKRc6WzKeaGUMfS08IxfCzoW8kMCrbrVn",
+	"ho3bqf14wF4NX1eISwJLeA5Ir5AMo55jJNoEcflDikxMSH8/eufu+7u+V67a2NNatl9LWeds+a5rNGiW",
+	"q22Tr4bDh13btQwEOtre1GIiycUEY0kVnFrjT+I0Nd69Gr5eV4xPykvdiYeEiqpBX7x2OwkRWO/4qNUl",
+	"Sq1yZZ5zvaypA40madY0TC5XdExYlnCJDwll85lpDsVNdIlzH3l9QqJmYJ3jbGsD5v7e1USPKJWmzhAQ",
+	"inMQtKeYqSwFY9lUaGoR7fAHJ6gtBNnvueNKcOizXLcpSnKCsxDOaTOnYsclIgRv912GuIrcWavd+KGt",
+	"o13428k4jh926b5OTy8Ar2OHqTN+8t32T+qmZPzg+JvtH9SNufjBq1fbP+j2zHbVyPGe8crSQ+rRsp2j",
+	"Wxp351xBhUa7WvOOnjda05FfwIm48aln8uvt+6kbpbtbcfNUW3G4IMvIjTk40Kf8QWfwI9ieLQyfUAWd",
+	"ZZMndvu8N5fO5mqxWdxx5wbD7+F1miFH9Q2Hu0sCFcl8XcZjV7McU6ucYXMuU/TdqrQVVHte+XMlwTCX",
+	"Ob04ZWP/eHwhNZgyB3PKxqmSMGY8M4oyf1PDMzXtxjSDYAWXZNyXji4k4vemjBBCBa5w+uhuz9dnnxgT",
+	"bNS5kkhKW2H/IK93uHZ+RjWJmRM1dYaQ8Pb0TkfcXK3exNlXj4NA+CcuU0Nay5nP6HzYpRjNnoNrNk5j",
+	"pJ00p4SU8alFIEMVzAtJEOtFzCAz6K0kLFogqmrpMuVsBsa6tMW2bgr505jBhTyvC5PC1GpPc3AH404b",
+	"NWdiihCJbgpkSs5AYyojL+S4c4A2DoJkc/VIZtC6DXG3foHoIYN91UQavtbRdhmHONi9I33XI1uubY1u",
+	"SYCN9L06PK8S0xdtI/DHjGEbmPiDlr7o9j0Ye17f+3okb7OR7wRLD2Z6h4f1dPXJR9OC/ZABLsTo5rC3",
+	"N6s4r47YVxamq3hfS9DL9u0+V7Xcg8H1UVx4Rjpg7szY6jhutxwfD4ftpuPjUNNxqH4/btXExu7UBlih",
+	"4Vqo0rCCz5qbjCuk+TrapruLl4+tnlRyDObHSDltx8PHp4+HlOXx2vl7UDNZ+j7rmHFHJCcHInIIuof4",
+	"4SNhE3wwDhpWSisyxiWm69Tk4DFZc5rDr8AwYWM2gamiIt6SYp/3dUJR5t61HX9357x1PfWhY9DK9aAn",
+	"TkI3+scOwngi7Tskab1vDupF0A2BU3FTh7/emOd+HN3Sv3ebot2fG+meUoKhbG8tGB7sGqp75C4Udvl/",
+	"VMPN/cF3M29fMaq+MvdIjmDtSl4Qkj5wcba5vNajOegh6bRx6YqyiznYOaH3qkJA9dGmScEnvP+t7qJr",
+	"+Lj7tHVeQFuoQkZ/IXdF7dz5y2PonLs88EgK172Z8MRlgO7Vlx7lc/2Cz+jgjQb+hYPQl6qbhLW7A6rL",
+	"VlyaBWjTmJ9yzNkxMlHq9jAKuiIlyDIyHHQHPAeqnGSW2YVIgAnDeJJAYSE9ZZylYjoFarTxo+hU5UJW",
+	"bQpNNYGzxPPW9TcZwqA8g3ZrTqhWgPQ8krm0+wef2Fg2xvYu9/7CFvIDbXQjmqAPQF9X+l3qLDqJjngh",
+	"jq6PSY39J7ft/8sGs3JMLNv/GU3nSeX97y7v/hMAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -92,6 +92,9 @@ func TestTwoRunnersCompleteAStudy(t *testing.T) {
 	runners := map[string]int{}
 	for _, tr := range e.Trials("s") {
 		runners[tr.Runner]++
+		if tr.Device != "cpu" {
+			t.Errorf("trial %d ran on %q, want the runner's device cpu", tr.Number, tr.Device)
+		}
 		if len(tr.IntermediateValues) != 3 || tr.Metrics["samples_per_second"] != 1000 || tr.Value == nil || *tr.Value != tr.Params["x"] {
 			t.Errorf("trial %d = %+v", tr.Number, tr)
 		}

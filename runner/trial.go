@@ -169,7 +169,7 @@ func (t *trialRun) outcome(ctx context.Context, res workload.Result, err error) 
 	t.mu.Lock()
 	lost, stopped, last := t.lost, t.stopped, t.lastValue
 	t.mu.Unlock()
-	tell := openapi.TellRequest{Lease: &t.lease}
+	tell := openapi.TellRequest{Lease: &t.lease, Device: &t.r.cfg.Device}
 	switch {
 	case lost != nil:
 		t.log.Warn("lease lost; the trial's result is dropped, another grant owns it now", "err", lost)

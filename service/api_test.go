@@ -248,8 +248,8 @@ func TestAskTell(t *testing.T) {
 	}
 
 	// complete without a value: taken from the objective metric.
-	done := e.tell(tr.Id, `{"state":"complete","metrics":{"val_accuracy":0.91,"samples_per_second":1200}}`, http.StatusOK)
-	if done.State != "complete" || done.Value == nil || *done.Value != 0.91 || done.FinishedAt == nil {
+	done := e.tell(tr.Id, `{"state":"complete","device":"cuda:1","metrics":{"val_accuracy":0.91,"samples_per_second":1200}}`, http.StatusOK)
+	if done.State != "complete" || done.Value == nil || *done.Value != 0.91 || done.FinishedAt == nil || done.Device != "cuda:1" {
 		t.Errorf("told trial = %+v", done)
 	}
 	// The same tell again is fine; a different one is a conflict.

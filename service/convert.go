@@ -157,6 +157,7 @@ func trialToAPI(t *trials.Trial) openapi.Trial {
 		StartedAt:          t.StartedAt,
 		FinishedAt:         t.FinishedAt,
 		Error:              t.Error,
+		Device:             t.Device,
 	}
 	if out.Params == nil {
 		out.Params = openapi.Params{}

@@ -153,6 +153,7 @@ func (h *handlers) Tell(ctx context.Context, req openapi.TellRequestObject) (ope
 		Value:   req.Body.Value,
 		Metrics: metricsFromAPI(req.Body.Metrics),
 		Error:   deref(req.Body.Error),
+		Device:  deref(req.Body.Device),
 	}.Normalize(st.Objective.Metric)
 	if err != nil {
 		return nil, err

@@ -64,6 +64,9 @@ type Trial struct {
 	StartedAt      *time.Time `json:"started_at"`
 	FinishedAt     *time.Time `json:"finished_at"`
 	Error          string     `json:"error"`
+	// Device is what the trial ran on ("cpu", "cuda:0"), as its runner
+	// told it; empty for ask/tell clients that do not say.
+	Device string `json:"device"`
 	// SystemAttrs is bookkeeping that samplers and pruners keep per trial
 	// (successive halving records its rungs here).
 	SystemAttrs map[string]string `json:"system_attrs,omitempty"`
@@ -89,6 +92,8 @@ type Outcome struct {
 	Value   *float64
 	Metrics map[string]float64
 	Error   string
+	// Device is what the trial ran on; it is kept only when given.
+	Device string
 }
 
 // Device is one compute device a runner offers.

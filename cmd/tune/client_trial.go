@@ -348,6 +348,7 @@ func writeTrial(w io.Writer, t *openapi.Trial, now time.Time) {
 	row(w, "Value:", formatOptFloat(t.Value))
 	row(w, "Attempt:", strconv.Itoa(t.Attempt))
 	row(w, "Runner:", orDash(t.Runner))
+	row(w, "Device:", orDash(t.Device))
 	if t.State == openapi.TrialStateRunning {
 		row(w, "Lease:", formatLease(t))
 	}

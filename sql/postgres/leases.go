@@ -241,7 +241,7 @@ func (s *Store) Tell(ctx context.Context, trialID int64, lease *int64, o trials.
 	var out *trials.Trial
 	a := s.args(pgx.NamedArgs{
 		"trial_id": trialID, "lease": lease, "state": string(o.State),
-		"value": o.Value, "metrics": metrics, "error": o.Error,
+		"value": o.Value, "metrics": metrics, "error": o.Error, "device": o.Device,
 	})
 	err = s.batch(ctx, func(b *pgx.Batch) {
 		// Only a study with a cap can become done, and only then does the
@@ -254,6 +254,7 @@ func (s *Store) Tell(ctx context.Context, trialID int64, lease *int64, o trials.
 			WITH told AS (
 				UPDATE trials t SET
 					state = @state, value = @value, metrics = @metrics, error = @error,
+					device = CASE WHEN @device::text = '' THEN t.device ELSE @device::text END,
 					lease_expires_at = NULL,
 					finished_at = now() + @clock_offset::interval,
 					updated_at = clock_timestamp() + @clock_offset::interval

@@ -54,7 +54,7 @@ func (r *studyRow) study() (*trials.Study, error) {
 // trialCols are the columns trialRow reads, from trials aliased t.
 const trialCols = `t.id, t.study_id, t.number, t.state, t.params, t.value, t.intermediate, t.metrics,
 	t.system_attrs, t.attempt, t.runner, t.lease, t.lease_expires_at, t.created_at, t.started_at,
-	t.finished_at, t.error, t.updated_at`
+	t.finished_at, t.error, t.updated_at, t.device`
 
 // trialRow receives trialCols. Its params can only be decoded with the
 // study's search space at hand, so decoding is a second step.
@@ -67,7 +67,7 @@ type trialRow struct {
 func (r *trialRow) dest() []any {
 	return []any{&r.t.ID, &r.t.StudyID, &r.t.Number, &r.state, &r.params, &r.t.Value, &r.intermediate,
 		&r.metrics, &r.attrs, &r.t.Attempt, &r.t.Runner, &r.t.Lease, &r.t.LeaseExpiresAt, &r.t.CreatedAt,
-		&r.t.StartedAt, &r.t.FinishedAt, &r.t.Error, &r.t.UpdatedAt}
+		&r.t.StartedAt, &r.t.FinishedAt, &r.t.Error, &r.t.UpdatedAt, &r.t.Device}
 }
 
 // trial decodes the row. Maps and slices are never nil, so that callers
