@@ -121,6 +121,9 @@ func runnerConfig(cmd *cobra.Command, o runnerOptions, log *slog.Logger) (runner
 	if len(chosen) == 0 {
 		return runner.Config{}, fmt.Errorf("--workloads is empty; choose among %s", strings.Join(workloadTypes(), ", "))
 	}
+	if device != "cpu" && slices.Contains(seen, trials.WorkloadMNISTMLP) {
+		return runner.Config{}, fmt.Errorf("--device %s: mnist-mlp trains on the CPU only in this version; on a GPU runner pass --workloads exec", device)
+	}
 	return runner.Config{
 		Server:    server,
 		ID:        o.id,

@@ -141,6 +141,10 @@ func (w *Workload) files(cfg Config) (Files, error) {
 // an error saying where when the loss diverges (NaN or Inf).
 func (w *Workload) Run(ctx context.Context, t workload.Trial, r workload.Reporter) (res workload.Result, err error) {
 	defer recoverInto(&err)
+	if t.Device != "" && t.Device != "cpu" {
+		// Saying so beats training on the CPU under a GPU's name.
+		return res, fmt.Errorf("mnist-mlp trains on the CPU only: this version has no gorgonia CUDA path, so it cannot run on %s", t.Device)
+	}
 	start := time.Now()
 	cfg, err := w.Config(t)
 	if err != nil {

@@ -427,3 +427,12 @@ func TestFullMNISTAccuracy(t *testing.T) {
 		t.Errorf("val_accuracy %.4f after 3 epochs, want ≥ 0.97", acc)
 	}
 }
+
+// TestRefusesGPUDevices: without a CUDA path the workload must not train on
+// the CPU while its trial says it ran on a GPU.
+func TestRefusesGPUDevices(t *testing.T) {
+	_, err := testWorkload.Run(context.Background(), workload.Trial{Device: "cuda:0", Params: map[string]any{}}, &recorder{})
+	if err == nil || !strings.Contains(err.Error(), "CPU only") {
+		t.Fatalf("Run on cuda:0 = %v, want a CPU-only error", err)
+	}
+}
