@@ -197,7 +197,7 @@ func (d Distribution) Normalize(v any) (any, error) {
 		}
 		return d.Choices[i], nil
 	case Int:
-		f, ok := number(v)
+		f, ok := Number(v)
 		if !ok || !isInt(f) {
 			return nil, fmt.Errorf("%v is not an integer", v)
 		}
@@ -206,7 +206,7 @@ func (d Distribution) Normalize(v any) (any, error) {
 		}
 		return int64(f), nil
 	case Float:
-		f, ok := number(v)
+		f, ok := Number(v)
 		if !ok || !finite(f) {
 			return nil, fmt.Errorf("%v is not a finite number", v)
 		}
@@ -248,7 +248,9 @@ func stepText(step *float64) string {
 	return fmt.Sprintf(" with step %v", *step)
 }
 
-func number(v any) (float64, bool) {
+// Number reads a param value as a float64: JSON numbers, Go integers and
+// floats alike.
+func Number(v any) (float64, bool) {
 	switch n := v.(type) {
 	case float64:
 		return n, true

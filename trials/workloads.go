@@ -117,7 +117,7 @@ func (p WorkloadParam) checkNumbers(d Distribution, integral bool) error {
 	if d.Type == Categorical {
 		values = values[:0]
 		for _, c := range d.Choices {
-			f, ok := number(c)
+			f, ok := Number(c)
 			if !ok || (integral && !isInt(f)) {
 				return fmt.Errorf("choice %v is not a number the workload accepts", c)
 			}

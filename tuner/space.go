@@ -125,7 +125,7 @@ func (p param) toInternal(v any) (float64, bool) {
 	if err != nil {
 		// Values off the step grid (e.g. a space whose step changed) still
 		// say something about the region; only out-of-range ones are lost.
-		f, ok := number(v)
+		f, ok := trials.Number(v)
 		if !ok || f < p.d.Low || f > p.d.High {
 			return 0, false
 		}
@@ -199,23 +199,4 @@ func (sp *space) internalKey(params map[string]any) string {
 		b.WriteByte(',')
 	}
 	return b.String()
-}
-
-func number(v any) (float64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return n, true
-	case float32:
-		return float64(n), true
-	case int:
-		return float64(n), true
-	case int64:
-		return float64(n), true
-	case int32:
-		return float64(n), true
-	case json.Number:
-		f, err := n.Float64()
-		return f, err == nil
-	}
-	return 0, false
 }
