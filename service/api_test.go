@@ -283,6 +283,8 @@ func TestAskTell(t *testing.T) {
 	e.tell(tr3.Id, `{"state":"pruned"}`, http.StatusOK)
 
 	e.tell(999999, `{"state":"complete","value":1}`, http.StatusNotFound)
+	e.tell(999999, `{"state":"complete","metrics":{"val_accuracy":1}}`, http.StatusNotFound)
+	e.tell(999999, `{"state":"failed","error":"x"}`, http.StatusNotFound)
 	e.mustDo("GET", "/api/v1/trials/abc", "", http.StatusBadRequest, nil)
 	e.mustDo("GET", "/api/v1/trials/999999", "", http.StatusNotFound, nil)
 	e.mustDo("POST", "/api/v1/studies/nope/ask", "", http.StatusNotFound, nil)
