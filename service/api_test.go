@@ -673,3 +673,27 @@ func TestCMAESBookkeepingIsStored(t *testing.T) {
 		t.Errorf("CMA-ES generation not stored on the trial: %v", got.SystemAttrs)
 	}
 }
+
+// TestSeededStudiesRepeatThemselves: two studies with the same seed, run
+// one trial at a time with the same results, get the same proposals, past
+// the random start-up into TPE.
+func TestSeededStudiesRepeatThemselves(t *testing.T) {
+	e := newEnv(t)
+	var got [2][]string
+	for i, name := range []string{"seeded-a", "seeded-b"} {
+		e.createStudy(name, `, "sampler": {"type": "tpe", "seed": 7, "startup_trials": 5}`)
+		for range 12 {
+			tr := e.ask(name)
+			got[i] = append(got[i], fmt.Sprint(tr.Params))
+			lr := tr.Params["learning_rate"].(float64)
+			e.tell(tr.Id, fmt.Sprintf(`{"state":"complete","value":%v}`, 1-lr), http.StatusOK)
+		}
+	}
+	if fmt.Sprint(got[0]) != fmt.Sprint(got[1]) {
+		t.Errorf("same seed, different proposals:\n%v\n%v", got[0], got[1])
+	}
+	e.createStudy("unseeded", `, "sampler": {"type": "tpe", "startup_trials": 5}`)
+	if first := fmt.Sprint(e.ask("unseeded").Params); first == got[0][0] {
+		t.Errorf("an unseeded study repeated the seeded one's first proposal %s", first)
+	}
+}
