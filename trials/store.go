@@ -52,6 +52,16 @@ type Store interface {
 	// running, has MaxTrials trials, or (with limitParallel) has MaxParallel
 	// running trials.
 	CreateRunning(ctx context.Context, studyID int64, params map[string]any, runner string, limitParallel bool) (*Trial, error)
+	// AddTrial adds a finished trial (complete, pruned or failed) with the
+	// study's next number, keeping what t says of it: normalized params,
+	// value, learning curve, metrics, error, runner, device, attempt and
+	// times (CreatedAt and FinishedAt default to the store's clock). It
+	// records results obtained elsewhere: an exported study imported again,
+	// runs made before the study existed. ErrInvalid for an unfinished state
+	// or an outcome that Tell would refuse; ErrConflict when the study is
+	// done or already has MaxTrials trials. When the study then has
+	// MaxTrials trials and all are finished, it becomes done.
+	AddTrial(ctx context.Context, studyID int64, t Trial) (*Trial, error)
 	// LeasableStudies returns running studies whose workload type is one of
 	// workloads and that could hand out a trial now (a waiting trial, or
 	// room under MaxTrials; and room under MaxParallel), fairest first: the

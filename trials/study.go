@@ -120,4 +120,8 @@ type StudySummary struct {
 	// BestValue and BestTrialID are nil until a trial completes.
 	BestValue   *float64 `json:"best_value"`
 	BestTrialID *int64   `json:"best_trial_id"`
+	// RunningRunners counts the distinct runners that hold a running trial
+	// of the study (plain ask/tell clients that name no runner count as
+	// one).
+	RunningRunners int `json:"running_runners"`
 }

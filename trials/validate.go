@@ -176,3 +176,50 @@ func (o Outcome) Normalize(objective string) (Outcome, error) {
 func (s Study) LeaseDuration() time.Duration {
 	return time.Duration(s.LeaseSeconds) * time.Second
 }
+
+// ValidateFinished checks a finished trial given to Store.AddTrial: a
+// finished state, a value when complete, finite numbers everywhere, and a
+// learning curve with one point per step (steps >= 0), times in order.
+// Params are checked against the search space by the caller, which
+// normalizes them.
+func (t *Trial) ValidateFinished() error {
+	if !t.State.Finished() {
+		return Invalidf("state must be complete, pruned or failed, got %q", t.State)
+	}
+	if t.State == TrialComplete && t.Value == nil {
+		return Invalidf("a complete trial needs a value")
+	}
+	if t.Value != nil && !Finite(*t.Value) {
+		return Invalidf("value must be a finite number")
+	}
+	for name, v := range t.Metrics {
+		if !Finite(v) {
+			return Invalidf("metric %q must be a finite number", name)
+		}
+	}
+	seen := make(map[int]bool, len(t.Intermediate))
+	for _, p := range t.Intermediate {
+		switch {
+		case p.Step < 0:
+			return Invalidf("intermediate steps must be >= 0, got %d", p.Step)
+		case seen[p.Step]:
+			return Invalidf("intermediate step %d is given twice", p.Step)
+		case !Finite(p.Value):
+			return Invalidf("the intermediate value at step %d must be a finite number", p.Step)
+		}
+		seen[p.Step] = true
+		for name, v := range p.Metrics {
+			if !Finite(v) {
+				return Invalidf("metric %q at step %d must be a finite number", name, p.Step)
+			}
+		}
+	}
+	if t.Attempt < 0 {
+		return Invalidf("attempt must be >= 0, got %d", t.Attempt)
+	}
+	if t.StartedAt != nil && t.FinishedAt != nil && t.FinishedAt.Before(*t.StartedAt) {
+		return Invalidf("finished_at (%s) is before started_at (%s)",
+			t.FinishedAt.Format(time.RFC3339), t.StartedAt.Format(time.RFC3339))
+	}
+	return nil
+}

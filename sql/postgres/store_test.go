@@ -365,6 +365,10 @@ func TestSummariesAndBest(t *testing.T) {
 		t.Fatal(err)
 	}
 	createRunning(t, s, minStudy.ID, 16, "r")
+	// Two running trials on one runner count it once; the plain ask/tell
+	// client (no runner) counts as one more.
+	createRunning(t, s, minStudy.ID, 16, "r")
+	createRunning(t, s, minStudy.ID, 16, "")
 	if _, err := s.EnqueueTrial(ctx, minStudy.ID, testParams(16)); err != nil {
 		t.Fatal(err)
 	}
@@ -377,19 +381,20 @@ func TestSummariesAndBest(t *testing.T) {
 		t.Fatalf("ListStudies returned %d studies, not oldest first: %+v", len(sums), sums)
 	}
 	type view struct {
-		Counts map[trials.TrialState]int
-		Best   *float64
-		BestID *int64
+		Counts  map[trials.TrialState]int
+		Best    *float64
+		BestID  *int64
+		Runners int
 	}
 	views := map[string]view{}
 	for _, sum := range sums {
-		views[sum.Name] = view{sum.Counts, sum.BestValue, sum.BestTrialID}
+		views[sum.Name] = view{sum.Counts, sum.BestValue, sum.BestTrialID, sum.RunningRunners}
 	}
 	wantViews := map[string]view{
 		// The earliest of two equal values wins.
-		"min":   {map[trials.TrialState]int{"waiting": 1, "running": 1, "complete": 4, "pruned": 1, "failed": 1}, ptr(0.2), &minIDs[1]},
-		"max":   {map[trials.TrialState]int{"waiting": 0, "running": 0, "complete": 4, "pruned": 0, "failed": 0}, ptr(0.9), &maxIDs[2]},
-		"empty": {map[trials.TrialState]int{"waiting": 0, "running": 0, "complete": 0, "pruned": 0, "failed": 0}, nil, nil},
+		"min":   {map[trials.TrialState]int{"waiting": 1, "running": 3, "complete": 4, "pruned": 1, "failed": 1}, ptr(0.2), &minIDs[1], 2},
+		"max":   {map[trials.TrialState]int{"waiting": 0, "running": 0, "complete": 4, "pruned": 0, "failed": 0}, ptr(0.9), &maxIDs[2], 0},
+		"empty": {map[trials.TrialState]int{"waiting": 0, "running": 0, "complete": 0, "pruned": 0, "failed": 0}, nil, nil, 0},
 	}
 	if diff := cmp.Diff(wantViews, views); diff != "" {
 		t.Errorf("summaries (-want +got):\n%s", diff)
@@ -475,4 +480,105 @@ func TestLeasableStudies(t *testing.T) {
 	if err != nil || none == nil || len(none) != 0 {
 		t.Errorf("LeasableStudies(nil) = %v, %v; want an empty slice", none, err)
 	}
+}
+
+func TestAddTrial(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	st := createStudy(t, s, "import", func(st *trials.Study) { st.MaxTrials = 3 })
+
+	started := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	finished := started.Add(90 * time.Second)
+	want := trials.Trial{
+		State:  trials.TrialComplete,
+		Params: testParams(32),
+		Value:  ptr(0.25),
+		Intermediate: []trials.Intermediate{
+			{Step: 1, Value: 0.3, Metrics: map[string]float64{"samples_per_second": 900}},
+			{Step: 0, Value: 0.5},
+		},
+		Metrics:    map[string]float64{"val_loss": 0.25, "wall_seconds": 90},
+		Runner:     "old-box",
+		Device:     "cuda:0",
+		Attempt:    1,
+		CreatedAt:  started.Add(-time.Minute),
+		StartedAt:  &started,
+		FinishedAt: &finished,
+	}
+	got, err := s.AddTrial(ctx, st.ID, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The curve comes back in step order, every point with its metrics map.
+	want.Intermediate = []trials.Intermediate{
+		{Step: 0, Value: 0.5, Metrics: map[string]float64{}},
+		{Step: 1, Value: 0.3, Metrics: map[string]float64{"samples_per_second": 900}},
+	}
+	ignore := cmpopts.IgnoreFields(trials.Trial{}, "ID", "StudyID", "UpdatedAt", "SystemAttrs")
+	if diff := cmp.Diff(want, *got, ignore); diff != "" {
+		t.Errorf("AddTrial returned (-want +got):\n%s", diff)
+	}
+	if got.Number != 0 || got.StudyID != st.ID || got.Lease != 0 || got.LeaseExpiresAt != nil {
+		t.Errorf("AddTrial = %+v; want number 0 of study %d, no lease", got, st.ID)
+	}
+	again, err := s.GetTrial(ctx, got.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(got, again); diff != "" {
+		t.Errorf("GetTrial after AddTrial (-added +read):\n%s", diff)
+	}
+	if best, err := s.BestTrial(ctx, st.ID); err != nil || best.ID != got.ID {
+		t.Errorf("BestTrial = %+v, %v; want the added trial", best, err)
+	}
+
+	// Times default to the store's clock.
+	pruned, err := s.AddTrial(ctx, st.ID, trials.Trial{State: trials.TrialPruned, Params: testParams(16)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pruned.Number != 1 || pruned.FinishedAt == nil || !near(*pruned.FinishedAt, time.Now(), time.Minute) ||
+		!near(pruned.CreatedAt, time.Now(), time.Minute) || pruned.StartedAt != nil {
+		t.Errorf("AddTrial without times = %+v", pruned)
+	}
+
+	for _, bad := range []struct {
+		name  string
+		trial trials.Trial
+		frag  string
+	}{
+		{"waiting", trials.Trial{State: trials.TrialWaiting}, "state must be complete, pruned or failed"},
+		{"complete without value", trials.Trial{State: trials.TrialComplete}, "needs a value"},
+		{"duplicate step", trials.Trial{State: trials.TrialFailed, Intermediate: []trials.Intermediate{{Step: 2}, {Step: 2}}}, "step 2 is given twice"},
+		{"negative step", trials.Trial{State: trials.TrialFailed, Intermediate: []trials.Intermediate{{Step: -1}}}, ">= 0"},
+		{"times out of order", trials.Trial{State: trials.TrialFailed, StartedAt: &finished, FinishedAt: &started}, "before started_at"},
+	} {
+		_, err := s.AddTrial(ctx, st.ID, bad.trial)
+		wantErr(t, err, trials.ErrInvalid, bad.frag)
+	}
+	_, err = s.AddTrial(ctx, 999, trials.Trial{State: trials.TrialPruned})
+	wantErr(t, err, trials.ErrNotFound, "study 999 does not exist")
+
+	// The third trial fills max_trials: with none left unfinished the
+	// study is done, and takes nothing more.
+	if _, err := s.AddTrial(ctx, st.ID, trials.Trial{State: trials.TrialFailed, Params: testParams(16), Error: "OOM"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetStudy(ctx, st.ID); err != nil || got.State != trials.StudyDone {
+		t.Errorf("study after its last trial was added: %+v, %v; want done", got, err)
+	}
+	_, err = s.AddTrial(ctx, st.ID, trials.Trial{State: trials.TrialPruned, Params: testParams(16)})
+	wantErr(t, err, trials.ErrConflict, "done")
+
+	// Under max_trials with a trial still running, the study stays running.
+	open := createStudy(t, s, "import-open", func(st *trials.Study) { st.MaxTrials = 2 })
+	createRunning(t, s, open.ID, 16, "r")
+	if _, err := s.AddTrial(ctx, open.ID, trials.Trial{State: trials.TrialPruned, Params: testParams(16)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetStudy(ctx, open.ID); err != nil || got.State != trials.StudyRunning {
+		t.Errorf("study with a running trial left: %+v, %v; want running", got, err)
+	}
+	_, err = s.AddTrial(ctx, open.ID, trials.Trial{State: trials.TrialPruned, Params: testParams(16)})
+	wantErr(t, err, trials.ErrConflict, "max_trials")
 }

@@ -120,7 +120,7 @@ const bestSQL = `
 func summarySQL(where string) string {
 	return `
 	SELECT ` + studyCols + `,
-		c.waiting, c.running, c.complete, c.pruned, c.failed, b.id, b.value
+		c.waiting, c.running, c.complete, c.pruned, c.failed, c.runners, b.id, b.value
 	FROM studies s
 	CROSS JOIN LATERAL (
 		SELECT
@@ -128,7 +128,8 @@ func summarySQL(where string) string {
 			count(*) FILTER (WHERE t.state = 'running') AS running,
 			count(*) FILTER (WHERE t.state = 'complete') AS complete,
 			count(*) FILTER (WHERE t.state = 'pruned') AS pruned,
-			count(*) FILTER (WHERE t.state = 'failed') AS failed
+			count(*) FILTER (WHERE t.state = 'failed') AS failed,
+			count(DISTINCT t.runner) FILTER (WHERE t.state = 'running') AS runners
 		FROM trials t
 		WHERE t.study_id = s.id
 	) c
@@ -150,7 +151,7 @@ func scanSummary(row pgx.Row) (*trials.StudySummary, error) {
 		waiting, running, complete, pruned, failed int
 		sum                                        trials.StudySummary
 	)
-	dest := append(r.dest(), &waiting, &running, &complete, &pruned, &failed, &sum.BestTrialID, &sum.BestValue)
+	dest := append(r.dest(), &waiting, &running, &complete, &pruned, &failed, &sum.RunningRunners, &sum.BestTrialID, &sum.BestValue)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}

@@ -1,9 +1,13 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -103,6 +107,103 @@ func (s *Store) EnqueueTrial(ctx context.Context, studyID int64, params map[stri
 		return err
 	})
 	return out, err
+}
+
+// AddTrial adds a finished trial with the study's next number, as given.
+// The study row is locked first (the counter update), and the done check
+// runs in a later statement so that it sees every trial finished before it.
+func (s *Store) AddTrial(ctx context.Context, studyID int64, t trials.Trial) (_ *trials.Trial, err error) {
+	defer wrap(&err, "AddTrial(%d)", studyID)
+	if err := t.ValidateFinished(); err != nil {
+		return nil, err
+	}
+	params, err := jsonObject(t.Params)
+	if err != nil {
+		return nil, fmt.Errorf("encode params: %w", err)
+	}
+	metrics, err := jsonObject(t.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("encode metrics: %w", err)
+	}
+	curve := sortedCurve(t.Intermediate)
+	intermediate, err := json.Marshal(curve)
+	if err != nil {
+		return nil, fmt.Errorf("encode intermediate values: %w", err)
+	}
+	a := s.args(pgx.NamedArgs{
+		"study_id": studyID, "state": string(t.State), "params": params, "value": t.Value,
+		"intermediate": json.RawMessage(intermediate), "metrics": metrics, "error": t.Error,
+		"runner": t.Runner, "device": t.Device, "attempt": t.Attempt,
+		"created_at": optionalTime(t.CreatedAt), "started_at": t.StartedAt, "finished_at": t.FinishedAt,
+		"trial_id": 0,
+	})
+	var out *trials.Trial
+	err = s.batch(ctx, func(b *pgx.Batch) {
+		b.Queue(`
+			WITH bump AS (
+				UPDATE studies SET next_number = next_number + 1
+				WHERE id = @study_id AND state <> 'done'
+					AND (max_trials = 0 OR next_number < max_trials)
+				RETURNING id, next_number - 1 AS number
+			)
+			INSERT INTO trials AS t (study_id, number, state, params, value, intermediate, metrics,
+				error, runner, device, attempt, created_at, started_at, finished_at, updated_at)
+			SELECT id, number, @state, @params, @value, @intermediate, @metrics,
+				@error, @runner, @device, @attempt,
+				coalesce(@created_at::timestamptz, now() + @clock_offset::interval),
+				@started_at::timestamptz,
+				coalesce(@finished_at::timestamptz, now() + @clock_offset::interval),
+				clock_timestamp() + @clock_offset::interval
+			FROM bump
+			RETURNING `+trialCols, a)
+		b.Queue(`UPDATE studies s SET state = 'done' WHERE s.id = @study_id AND `+studyDoneCond, a)
+		b.Queue(studyInfoSQL, pgx.NamedArgs{"study_id": studyID, "limit_parallel": false})
+	}, func(br pgx.BatchResults) error {
+		var r trialRow
+		inserted, err := scanOptional(br.QueryRow(), r.dest()...)
+		if err != nil {
+			return err
+		}
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		info, found, err := readStudyInfo(br.QueryRow())
+		switch {
+		case err != nil:
+			return err
+		case !found:
+			return studyNotFound(studyID)
+		case !inserted && info.state == trials.StudyDone:
+			return trials.Conflictf("study %d is done and takes no new trials", studyID)
+		case !inserted:
+			return maxTrialsConflict(studyID, info)
+		}
+		out, err = r.trial(info.space)
+		return err
+	})
+	return out, err
+}
+
+// sortedCurve returns the points in step order with no nil metrics, the
+// shape Report keeps them in.
+func sortedCurve(points []trials.Intermediate) []trials.Intermediate {
+	out := make([]trials.Intermediate, len(points))
+	copy(out, points)
+	slices.SortFunc(out, func(a, b trials.Intermediate) int { return cmp.Compare(a.Step, b.Step) })
+	for i := range out {
+		if out[i].Metrics == nil {
+			out[i].Metrics = map[string]float64{}
+		}
+	}
+	return out
+}
+
+// optionalTime is nil for the zero time, so that the query's default applies.
+func optionalTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 func maxTrialsConflict(studyID int64, info studyInfo) error {
