@@ -41,6 +41,30 @@ func (e Direction) Valid() bool {
 	}
 }
 
+// Defines values for EnqueueRequestState.
+const (
+	EnqueueRequestStateComplete EnqueueRequestState = "complete"
+	EnqueueRequestStateFailed   EnqueueRequestState = "failed"
+	EnqueueRequestStatePruned   EnqueueRequestState = "pruned"
+	EnqueueRequestStateWaiting  EnqueueRequestState = "waiting"
+)
+
+// Valid indicates whether the value is a known member of the EnqueueRequestState enum.
+func (e EnqueueRequestState) Valid() bool {
+	switch e {
+	case EnqueueRequestStateComplete:
+		return true
+	case EnqueueRequestStateFailed:
+		return true
+	case EnqueueRequestStatePruned:
+		return true
+	case EnqueueRequestStateWaiting:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for StudyState.
 const (
 	StudyStateDone    StudyState = "done"
@@ -145,9 +169,34 @@ type Distribution struct {
 
 // EnqueueRequest defines model for EnqueueRequest.
 type EnqueueRequest struct {
+	Attempt *int `json:"attempt,omitempty"`
+
+	// CreatedAt Defaults to now.
+	CreatedAt *time.Time `json:"created_at,omitempty"`
+	Device    *string    `json:"device,omitempty"`
+	Error     *string    `json:"error,omitempty"`
+
+	// FinishedAt Defaults to now.
+	FinishedAt         *time.Time           `json:"finished_at,omitempty"`
+	IntermediateValues *[]IntermediateValue `json:"intermediate_values,omitempty"`
+
+	// Metrics Metric name to a finite number.
+	Metrics *Metrics `json:"metrics,omitempty"`
+
 	// Params Param name to value; int params are JSON integers.
-	Params Params `json:"params"`
+	Params    Params     `json:"params"`
+	Runner    *string    `json:"runner,omitempty"`
+	StartedAt *time.Time `json:"started_at,omitempty"`
+
+	// State `waiting` (the default) enqueues; a finished state records a finished trial with the fields below.
+	State *EnqueueRequestState `json:"state,omitempty"`
+
+	// Value Required for complete.
+	Value *float64 `json:"value,omitempty"`
 }
+
+// EnqueueRequestState `waiting` (the default) enqueues; a finished state records a finished trial with the fields below.
+type EnqueueRequestState string
 
 // HeartbeatRequest defines model for HeartbeatRequest.
 type HeartbeatRequest struct {
@@ -262,22 +311,25 @@ type SearchSpace map[string]Distribution
 
 // Study defines model for Study.
 type Study struct {
-	BestTrialId  *int64        `json:"best_trial_id"`
-	BestValue    *float64      `json:"best_value"`
-	Counts       TrialCounts   `json:"counts"`
-	CreatedAt    time.Time     `json:"created_at"`
-	Id           int64         `json:"id"`
-	LeaseSeconds int           `json:"lease_seconds"`
-	MaxParallel  int           `json:"max_parallel"`
-	MaxRetries   int           `json:"max_retries"`
-	MaxTrials    int           `json:"max_trials"`
-	Name         string        `json:"name"`
-	Objective    Objective     `json:"objective"`
-	Pruner       PrunerConfig  `json:"pruner"`
-	Sampler      SamplerConfig `json:"sampler"`
-	SearchSpace  SearchSpace   `json:"search_space"`
-	State        StudyState    `json:"state"`
-	Workload     *Workload     `json:"workload,omitempty"`
+	BestTrialId  *int64       `json:"best_trial_id"`
+	BestValue    *float64     `json:"best_value"`
+	Counts       TrialCounts  `json:"counts"`
+	CreatedAt    time.Time    `json:"created_at"`
+	Id           int64        `json:"id"`
+	LeaseSeconds int          `json:"lease_seconds"`
+	MaxParallel  int          `json:"max_parallel"`
+	MaxRetries   int          `json:"max_retries"`
+	MaxTrials    int          `json:"max_trials"`
+	Name         string       `json:"name"`
+	Objective    Objective    `json:"objective"`
+	Pruner       PrunerConfig `json:"pruner"`
+
+	// RunningRunners Distinct runners holding a running trial of the study.
+	RunningRunners int           `json:"running_runners"`
+	Sampler        SamplerConfig `json:"sampler"`
+	SearchSpace    SearchSpace   `json:"search_space"`
+	State          StudyState    `json:"state"`
+	Workload       *Workload     `json:"workload,omitempty"`
 }
 
 // StudyCreate defines model for StudyCreate.
@@ -620,18 +672,28 @@ type ClientInterface interface {
 	// Corresponds with GET /studies/{study}/trials (the `ListTrials` operationId).
 	ListTrials(ctx context.Context, study StudyRef, params *ListTrialsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// EnqueueTrialWithBody Enqueue a trial with fixed params.
+	// EnqueueTrialWithBody Enqueue a trial with fixed params, or record a finished one.
 	//
-	// The trial waits until an ask or a runner's lease takes it, before any new suggestion.
+	// Without a state (or with `waiting`) the trial waits until an ask or a
+	// runner's lease takes it, before any new suggestion. With a finished
+	// state (`complete`, `pruned`, `failed`) the trial is recorded as it is
+	// given, with the next number, and the sampler learns from it: this is
+	// how `tune study import` restores an exported study, and how results
+	// obtained elsewhere seed a new study.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /studies/{study}/trials (the `EnqueueTrial` operationId).
 	EnqueueTrialWithBody(ctx context.Context, study StudyRef, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// EnqueueTrial Enqueue a trial with fixed params.
+	// EnqueueTrial Enqueue a trial with fixed params, or record a finished one.
 	//
-	// The trial waits until an ask or a runner's lease takes it, before any new suggestion.
+	// Without a state (or with `waiting`) the trial waits until an ask or a
+	// runner's lease takes it, before any new suggestion. With a finished
+	// state (`complete`, `pruned`, `failed`) the trial is recorded as it is
+	// given, with the next number, and the sampler learns from it: this is
+	// how `tune study import` restores an exported study, and how results
+	// obtained elsewhere seed a new study.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -929,9 +991,14 @@ func (c *Client) ListTrials(ctx context.Context, study StudyRef, params *ListTri
 	return c.Client.Do(req)
 }
 
-// EnqueueTrialWithBody Enqueue a trial with fixed params.
+// EnqueueTrialWithBody Enqueue a trial with fixed params, or record a finished one.
 //
-// The trial waits until an ask or a runner's lease takes it, before any new suggestion.
+// Without a state (or with `waiting`) the trial waits until an ask or a
+// runner's lease takes it, before any new suggestion. With a finished
+// state (`complete`, `pruned`, `failed`) the trial is recorded as it is
+// given, with the next number, and the sampler learns from it: this is
+// how `tune study import` restores an exported study, and how results
+// obtained elsewhere seed a new study.
 //
 // Takes any type of body and a specified content type.
 //
@@ -948,9 +1015,14 @@ func (c *Client) EnqueueTrialWithBody(ctx context.Context, study StudyRef, conte
 	return c.Client.Do(req)
 }
 
-// EnqueueTrial Enqueue a trial with fixed params.
+// EnqueueTrial Enqueue a trial with fixed params, or record a finished one.
 //
-// The trial waits until an ask or a runner's lease takes it, before any new suggestion.
+// Without a state (or with `waiting`) the trial waits until an ask or a
+// runner's lease takes it, before any new suggestion. With a finished
+// state (`complete`, `pruned`, `failed`) the trial is recorded as it is
+// given, with the next number, and the sampler learns from it: this is
+// how `tune study import` restores an exported study, and how results
+// obtained elsewhere seed a new study.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1861,18 +1933,28 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /studies/{study}/trials (the `ListTrials` operationId).
 	ListTrialsWithResponse(ctx context.Context, study StudyRef, params *ListTrialsParams, reqEditors ...RequestEditorFn) (*ListTrialsResponse, error)
 
-	// EnqueueTrialWithBodyWithResponse Enqueue a trial with fixed params.
+	// EnqueueTrialWithBodyWithResponse Enqueue a trial with fixed params, or record a finished one.
 	//
-	// The trial waits until an ask or a runner's lease takes it, before any new suggestion.
+	// Without a state (or with `waiting`) the trial waits until an ask or a
+	// runner's lease takes it, before any new suggestion. With a finished
+	// state (`complete`, `pruned`, `failed`) the trial is recorded as it is
+	// given, with the next number, and the sampler learns from it: this is
+	// how `tune study import` restores an exported study, and how results
+	// obtained elsewhere seed a new study.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /studies/{study}/trials (the `EnqueueTrial` operationId).
 	EnqueueTrialWithBodyWithResponse(ctx context.Context, study StudyRef, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*EnqueueTrialResponse, error)
 
-	// EnqueueTrialWithResponse Enqueue a trial with fixed params.
+	// EnqueueTrialWithResponse Enqueue a trial with fixed params, or record a finished one.
 	//
-	// The trial waits until an ask or a runner's lease takes it, before any new suggestion.
+	// Without a state (or with `waiting`) the trial waits until an ask or a
+	// runner's lease takes it, before any new suggestion. With a finished
+	// state (`complete`, `pruned`, `failed`) the trial is recorded as it is
+	// given, with the next number, and the sampler learns from it: this is
+	// how `tune study import` restores an exported study, and how results
+	// obtained elsewhere seed a new study.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2914,9 +2996,14 @@ func (c *ClientWithResponses) ListTrialsWithResponse(ctx context.Context, study 
 	return ParseListTrialsResponse(rsp)
 }
 
-// EnqueueTrialWithBodyWithResponse Enqueue a trial with fixed params.
+// EnqueueTrialWithBodyWithResponse Enqueue a trial with fixed params, or record a finished one.
 //
-// The trial waits until an ask or a runner's lease takes it, before any new suggestion.
+// Without a state (or with `waiting`) the trial waits until an ask or a
+// runner's lease takes it, before any new suggestion. With a finished
+// state (`complete`, `pruned`, `failed`) the trial is recorded as it is
+// given, with the next number, and the sampler learns from it: this is
+// how `tune study import` restores an exported study, and how results
+// obtained elsewhere seed a new study.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2929,9 +3016,14 @@ func (c *ClientWithResponses) EnqueueTrialWithBodyWithResponse(ctx context.Conte
 	return ParseEnqueueTrialResponse(rsp)
 }
 
-// EnqueueTrialWithResponse Enqueue a trial with fixed params.
+// EnqueueTrialWithResponse Enqueue a trial with fixed params, or record a finished one.
 //
-// The trial waits until an ask or a runner's lease takes it, before any new suggestion.
+// Without a state (or with `waiting`) the trial waits until an ask or a
+// runner's lease takes it, before any new suggestion. With a finished
+// state (`complete`, `pruned`, `failed`) the trial is recorded as it is
+// given, with the next number, and the sampler learns from it: this is
+// how `tune study import` restores an exported study, and how results
+// obtained elsewhere seed a new study.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -3650,7 +3742,7 @@ type ServerInterface interface {
 	// ListTrials List a study's trials by number, a page at a time.
 	// (GET /studies/{study}/trials)
 	ListTrials(ctx echo.Context, study StudyRef, params ListTrialsParams) error
-	// EnqueueTrial Enqueue a trial with fixed params.
+	// EnqueueTrial Enqueue a trial with fixed params, or record a finished one.
 	// (POST /studies/{study}/trials)
 	EnqueueTrial(ctx echo.Context, study StudyRef) error
 	// GetTrial Show a trial.
@@ -4813,7 +4905,7 @@ type StrictServerInterface interface {
 	// ListTrials List a study's trials by number, a page at a time.
 	// (GET /studies/{study}/trials)
 	ListTrials(ctx context.Context, request ListTrialsRequestObject) (ListTrialsResponseObject, error)
-	// EnqueueTrial Enqueue a trial with fixed params.
+	// EnqueueTrial Enqueue a trial with fixed params, or record a finished one.
 	// (POST /studies/{study}/trials)
 	EnqueueTrial(ctx context.Context, request EnqueueTrialRequestObject) (EnqueueTrialResponseObject, error)
 	// GetTrial Show a trial.
@@ -5382,67 +5474,72 @@ func (sh *strictHandler) Tell(ctx echo.Context, trial TrialID) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"5Fxtc9s28v8qGP7/M0nmGFlOc72p/SpN0jY3aZqJ3euL2iNB5EpCTQIMAFrWefzdb3YBPkmgnvzQm96r",
-	"WCQILPbxt4tFbqNE5YWSIK2JTm6jgmuegwVNv85smS6/wBT/TsEkWhRWKBmdROdzYAbfPjNMljlokTCR",
-	"MqWZsIZJnsMgiiOBQwtu51Ec4bPoJKKPojjS8LUUGtLoxOoS4sgkc8g5LmSXhRuohZxFd3dxdK4Fzz68",
-	"w5eBGS2+3TjjVOmc2+gkEtJ++zqKqyWEtDADHd3hIhpMoaQB2vj3PP0CX0swFn8lSlqQ9CcvikwkHLlw",
-	"VGg1ySD/2x8GWXLbWvD/NfIs+r+jhrlH7q05+uy+couuM1W7ZZkwLOcZUg7pILqLo7dKTjORPDlBSak1",
-	"SMuM5RbYVOmJSA2zDalE3Sdlf1ClTJ+Suk+KmTKZOz1E1SNNIHLOlfrI9Qz+LOlNVLpEEVqlWIaEEFW/",
-	"ykKrBIzhkwz+RMVaQJa9dKrFJqUlk/Wk4Gshr3kmUOvuKisio3hjrlpGwdNU4PQ8+6xVAdoKNJ0pzwzE",
-	"UdF6dBvpUkrQ607kt7liupROm0h4p8zM1UIyId1vlgljhZyZQWO1Lcfgn6jJH5BY5PA7uBYJsbZLAbKr",
-	"tDBKeMEnIhN2GfA06K9SuGm9qR1EHF0Jp9zdHSRFiYqXlClfJzCOcsiVXo4mS+vI2OqIKqcW8oKNf/vd",
-	"UXMZYoDQkDjibiOQZY6jcyFFLv4NURzl/Mb9eRkg953Avydl9f0eIk7mSiTuzy6Hzmh2E2OUmIA2yK6J",
-	"UhlwSUIVFnL8rJEm15ovkZy5mM07XEtViYZTj3RT4tBMzVpM8/O7F4sdpzAWih2HugerO51mituYCWlJ",
-	"JbiFmdIiQY8UbxEnvQ2J8738WkIJh5kdxXKz1W24Uask+Y9DRP0EXNsJcHsYWRlwA7uF5cDiH6QFdFyC",
-	"W/gXz8qAsedgtUi2bvxnP6wl+3VzvK6W2KoWK/yjKavvQ1z8iGx4f2NBGm9uATaN4KYQGsyI2y4R3MJL",
-	"K3IIeR1jVRFAbLoEtpiDJG/rYuaCG4ajC0hPGci0ccQtna2taWWHawT6lXs3+6PmLtYdqg/xPZjivjSQ",
-	"KJmasKwdNN2iNQSJyQkQ7NwympDrurl7xFphYceBOMTRLtm9rL1vXN60hy806oOcKlxuwYVtszGFKS8z",
-	"G50cD310wZjzLf7AqIM/hkHLbjPEExLa3s+NMYd3tpPH7pqCm5OyFGYV42wqpLDgQ1RL9RsyfqG/xDXs",
-	"yeK0HY83cbkJ3IQbkMBw1uXescVcGWDkXpzFGqahUNrGDAazAb4Z8SQpNU+WuKNcyI8gZ3YenRxvC0d+",
-	"+ZA4PtcxpUcaa8ymL2peE8GnFCRdhGFcA/vn2S+fmFcOE+R/BW7XWPLlh7fsu9d//wfzoJmlYLnIaJYV",
-	"UdCLHtxnLJcJBF9i4lP2uAwrbBb+qsIIcMPzIiNcM1GlPZlkXF5tBwQ0b712UBK6lPAOEhEOHwW+DmGi",
-	"1ThP43oX0Jh2itmeWo8c0qiBGAV7WJcLOQKus+WIIpCQs5HmFvoHazCq1EnPCA1pSfYzmvLEKt3n4rm2",
-	"ZTFyFtMj0yC6k0oCe+693YuYEQSRiPRMmWBOJ65hNOfZtZCzQSgALbjOy6KfIyGw84Us+rFhVnwPxLTJ",
-	"yT8memoFpTXVTykJdIros4vNrtcljaEMRDm2rzuM1G++36fG0ULpq0zxtEtJj6eoFl1hhEij9kQhVpyR",
-	"gznMUEGMEi5TgdCpDxUBpDuqkRGznA93zrcONUVbdCxRc5mqPGZJzoHSy695smO54Ay4TuZnBU9gE8DY",
-	"HLdbOXNwjQpVdjk/AWPd3kcizF9ZZpkrFLl65jp7aI4NNtYzQyODRJW+7rsVxL51Q/EjDdxCuhf6Fule",
-	"AH8jTM/5zQixQ5ZB1j9Co6+CDVNs0rueIkzsxeph4CaeNXjxLnYxVm+v37XiLRqIs+utCUnH/MlgUalH",
-	"ptLqjR+3DMBDHdgpAzqjkS0nt+2r36pxQQ9HDG+zd2UbDTdqbnakuKIVXRVY1apqnx1Vro2hY1bxip1e",
-	"9hn4W5rpkBC9n7J3PeEQ3R2fGJCW5cClYVKxTOTCDsJxfj/DuN9i/6tGdG+L2GYMvUr4UZhAfaVGHjuB",
-	"oaa+sRGW0FS9hJxVfqSqQGOCj9KPo4KXBtDkUyXDVWia4dci3d+e9nZfa6gTn4Z2dQ5ZdhgMT+sTidWz",
-	"D26bchuCGKakz91bpwonw2AyAVp3UpyVOtcjwv4VweLwDMiZkoGiZKdcZJAGZVuDlZUk3guBTXHbfkpW",
-	"ygyM8QUPw+YqcwXK2jD8K+TQ/glGr6irul5XjtxayAu7TvtPasFyLpcMk1kBms00l9YwNWV2Lkx1jqUM",
-	"iVtoRhIKu8xDoNVeCsaeJ0UZe816ETNu6PDP1d+YRQ4Le8pwp0tXLJbK0vM91XAqpDDzzVvpgacHoEbR",
-	"OhRwkXt3h7d+oBBIBGur6j8fJ7E/M068zKorkCes0EDxUlhk/rw6OIl9rY5xmTILWdZR4Qcof29l7f6m",
-	"7w0pCBv2O2mKW4XnULVN23vqzU5xgOy8hrFUih/trHCHJ10h9FsvXnO5gaietdWSYV1v5BnXjqrm8sbz",
-	"hQ4CbvG+a8GVpdfeptdxvq0zyvUDeIoTQf3xESOsWy6shIt+HlYEXy64sD0vV4RQjYxbOGWnwLay+c98",
-	"BvfFX/7EaN0FSbixo6TUxnncLUYQxGvdSXq3sYbeDuZPY5K/tUBxlz2KnOmGI4XO/hpSw7Uhwk+5FMa+",
-	"zLMCURTcQHLoAfwdxRZXY+yu86a0ypbIC8IsOU/mQsLLDLimh1ZzgX8MGOJNAYalkGRcA8M4XAMY9P/8",
-	"Qjp4zwjen1bHOTgYWaUMpGyyZD+qwpaSs+fnn9/j71YFrJT4gJurIwwmFzLJBBAG0fjc+QHDLCICH57m",
-	"kMe0ug9ENeFJqa/B0KupkDy7kN61DNj7a9BLRp6ACcPqk5dxX+/SeHAh0e2IBKQLn75l703Bkzm8fDUY",
-	"tg5RIltKVKdr0O5IIzoeDN0IVYDkhYhOom8Gw8E35BbtnHTmiDbkPI6v1nYl9VHJ2ctCZZlhZcGsYuP2",
-	"EeaYxMc9SFJTxpnX8eqIfK4MXMgqqWOoIa77zWEmUxbIQBOzKRc6WzKeaGUMfS08IxfCzoW8kMCrbrVn",
-	"ho3bqf14wF4NX1eISwJLeA5Ir5AMo55jJNoEcflDikxMSH8/eufu+7u+V67a2NNatl9LWeds+a5rNGiW",
-	"q22Tr4bDh13btQwEOtre1GIiycUEY0kVnFrjT+I0Nd69Gr5eV4xPykvdiYeEiqpBX7x2OwkRWO/4qNUl",
-	"Sq1yZZ5zvaypA40madY0TC5XdExYlnCJDwll85lpDsVNdIlzH3l9QqJmYJ3jbGsD5v7e1USPKJWmzhAQ",
-	"inMQtKeYqSwFY9lUaGoR7fAHJ6gtBNnvueNKcOizXLcpSnKCsxDOaTOnYsclIgRv912GuIrcWavd+KGt",
-	"o13428k4jh926b5OTy8Ar2OHqTN+8t32T+qmZPzg+JvtH9SNufjBq1fbP+j2zHbVyPGe8crSQ+rRsp2j",
-	"Wxp351xBhUa7WvOOnjda05FfwIm48aln8uvt+6kbpbtbcfNUW3G4IMvIjTk40Kf8QWfwI9ieLQyfUAWd",
-	"ZZMndvu8N5fO5mqxWdxx5wbD7+F1miFH9Q2Hu0sCFcl8XcZjV7McU6ucYXMuU/TdqrQVVHte+XMlwTCX",
-	"Ob04ZWP/eHwhNZgyB3PKxqmSMGY8M4oyf1PDMzXtxjSDYAWXZNyXji4k4vemjBBCBa5w+uhuz9dnnxgT",
-	"bNS5kkhKW2H/IK93uHZ+RjWJmRM1dYaQ8Pb0TkfcXK3exNlXj4NA+CcuU0Nay5nP6HzYpRjNnoNrNk5j",
-	"pJ00p4SU8alFIEMVzAtJEOtFzCAz6K0kLFogqmrpMuVsBsa6tMW2bgr505jBhTyvC5PC1GpPc3AH404b",
-	"NWdiihCJbgpkSs5AYyojL+S4c4A2DoJkc/VIZtC6DXG3foHoIYN91UQavtbRdhmHONi9I33XI1uubY1u",
-	"SYCN9L06PK8S0xdtI/DHjGEbmPiDlr7o9j0Ye17f+3okb7OR7wRLD2Z6h4f1dPXJR9OC/ZABLsTo5rC3",
-	"N6s4r47YVxamq3hfS9DL9u0+V7Xcg8H1UVx4Rjpg7szY6jhutxwfD4ftpuPjUNNxqH4/btXExu7UBlih",
-	"4Vqo0rCCz5qbjCuk+TrapruLl4+tnlRyDObHSDltx8PHp4+HlOXx2vl7UDNZ+j7rmHFHJCcHInIIuof4",
-	"4SNhE3wwDhpWSisyxiWm69Tk4DFZc5rDr8AwYWM2gamiIt6SYp/3dUJR5t61HX9357x1PfWhY9DK9aAn",
-	"TkI3+scOwngi7Tskab1vDupF0A2BU3FTh7/emOd+HN3Sv3ebot2fG+meUoKhbG8tGB7sGqp75C4Udvl/",
-	"VMPN/cF3M29fMaq+MvdIjmDtSl4Qkj5wcba5vNajOegh6bRx6YqyiznYOaH3qkJA9dGmScEnvP+t7qJr",
-	"+Lj7tHVeQFuoQkZ/IXdF7dz5y2PonLs88EgK172Z8MRlgO7Vlx7lc/2Cz+jgjQb+hYPQl6qbhLW7A6rL",
-	"VlyaBWjTmJ9yzNkxMlHq9jAKuiIlyDIyHHQHPAeqnGSW2YVIgAnDeJJAYSE9ZZylYjoFarTxo+hU5UJW",
-	"bQpNNYGzxPPW9TcZwqA8g3ZrTqhWgPQ8krm0+wef2Fg2xvYu9/7CFvIDbXQjmqAPQF9X+l3qLDqJjngh",
-	"jq6PSY39J7ft/8sGs3JMLNv/GU3nSeX97y7v/hMAAP//",
+	"3Fzrc9s4kv9XULyrilPHyHYmt1drf8okmZlcZbOp2Hv5MHZJENmSMCYBBgAt61z637e6Ab4kUC8/MjWf",
+	"TJF49vPXjYbvo0TlhZIgrYnO7qOCa56DBU2/LmyZLr7CBJ9TMIkWhRVKRmfR5QyYwa8vDJNlDlokTKRM",
+	"aSasYZLnMIjiSGDTgttZFEf4LjqLqFMURxq+l0JDGp1ZXUIcmWQGOceJ7KJwDbWQ02i5jKNLLXj28T1+",
+	"DIxo8evGESdK59xGZ5GQ9m9voriaQkgLU9DREifRYAolDdDGf+bpV/hegrH4K1HSgqRHXhSZSDhS4bjQ",
+	"apxB/l9/GCTJfWvC/9RIs+g/jhviHruv5viL6+UmXSeqdtMyYVjOM1w5pINoGUfvlJxkInn2BSWl1iAt",
+	"M5ZbYBOlxyI1zDZLpdV9VvYXVcr0OVf3WTFTJjMnhyh6JAm0nEulPnE9hR/FvbFKF8hCqxTLcCG0qn/J",
+	"QqsEjOHjDH6gYM0hy1450WLj0pLK+qXgZyFveSZQ6paVFpFSvDU3LaXgaSpweJ590aoAbQWqzoRnBuKo",
+	"aL26j3QpJeh1I/JtppgupZMmYt45MzM1l0xI95tlwlghp2bQaG3LMPg3avwHJBYp/B5uRUKk7a4AyVVa",
+	"GCa84GORCbsIWBq0Vynctb7UBiKOboQT7u4OkqJEwUvKlK8vMI5yyJVeDMcL65ax1RBVRi1kBRv79rtb",
+	"zXWIAEJD4hZ3H4Esc2ydCyly8f8QxVHO79zjdWC57wU+j8uq/x4sTmZKJO6xS6ELGt3E6CXGoA2Sa6xU",
+	"BlwSU4WFHLs13ORa8wUuZyamsw7VUlWi4tQt3ZDYNFPTFtH8+O7DfMchjIVix6buxepOJ5niNmZCWhIJ",
+	"bmGqtEjQIsVb2ElfQ+z8IL+XUMJhasethbygXiQBKAwnIZlLNHAL6ZDb9V29hwkvM4umjEk1x700FOIW",
+	"XlmRQ0j201oV1z6B1koHv0yEFGb22EvBraKxE9zC8JZnpaNPJXobrerHVt//w65RQFJzsFokW8f6h2+2",
+	"jB3O2trhi2uF0lKb0LXdGct1w73dKELOfJ3CozkXaG5H7AhNcuoI/pKBE0NzzjirWOQBgYZE6dS0PzjL",
+	"PRd2RoZ9IiBLDRtD5nhWWSU/VxSTdc7A4koLXUpIkbNcZJAGzRRxcH3xX71CIUZh1ZBdIenR6BVt9LwJ",
+	"6eNvwLUdA7eHaWQG3MBuiDQw+boorvm5/QWxMnvrVqEm8770oyGr/iEqfkIyfLizII33NAEyDeGuEBrM",
+	"nnKtikCwoktg8xlIkkcHF+fcMGxdQHrOQKYNBmmZ69qRrOxwbYF+5t7N/qq5g3mHykP8AKK4ngYSJVMT",
+	"5rWLyrZIDUWDZP4o4trSmoK2dU/ng7UqDHQUiEMU7S67l7QPhaSb9vCVWn2UE4XTocFqk9Gbx+js9MQD",
+	"KzRsf8MfG9ztCkH8QkLb+0ejzOGd7QRWuqrgxqQAHd2os9oWPDpriX6zjH/Sk7iFPUmctqHoJio3mLV2",
+	"peGEg/vG5jNlgJF5cRprmIZCaRszGEwH+GXIk6TUPFngjnIhP4Gc2ll0droNifnpQ+z4UrvsHm6sEZt6",
+	"1LSmBZ8TPnQehnEN7H8v/vmZeeEwQfpXcd26w/vlHfv7m//+H+bjRZaC5SKjUVZYQR96Qh5juewBauji",
+	"yx6TYYXNwr0qeAx3HJ0wAqWxKu3ZOOPyZjsWpnHruYOcQJDwHhIRdh+EIULhwKqfp3a9E+h3Sk7EdE+p",
+	"J6yJEohesId0uZBD4DpbDMkDCTkdao/Hwo01GFXqpKeFhrQk/RlOeGI7yLpj4rm2ZTF0GtPD02BgI5UE",
+	"dlSBwZgRBJEY5JgyScAYcQvDGc9uhZwOQg5oznVeFv0UCYGdr6TRTw2z4gcgps0x1dOhp5ZTWhN9F3Tt",
+	"Ht34fEko+FaO7OsGI/Wb77epcTRX+iZTPO2upMdSVJOuEEJgGNAMFCLFBRmYwxQVxDDhMhUInfpQEUC6",
+	"oxgZMc35yc6phkNV0RYdTdRcpiqPWZJzoMzK9zzZMVN2AVwns4uCJ7AJYGz22610UXCOClV2KT8GY93e",
+	"hyJMX1lmmcuRulT+OnlojA061jNCw4NElf7IYyuIfeeariVKdkw+pHsB/I0wPed3Q8QOWQZZfwuNtgo2",
+	"DLFJ7nryj7Fnq4eBm2jW4MWlj+f19tR1y9/6bAd5RTJ1gazie0oLJ5b5FmymslTIKePM9/VZCDVpYr5B",
+	"WHOdDdka/HRMDRkHVKChqTRoY+eWsrWzL1ujrQtq2TKo23p9q9oFrSkxt83KlW001Kg515GYFQnsituq",
+	"BFf77KhNrXgdFY5XbMK6BFz3mZd3NPYhAGE/VevK3wkaWz42IC3LgUvDpGKZyIUNC9meavmwyf4UKvwD",
+	"1OrBOrJNPXqF8JMwgexOjXt2gmJNdmUjKKKhehdyUVmWKsnq9Qj1mZeGMqupkuHjHxrhX0W6vz7tbdDW",
+	"MC++De3qErLssCCgOX9YPXTktkn2IYRiSvrMQes47+wkGMr0H108ddCxwtgnzJmzUmZgjE+3ON9KFKsV",
+	"w386JLm+gdVVVrH3FKu79t/UnOVcLhiG0gI0m2ourXEuX5jqAFkZYrfQjDgUNpmHALu9BIwdJUUZe8l6",
+	"GTNu6NTduTdmkcLCnjPc6cKlqqWy9H5PMVw5QQtupQccH4BZn/xkrdaq/sIUYvsL49jLrLoBecYKDeQv",
+	"hUXiz6pjm9hnChmXKbOQZR0RfoTk+1bS7q/6XpGCsOF5jxG3bm4nP0B6XgNbQubDnQXu8JAvhIfryWsq",
+	"N6DVk7aaMizrDT/j2lDVVN54utHBxC3adzW40vTa2vQaznd1PLte+UJ+Iig/3mOEZcu5lXDK0cOK4Mfq",
+	"YDec6WszoTkCbnDKTo5tZfNf+BQeir/8edW6CZJwZ4dJqY2zuFuUIIjXuoP0bmMNvR1Mn0Ylv7VAcZc8",
+	"iozphgONzv6apYYzU4SfcimMfZVnBaIouIPk0MqXJfkWl+HszvO2tMqWFOEjZsl5MhMSXmXAtQ/7ucCH",
+	"AUO8KcCwFJKMa2Doh2sAg/afX0kH7xnB+/PqMAkbI6mUgZSNF+xXVdhScnZ0+eUD/m7l30qJL7i5OUZn",
+	"ciWTTABhEI3vq+SERUTg3dMM8phm946oXnhS6lsw9GkiJM+upDctA/bhFvSCkSVgwrD63GfUVzQ4GlxJ",
+	"NDsiAencp6+VfVvwZAavXg9OWkc4kS0litMtaHegEp0OTlwLVYDkhYjOop8GJ4OfyCzaGcnMMW3IWRyf",
+	"K+5y6pOS01eFyjLDyoJZxUbtA9QRsY83aZomc+MP6GfKwJWsgjqGEuLKTh1mMmWBBDQxm3ChswXjiVbG",
+	"UG/hCTkXdibklQRelYm+MGzUDu1HA/b65E2FuCSwhOeA6xWSoddzhESdICp/TJGICcnvJ2/cfWHlz8rl",
+	"OntqOver5eycbC+7SoNquVqv/Prk5HHndgULgVLSt90EW0wwlkTBiTX+9Nm2ZRy9PnmzLhifVatESLii",
+	"DBQN6vHG7SS0wHrHx63ybKpRLfOc60W9OtCokmZNwuRiRcaEZQmX+JJQNp+a5kjeRNc49rGXJ1zUFKwz",
+	"nG1pwNjfm5roCbnS5BkCTHEGgvYUM5WlYCybCE212R364AC1hrgKLaKOS8qhzXJVXcjJMY5COKdNnIoc",
+	"14gQvN53CeIychetOv/H1o524m8n5Th93Kn7Sqw9A7yMHSbO2OXv27vUtwGww+lP2zvUFfHY4fXr7R26",
+	"xepdMXK0Z7yVV18Tj5buHN9Tu6UzBRUa7UrNe3rfSE2Hf29CxaDYPvVEfrN9P/UNhe5W3DjVVhwuyDIy",
+	"Yw4O9Al/0Bj8CrZnCyfPKIJOs8kSu30+mEoXMzXfzO64c3Xo9/A8TZPj+mrR8ppARTILlKO6nOWICvUM",
+	"m3FJZzyqtBVUO6rsuZJgfAXqy3M28q9HV1KDKXMw52yUKgkjxjOjKPI3NTxTk65PowJjnJJxnzq6kojf",
+	"mzRCCBW4xOmTmz2fn31mTLBR5kpaUtpy+wdZvcOl8wuKScwcq6kuhZi3p3U65uZm9QrcvnIcBMK/cZka",
+	"klrOfETn3S75aHbky6vTGNdOklNCyvjEIpChDOaVJIj1MmaQGbRWEubtOmtfUGbK6RSMdWGLbV3R86cx",
+	"gyt5WScmhanFnsbgDsadN2LOxAQhEl3RyZScgsZQRl7JUecAbRQEyebmidSgdQ1puX5z7zGdfVXCGr5P",
+	"1TYZhxjYvT191yJbrm2NbomBDfe9OBxVgenLthL4Y8awDoz9QUufd/sZjL2sL1w+kbXZSHeCpQcTvUPD",
+	"erj65KMpAH9MBxcidHPY2xtVXFaH7isT0x3Y7yXoRftarcta7kHg+iguPCIdMHdGbNU7twueT09O2iXP",
+	"p6GS51D+ftTKiY2qQo1Cw61QpWEFnzZXiFeW5vNomy4NXz+1eFLKMRgf48ppOx4+Pr8/pCiP18bfg5rx",
+	"wld5x4y7RXIyICKHoHmIH98TfhN25vygCzOPlHamq7549LJ1cobvDCulFRnjEkN6KoS4kg64NUc+/AYM",
+	"EzZmY5goyvQtyEF6gyiUHLBvzsVVyfUr6VcwqnR/FLORS6jik8uodpaD/pIuO6FvxvmYMFdyKm5Bxs1t",
+	"JwKKNZ39vRLvfl2yz7CJVjkT9sydU+IoCK9HtpQVgBd5obQdIaSxSlM2i8Edvqtwlhsc+yHsyay5kmps",
+	"uZCQEkaYz0ADM4CLdcQgMBTw1P6O4WXrGv1ju+yVa4zPHLNvdCcdQPZMynpIjP/QkN2zoIsYJuKuRgse",
+	"fKKAty/zKQm94MH9OL6nv8tNsOHHQobn5G0obF5DFQfb2Oo/YThM0aX/cY3b949imnH7snr1zccnMhFr",
+	"NyuD2P6Rs9zNHcQeyUHDSce23t7OZ2BnFAZVlpoSzY2T8JmDP6sh6ZoE3H26WjJbudX+jPiK2LmDrKeQ",
+	"OXcH5IkErnvB5JnzKd0bTD3C5wovX9AJJjX8C7unr1VZDmuXWVR35rg0c9CmUT/liLOjZ6IY+HEEdIVL",
+	"kGWkOA7jgcdizM5FAggYeZJAYSE9Z5ylYjIBqljyrSYOza7cm8deLPG0dYVixgHmDNo1TiEoh+t5InVp",
+	"F2I+s7Js9O1d6v2FNeQX2uhGNEEdQN9W8l3qLDqLjnkhjm9PSYx9l/v2f+MSYCKM0Nv/TqvzprL+y+vl",
+	"vwMAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -122,8 +122,9 @@ func studyToAPI(sum *trials.StudySummary) openapi.Study {
 			Pruned:   sum.Counts[trials.TrialPruned],
 			Failed:   sum.Counts[trials.TrialFailed],
 		},
-		BestValue:   sum.BestValue,
-		BestTrialId: sum.BestTrialID,
+		BestValue:      sum.BestValue,
+		BestTrialId:    sum.BestTrialID,
+		RunningRunners: sum.RunningRunners,
 	}
 	for name, d := range s.SearchSpace {
 		out.SearchSpace[name] = distributionToAPI(d)
@@ -204,4 +205,36 @@ func deref[T any](p *T) T {
 		return zero
 	}
 	return *p
+}
+
+// finishedTrialFromAPI turns an enqueue request with a finished state into
+// the trial to record; params are normalized by the caller.
+func finishedTrialFromAPI(b *openapi.EnqueueRequest, params map[string]any) trials.Trial {
+	t := trials.Trial{
+		State:      trials.TrialState(*b.State),
+		Params:     params,
+		Value:      b.Value,
+		Error:      deref(b.Error),
+		Runner:     deref(b.Runner),
+		Device:     deref(b.Device),
+		Attempt:    deref(b.Attempt),
+		StartedAt:  b.StartedAt,
+		FinishedAt: b.FinishedAt,
+	}
+	if b.CreatedAt != nil {
+		t.CreatedAt = *b.CreatedAt
+	}
+	if b.Metrics != nil {
+		t.Metrics = *b.Metrics
+	}
+	if b.IntermediateValues != nil {
+		for _, iv := range *b.IntermediateValues {
+			p := trials.Intermediate{Step: iv.Step, Value: iv.Value}
+			if iv.Metrics != nil {
+				p.Metrics = *iv.Metrics
+			}
+			t.Intermediate = append(t.Intermediate, p)
+		}
+	}
+	return t
 }

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tune-dev/tune/openapi"
@@ -54,6 +55,18 @@ func (h *handlers) EnqueueTrial(ctx context.Context, req openapi.EnqueueTrialReq
 	params, err := s.SearchSpace.NormalizeParams(req.Body.Params)
 	if err != nil {
 		return nil, err
+	}
+	if b := req.Body; b.State != nil && *b.State != openapi.EnqueueRequestStateWaiting {
+		t, err := h.s.cfg.Store.AddTrial(ctx, s.ID, finishedTrialFromAPI(b, params))
+		if err != nil {
+			return nil, err
+		}
+		h.s.cfg.Tuner.Observe(t)
+		return openapi.EnqueueTrial201JSONResponse(trialToAPI(t)), nil
+	}
+	if f := resultFields(req.Body); len(f) > 0 {
+		return nil, trials.Invalidf("%s only describe a finished trial: add \"state\": \"complete\", \"pruned\" or \"failed\", or leave them out to enqueue",
+			strings.Join(f, ", "))
 	}
 	t, err := h.s.cfg.Store.EnqueueTrial(ctx, s.ID, params)
 	if err != nil {
@@ -217,4 +230,31 @@ func (h *handlers) Heartbeat(ctx context.Context, req openapi.HeartbeatRequestOb
 		return nil, err
 	}
 	return openapi.Heartbeat200JSONResponse{LeaseExpiresAt: expires, Stop: stop}, nil
+}
+
+// resultFields names the fields of an enqueue request that only a finished
+// trial can have, so that a waiting trial given a value is refused rather
+// than the value silently dropped.
+func resultFields(b *openapi.EnqueueRequest) []string {
+	var out []string
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"value", b.Value != nil},
+		{"intermediate_values", b.IntermediateValues != nil},
+		{"metrics", b.Metrics != nil},
+		{"error", b.Error != nil},
+		{"runner", b.Runner != nil},
+		{"device", b.Device != nil},
+		{"attempt", b.Attempt != nil},
+		{"created_at", b.CreatedAt != nil},
+		{"started_at", b.StartedAt != nil},
+		{"finished_at", b.FinishedAt != nil},
+	} {
+		if f.set {
+			out = append(out, f.name)
+		}
+	}
+	return out
 }
