@@ -32,6 +32,8 @@ trials run so far. Studies are named by their name or their numeric id.`,
 		newStudyStateCommand(opts, "stop", openapi.StudyStateDone,
 			"End the study; runners of running trials are told to stop"),
 		newStudyDeleteCommand(opts),
+		newStudyExportCommand(opts),
+		newStudyImportCommand(opts),
 	)
 	return cmd
 }
