@@ -55,6 +55,7 @@ func addClientCommands(root *cobra.Command) {
 		newAskCommand(opts),
 		newTellCommand(opts),
 		newEnqueueCommand(opts),
+		newHealthCommand(opts),
 	)
 }
 
