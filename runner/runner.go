@@ -76,6 +76,10 @@ type Config struct {
 	// crashed. By default they are told failed, so a study does not wait
 	// out the lease. Tests use it to simulate a crash.
 	AbandonOnShutdown bool
+	// ExitWhenIdle makes each slot stop when a lease request finds no work
+	// within WaitSeconds, so that Run returns once the queue is drained:
+	// for batch jobs and scripts that run a study to its end.
+	ExitWhenIdle bool
 }
 
 // Runner leases and runs trials; see Run.
@@ -201,9 +205,14 @@ func (r *Runner) slot(ctx context.Context, slot int) {
 		}
 		r.outage.up(r.log)
 		retry.reset()
-		if g != nil {
-			r.runTrial(ctx, g, slot)
+		if g == nil {
+			if r.cfg.ExitWhenIdle {
+				r.log.Info("no work left; slot done", "slot", slot)
+				return
+			}
+			continue
 		}
+		r.runTrial(ctx, g, slot)
 	}
 }
 

@@ -28,6 +28,8 @@ type runnerOptions struct {
 	mnistDir  string
 	logFormat string
 	logLevel  string
+	idleExit  bool
+	leaseWait int
 }
 
 type runnerWorkload struct {
@@ -82,6 +84,8 @@ command speaking the TUNE_REPORT / TUNE_RESULT protocol on stdout).`,
 	f.IntVar(&o.parallel, "parallel", 1, "trials run at once (env TUNE_RUNNER_PARALLEL)")
 	f.StringVar(&o.mnistDir, "mnist-dir", "", "directory of the MNIST IDX files; else $TUNE_MNIST_DIR, else the GoMNIST module's copy")
 	f.StringVar(&o.logFormat, "log-format", envOr("TUNE_LOG_FORMAT", "text"), "log format: text or json (env TUNE_LOG_FORMAT)")
+	f.BoolVar(&o.idleExit, "exit-when-idle", false, "exit once a lease request finds no work within --lease-wait (for scripts and batch jobs)")
+	f.IntVar(&o.leaseWait, "lease-wait", runner.DefaultWaitSeconds, "seconds each lease request waits for work (1-60)")
 	f.StringVar(&o.logLevel, "log-level", envOr("TUNE_LOG_LEVEL", "info"), "debug (with every line exec commands print), info, warn or error (env TUNE_LOG_LEVEL)")
 	return cmd
 }
@@ -99,6 +103,9 @@ func runnerConfig(cmd *cobra.Command, o runnerOptions, log *slog.Logger) (runner
 	}
 	if o.parallel < 1 {
 		return runner.Config{}, fmt.Errorf("--parallel must be at least 1, got %d", o.parallel)
+	}
+	if o.leaseWait < 1 || o.leaseWait > 60 {
+		return runner.Config{}, fmt.Errorf("--lease-wait must be between 1 and 60 seconds, got %d", o.leaseWait)
 	}
 	device, err := runner.ParseDevice(o.device)
 	if err != nil {
@@ -125,12 +132,14 @@ func runnerConfig(cmd *cobra.Command, o runnerOptions, log *slog.Logger) (runner
 		return runner.Config{}, fmt.Errorf("--device %s: mnist-mlp trains on the CPU only in this version; on a GPU runner pass --workloads exec", device)
 	}
 	return runner.Config{
-		Server:    server,
-		ID:        o.id,
-		Device:    device,
-		Parallel:  o.parallel,
-		Workloads: chosen,
-		Logger:    log,
+		Server:       server,
+		ID:           o.id,
+		Device:       device,
+		Parallel:     o.parallel,
+		Workloads:    chosen,
+		Logger:       log,
+		ExitWhenIdle: o.idleExit,
+		WaitSeconds:  o.leaseWait,
 	}, nil
 }
 

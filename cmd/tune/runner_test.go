@@ -24,6 +24,8 @@ func TestRunnerFlagErrors(t *testing.T) {
 		{[]string{"runner", "--workloads", ","}, "--workloads is empty"},
 		{[]string{"runner", "--device", "tpu:0"}, "--device tpu:0: want cpu or cuda:N"},
 		{[]string{"runner", "--parallel", "0"}, "--parallel must be at least 1, got 0"},
+		{[]string{"runner", "--lease-wait", "0"}, "--lease-wait must be between 1 and 60 seconds, got 0"},
+		{[]string{"runner", "--lease-wait", "61"}, "--lease-wait must be between 1 and 60 seconds, got 61"},
 		{[]string{"runner", "--log-format", "xml"}, "--log-format must be text or json"},
 		{[]string{"runner", "--log-level", "loud"}, "--log-level must be debug, info, warn or error"},
 		{[]string{"runner", "extra"}, `unknown command "extra"`},
@@ -120,4 +122,40 @@ func TestRunnerCommandRunsTrials(t *testing.T) {
 	}
 	wantContains(t, "runner status line", stderr.String(),
 		"tune runner cli-runner: server "+server+", workloads exec, device cpu, parallel 2, devices: cpu")
+}
+
+// TestRunnerExitsWhenIdle drains a study with --exit-when-idle: the runner
+// returns by itself once no work is left, as a script or batch job needs.
+func TestRunnerExitsWhenIdle(t *testing.T) {
+	server := startServer(t)
+	study := `{"name": "drain", "objective": {"metric": "loss"}, "max_trials": 4,
+  "search_space": {"x": {"type": "float", "low": 0, "high": 1}},
+  "workload": {"type": "exec", "options": {"command": ["sh", "-c", "echo \"TUNE_RESULT {\\\"loss\\\": $TUNE_PARAM_X}\""]}}}`
+	resp, err := http.Post(server+"/api/v1/studies", "application/json", strings.NewReader(study))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create study: %s", resp.Status)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := newRootCommand()
+	var stderr syncBuffer
+	cmd.SetArgs([]string{"--server", server, "runner", "--workloads", "exec", "--parallel", "2", "--exit-when-idle", "--lease-wait", "1"})
+	cmd.SetErr(&stderr)
+	cmd.SetOut(&stderr)
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		t.Fatalf("tune runner --exit-when-idle: %v\n%s", err, stderr.String())
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("the runner only stopped at the test's deadline:\n%s", stderr.String())
+	}
+	var s openapi.Study
+	c := cli{t: t, server: server}
+	c.json(&s, "study", "show", "drain")
+	if s.State != openapi.StudyStateDone || s.Counts.Complete != 4 {
+		t.Errorf("after the runner exited: state %s, counts %+v", s.State, s.Counts)
+	}
 }
