@@ -196,6 +196,29 @@ type Objective struct {
 	Metric string `json:"metric"`
 }
 
+// ParamImportance defines model for ParamImportance.
+type ParamImportance struct {
+	// Importance Between 0 and 1; a study's importances sum to 1 unless all are 0.
+	Importance float64 `json:"importance"`
+	Param      string  `json:"param"`
+}
+
+// ParamImportances defines model for ParamImportances.
+type ParamImportances struct {
+	Importances []ParamImportance `json:"importances"`
+
+	// Method How importances were computed: ped-anova.
+	//
+	// Example: ped-anova
+	Method string `json:"method"`
+
+	// TopQuantile The share of those trials counted as the best.
+	TopQuantile float64 `json:"top_quantile"`
+
+	// TrialsUsed The complete trials the importances are computed from.
+	TrialsUsed int `json:"trials_used"`
+}
+
 // Params Param name to value; int params are JSON integers.
 type Params map[string]interface{}
 
@@ -615,6 +638,19 @@ type ClientInterface interface {
 	// Corresponds with GET /studies/{study}/best (the `GetBestTrial` operationId).
 	GetBestTrial(ctx context.Context, study StudyRef, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetParamImportance How much each param matters for the objective.
+	//
+	// PED-ANOVA (Watanabe et al., IJCAI 2023, as Optuna's
+	// PedAnovaImportanceEvaluator): a param's importance is the Pearson
+	// divergence between its density among the best `top_quantile` of the
+	// complete trials (in the objective's direction) and among all complete
+	// trials, normalised so the importances sum to 1 (all 0 when no param
+	// tells the best trials apart), sorted descending. 409 while the study
+	// has fewer than 2 complete trials.
+	//
+	// Corresponds with GET /studies/{study}/importance (the `GetParamImportance` operationId).
+	GetParamImportance(ctx context.Context, study StudyRef, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListTrials List a study's trials by number, a page at a time.
 	//
 	// Corresponds with GET /studies/{study}/trials (the `ListTrials` operationId).
@@ -904,6 +940,29 @@ func (c *Client) Ask(ctx context.Context, study StudyRef, body AskJSONRequestBod
 // Corresponds with GET /studies/{study}/best (the `GetBestTrial` operationId).
 func (c *Client) GetBestTrial(ctx context.Context, study StudyRef, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetBestTrialRequest(c.Server, study)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetParamImportance How much each param matters for the objective.
+//
+// PED-ANOVA (Watanabe et al., IJCAI 2023, as Optuna's
+// PedAnovaImportanceEvaluator): a param's importance is the Pearson
+// divergence between its density among the best `top_quantile` of the
+// complete trials (in the objective's direction) and among all complete
+// trials, normalised so the importances sum to 1 (all 0 when no param
+// tells the best trials apart), sorted descending. 409 while the study
+// has fewer than 2 complete trials.
+//
+// Corresponds with GET /studies/{study}/importance (the `GetParamImportance` operationId).
+func (c *Client) GetParamImportance(ctx context.Context, study StudyRef, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetParamImportanceRequest(c.Server, study)
 	if err != nil {
 		return nil, err
 	}
@@ -1393,6 +1452,40 @@ func NewGetBestTrialRequest(server string, study StudyRef) (*http.Request, error
 	return req, nil
 }
 
+// NewGetParamImportanceRequest constructs an http.Request for the GetParamImportance method
+func NewGetParamImportanceRequest(server string, study StudyRef) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "study", study, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/studies/%s/importance", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListTrialsRequest constructs an http.Request for the ListTrials method
 func NewListTrialsRequest(server string, study StudyRef, params *ListTrialsParams) (*http.Request, error) {
 	var err error
@@ -1853,6 +1946,21 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /studies/{study}/best (the `GetBestTrial` operationId).
 	GetBestTrialWithResponse(ctx context.Context, study StudyRef, reqEditors ...RequestEditorFn) (*GetBestTrialResponse, error)
+
+	// GetParamImportanceWithResponse How much each param matters for the objective.
+	//
+	// PED-ANOVA (Watanabe et al., IJCAI 2023, as Optuna's
+	// PedAnovaImportanceEvaluator): a param's importance is the Pearson
+	// divergence between its density among the best `top_quantile` of the
+	// complete trials (in the objective's direction) and among all complete
+	// trials, normalised so the importances sum to 1 (all 0 when no param
+	// tells the best trials apart), sorted descending. 409 while the study
+	// has fewer than 2 complete trials.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /studies/{study}/importance (the `GetParamImportance` operationId).
+	GetParamImportanceWithResponse(ctx context.Context, study StudyRef, reqEditors ...RequestEditorFn) (*GetParamImportanceResponse, error)
 
 	// ListTrialsWithResponse List a study's trials by number, a page at a time.
 	//
@@ -2334,6 +2442,61 @@ func (r GetBestTrialResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetBestTrialResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetParamImportanceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ParamImportances
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetParamImportanceResponse) GetJSON200() *ParamImportances {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetParamImportanceResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r GetParamImportanceResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetBody returns the raw response body bytes
+func (r GetParamImportanceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetParamImportanceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetParamImportanceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetParamImportanceResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -2901,6 +3064,27 @@ func (c *ClientWithResponses) GetBestTrialWithResponse(ctx context.Context, stud
 	return ParseGetBestTrialResponse(rsp)
 }
 
+// GetParamImportanceWithResponse How much each param matters for the objective.
+//
+// PED-ANOVA (Watanabe et al., IJCAI 2023, as Optuna's
+// PedAnovaImportanceEvaluator): a param's importance is the Pearson
+// divergence between its density among the best `top_quantile` of the
+// complete trials (in the objective's direction) and among all complete
+// trials, normalised so the importances sum to 1 (all 0 when no param
+// tells the best trials apart), sorted descending. 409 while the study
+// has fewer than 2 complete trials.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /studies/{study}/importance (the `GetParamImportance` operationId).
+func (c *ClientWithResponses) GetParamImportanceWithResponse(ctx context.Context, study StudyRef, reqEditors ...RequestEditorFn) (*GetParamImportanceResponse, error) {
+	rsp, err := c.GetParamImportance(ctx, study, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetParamImportanceResponse(rsp)
+}
+
 // ListTrialsWithResponse List a study's trials by number, a page at a time.
 //
 // Returns a wrapper object for the known response body format(s).
@@ -3332,6 +3516,46 @@ func ParseGetBestTrialResponse(rsp *http.Response) (*GetBestTrialResponse, error
 	return response, nil
 }
 
+// ParseGetParamImportanceResponse parses an HTTP response from a GetParamImportanceWithResponse call
+func ParseGetParamImportanceResponse(rsp *http.Response) (*GetParamImportanceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetParamImportanceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ParamImportances
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseListTrialsResponse parses an HTTP response from a ListTrialsWithResponse call
 func ParseListTrialsResponse(rsp *http.Response) (*ListTrialsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -3647,6 +3871,9 @@ type ServerInterface interface {
 	// GetBestTrial The best complete trial.
 	// (GET /studies/{study}/best)
 	GetBestTrial(ctx echo.Context, study StudyRef) error
+	// GetParamImportance How much each param matters for the objective.
+	// (GET /studies/{study}/importance)
+	GetParamImportance(ctx echo.Context, study StudyRef) error
 	// ListTrials List a study's trials by number, a page at a time.
 	// (GET /studies/{study}/trials)
 	ListTrials(ctx echo.Context, study StudyRef, params ListTrialsParams) error
@@ -3776,6 +4003,22 @@ func (w *ServerInterfaceWrapper) GetBestTrial(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetBestTrial(ctx, study)
+	return err
+}
+
+// GetParamImportance converts echo context to params.
+func (w *ServerInterfaceWrapper) GetParamImportance(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "study" -------------
+	var study StudyRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "study", ctx.Param("study"), &study, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter study: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetParamImportance(ctx, study)
 	return err
 }
 
@@ -3953,6 +4196,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/studies/:study/trials", wrapper.ListTrials, options.OperationMiddlewares["listTrials"]...)
 	router.POST(options.BaseURL+"/studies/:study/trials", wrapper.EnqueueTrial, options.OperationMiddlewares["enqueueTrial"]...)
 	router.GET(options.BaseURL+"/studies/:study/best", wrapper.GetBestTrial, options.OperationMiddlewares["getBestTrial"]...)
+	router.GET(options.BaseURL+"/studies/:study/importance", wrapper.GetParamImportance, options.OperationMiddlewares["getParamImportance"]...)
 	router.POST(options.BaseURL+"/studies/:study/ask", wrapper.Ask, options.OperationMiddlewares["ask"]...)
 	router.GET(options.BaseURL+"/trials/:trial", wrapper.GetTrial, options.OperationMiddlewares["getTrial"]...)
 	router.POST(options.BaseURL+"/trials/:trial/tell", wrapper.Tell, options.OperationMiddlewares["tell"]...)
@@ -4339,6 +4583,60 @@ func (response GetBestTrial404ApplicationProblemPlusJSONResponse) VisitGetBestTr
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetParamImportanceRequestObject struct {
+	Study StudyRef `json:"study"`
+}
+
+type GetParamImportanceResponseObject interface {
+	VisitGetParamImportanceResponse(w http.ResponseWriter) error
+}
+
+type GetParamImportance200JSONResponse ParamImportances
+
+func (response GetParamImportance200JSONResponse) VisitGetParamImportanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetParamImportance404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetParamImportance404ApplicationProblemPlusJSONResponse) VisitGetParamImportanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetParamImportance409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response GetParamImportance409ApplicationProblemPlusJSONResponse) VisitGetParamImportanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4810,6 +5108,9 @@ type StrictServerInterface interface {
 	// GetBestTrial The best complete trial.
 	// (GET /studies/{study}/best)
 	GetBestTrial(ctx context.Context, request GetBestTrialRequestObject) (GetBestTrialResponseObject, error)
+	// GetParamImportance How much each param matters for the objective.
+	// (GET /studies/{study}/importance)
+	GetParamImportance(ctx context.Context, request GetParamImportanceRequestObject) (GetParamImportanceResponseObject, error)
 	// ListTrials List a study's trials by number, a page at a time.
 	// (GET /studies/{study}/trials)
 	ListTrials(ctx context.Context, request ListTrialsRequestObject) (ListTrialsResponseObject, error)
@@ -5131,6 +5432,31 @@ func (sh *strictHandler) GetBestTrial(ctx echo.Context, study StudyRef) error {
 	return nil
 }
 
+// GetParamImportance operation middleware
+func (sh *strictHandler) GetParamImportance(ctx echo.Context, study StudyRef) error {
+	var request GetParamImportanceRequestObject
+
+	request.Study = study
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetParamImportance(ctx.Request().Context(), request.(GetParamImportanceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetParamImportance")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetParamImportanceResponseObject); ok {
+		return validResponse.VisitGetParamImportanceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListTrials operation middleware
 func (sh *strictHandler) ListTrials(ctx echo.Context, study StudyRef, params ListTrialsParams) error {
 	var request ListTrialsRequestObject
@@ -5382,67 +5708,74 @@ func (sh *strictHandler) Tell(ctx echo.Context, trial TrialID) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"5Fxtc9s28v8qGP7/M0nmGFlOc72p/SpN0jY3aZqJ3euL2iNB5EpCTQIMAFrWefzdb3YBPkmgnvzQm96r",
-	"WCQILPbxt4tFbqNE5YWSIK2JTm6jgmuegwVNv85smS6/wBT/TsEkWhRWKBmdROdzYAbfPjNMljlokTCR",
-	"MqWZsIZJnsMgiiOBQwtu51Ec4bPoJKKPojjS8LUUGtLoxOoS4sgkc8g5LmSXhRuohZxFd3dxdK4Fzz68",
-	"w5eBGS2+3TjjVOmc2+gkEtJ++zqKqyWEtDADHd3hIhpMoaQB2vj3PP0CX0swFn8lSlqQ9CcvikwkHLlw",
-	"VGg1ySD/2x8GWXLbWvD/NfIs+r+jhrlH7q05+uy+couuM1W7ZZkwLOcZUg7pILqLo7dKTjORPDlBSak1",
-	"SMuM5RbYVOmJSA2zDalE3Sdlf1ClTJ+Suk+KmTKZOz1E1SNNIHLOlfrI9Qz+LOlNVLpEEVqlWIaEEFW/",
-	"ykKrBIzhkwz+RMVaQJa9dKrFJqUlk/Wk4Gshr3kmUOvuKisio3hjrlpGwdNU4PQ8+6xVAdoKNJ0pzwzE",
-	"UdF6dBvpUkrQ607kt7liupROm0h4p8zM1UIyId1vlgljhZyZQWO1Lcfgn6jJH5BY5PA7uBYJsbZLAbKr",
-	"tDBKeMEnIhN2GfA06K9SuGm9qR1EHF0Jp9zdHSRFiYqXlClfJzCOcsiVXo4mS+vI2OqIKqcW8oKNf/vd",
-	"UXMZYoDQkDjibiOQZY6jcyFFLv4NURzl/Mb9eRkg953Avydl9f0eIk7mSiTuzy6Hzmh2E2OUmIA2yK6J",
-	"UhlwSUIVFnL8rJEm15ovkZy5mM07XEtViYZTj3RT4tBMzVpM8/O7F4sdpzAWih2HugerO51mituYCWlJ",
-	"JbiFmdIiQY8UbxEnvQ2J8738WkIJh5kdxXKz1W24Uask+Y9DRP0EXNsJcHsYWRlwA7uF5cDiH6QFdFyC",
-	"W/gXz8qAsedgtUi2bvxnP6wl+3VzvK6W2KoWK/yjKavvQ1z8iGx4f2NBGm9uATaN4KYQGsyI2y4R3MJL",
-	"K3IIeR1jVRFAbLoEtpiDJG/rYuaCG4ajC0hPGci0ccQtna2taWWHawT6lXs3+6PmLtYdqg/xPZjivjSQ",
-	"KJmasKwdNN2iNQSJyQkQ7NwympDrurl7xFphYceBOMTRLtm9rL1vXN60hy806oOcKlxuwYVtszGFKS8z",
-	"G50cD310wZjzLf7AqIM/hkHLbjPEExLa3s+NMYd3tpPH7pqCm5OyFGYV42wqpLDgQ1RL9RsyfqG/xDXs",
-	"yeK0HY83cbkJ3IQbkMBw1uXescVcGWDkXpzFGqahUNrGDAazAb4Z8SQpNU+WuKNcyI8gZ3YenRxvC0d+",
-	"+ZA4PtcxpUcaa8ymL2peE8GnFCRdhGFcA/vn2S+fmFcOE+R/BW7XWPLlh7fsu9d//wfzoJmlYLnIaJYV",
-	"UdCLHtxnLJcJBF9i4lP2uAwrbBb+qsIIcMPzIiNcM1GlPZlkXF5tBwQ0b712UBK6lPAOEhEOHwW+DmGi",
-	"1ThP43oX0Jh2itmeWo8c0qiBGAV7WJcLOQKus+WIIpCQs5HmFvoHazCq1EnPCA1pSfYzmvLEKt3n4rm2",
-	"ZTFyFtMj0yC6k0oCe+693YuYEQSRiPRMmWBOJ65hNOfZtZCzQSgALbjOy6KfIyGw84Us+rFhVnwPxLTJ",
-	"yT8memoFpTXVTykJdIros4vNrtcljaEMRDm2rzuM1G++36fG0ULpq0zxtEtJj6eoFl1hhEij9kQhVpyR",
-	"gznMUEGMEi5TgdCpDxUBpDuqkRGznA93zrcONUVbdCxRc5mqPGZJzoHSy695smO54Ay4TuZnBU9gE8DY",
-	"HLdbOXNwjQpVdjk/AWPd3kcizF9ZZpkrFLl65jp7aI4NNtYzQyODRJW+7rsVxL51Q/EjDdxCuhf6Fule",
-	"AH8jTM/5zQixQ5ZB1j9Co6+CDVNs0rueIkzsxeph4CaeNXjxLnYxVm+v37XiLRqIs+utCUnH/MlgUalH",
-	"ptLqjR+3DMBDHdgpAzqjkS0nt+2r36pxQQ9HDG+zd2UbDTdqbnakuKIVXRVY1apqnx1Vro2hY1bxip1e",
-	"9hn4W5rpkBC9n7J3PeEQ3R2fGJCW5cClYVKxTOTCDsJxfj/DuN9i/6tGdG+L2GYMvUr4UZhAfaVGHjuB",
-	"oaa+sRGW0FS9hJxVfqSqQGOCj9KPo4KXBtDkUyXDVWia4dci3d+e9nZfa6gTn4Z2dQ5ZdhgMT+sTidWz",
-	"D26bchuCGKakz91bpwonw2AyAVp3UpyVOtcjwv4VweLwDMiZkoGiZKdcZJAGZVuDlZUk3guBTXHbfkpW",
-	"ygyM8QUPw+YqcwXK2jD8K+TQ/glGr6irul5XjtxayAu7TvtPasFyLpcMk1kBms00l9YwNWV2Lkx1jqUM",
-	"iVtoRhIKu8xDoNVeCsaeJ0UZe816ETNu6PDP1d+YRQ4Le8pwp0tXLJbK0vM91XAqpDDzzVvpgacHoEbR",
-	"OhRwkXt3h7d+oBBIBGur6j8fJ7E/M068zKorkCes0EDxUlhk/rw6OIl9rY5xmTILWdZR4Qcof29l7f6m",
-	"7w0pCBv2O2mKW4XnULVN23vqzU5xgOy8hrFUih/trHCHJ10h9FsvXnO5gaietdWSYV1v5BnXjqrm8sbz",
-	"hQ4CbvG+a8GVpdfeptdxvq0zyvUDeIoTQf3xESOsWy6shIt+HlYEXy64sD0vV4RQjYxbOGWnwLay+c98",
-	"BvfFX/7EaN0FSbixo6TUxnncLUYQxGvdSXq3sYbeDuZPY5K/tUBxlz2KnOmGI4XO/hpSw7Uhwk+5FMa+",
-	"zLMCURTcQHLoAfwdxRZXY+yu86a0ypbIC8IsOU/mQsLLDLimh1ZzgX8MGOJNAYalkGRcA8M4XAMY9P/8",
-	"Qjp4zwjen1bHOTgYWaUMpGyyZD+qwpaSs+fnn9/j71YFrJT4gJurIwwmFzLJBBAG0fjc+QHDLCICH57m",
-	"kMe0ug9ENeFJqa/B0KupkDy7kN61DNj7a9BLRp6ACcPqk5dxX+/SeHAh0e2IBKQLn75l703Bkzm8fDUY",
-	"tg5RIltKVKdr0O5IIzoeDN0IVYDkhYhOom8Gw8E35BbtnHTmiDbkPI6v1nYl9VHJ2ctCZZlhZcGsYuP2",
-	"EeaYxMc9SFJTxpnX8eqIfK4MXMgqqWOoIa77zWEmUxbIQBOzKRc6WzKeaGUMfS08IxfCzoW8kMCrbrVn",
-	"ho3bqf14wF4NX1eISwJLeA5Ir5AMo55jJNoEcflDikxMSH8/eufu+7u+V67a2NNatl9LWeds+a5rNGiW",
-	"q22Tr4bDh13btQwEOtre1GIiycUEY0kVnFrjT+I0Nd69Gr5eV4xPykvdiYeEiqpBX7x2OwkRWO/4qNUl",
-	"Sq1yZZ5zvaypA40madY0TC5XdExYlnCJDwll85lpDsVNdIlzH3l9QqJmYJ3jbGsD5v7e1USPKJWmzhAQ",
-	"inMQtKeYqSwFY9lUaGoR7fAHJ6gtBNnvueNKcOizXLcpSnKCsxDOaTOnYsclIgRv912GuIrcWavd+KGt",
-	"o13428k4jh926b5OTy8Ar2OHqTN+8t32T+qmZPzg+JvtH9SNufjBq1fbP+j2zHbVyPGe8crSQ+rRsp2j",
-	"Wxp351xBhUa7WvOOnjda05FfwIm48aln8uvt+6kbpbtbcfNUW3G4IMvIjTk40Kf8QWfwI9ieLQyfUAWd",
-	"ZZMndvu8N5fO5mqxWdxx5wbD7+F1miFH9Q2Hu0sCFcl8XcZjV7McU6ucYXMuU/TdqrQVVHte+XMlwTCX",
-	"Ob04ZWP/eHwhNZgyB3PKxqmSMGY8M4oyf1PDMzXtxjSDYAWXZNyXji4k4vemjBBCBa5w+uhuz9dnnxgT",
-	"bNS5kkhKW2H/IK93uHZ+RjWJmRM1dYaQ8Pb0TkfcXK3exNlXj4NA+CcuU0Nay5nP6HzYpRjNnoNrNk5j",
-	"pJ00p4SU8alFIEMVzAtJEOtFzCAz6K0kLFogqmrpMuVsBsa6tMW2bgr505jBhTyvC5PC1GpPc3AH404b",
-	"NWdiihCJbgpkSs5AYyojL+S4c4A2DoJkc/VIZtC6DXG3foHoIYN91UQavtbRdhmHONi9I33XI1uubY1u",
-	"SYCN9L06PK8S0xdtI/DHjGEbmPiDlr7o9j0Ye17f+3okb7OR7wRLD2Z6h4f1dPXJR9OC/ZABLsTo5rC3",
-	"N6s4r47YVxamq3hfS9DL9u0+V7Xcg8H1UVx4Rjpg7szY6jhutxwfD4ftpuPjUNNxqH4/btXExu7UBlih",
-	"4Vqo0rCCz5qbjCuk+TrapruLl4+tnlRyDObHSDltx8PHp4+HlOXx2vl7UDNZ+j7rmHFHJCcHInIIuof4",
-	"4SNhE3wwDhpWSisyxiWm69Tk4DFZc5rDr8AwYWM2gamiIt6SYp/3dUJR5t61HX9357x1PfWhY9DK9aAn",
-	"TkI3+scOwngi7Tskab1vDupF0A2BU3FTh7/emOd+HN3Sv3ebot2fG+meUoKhbG8tGB7sGqp75C4Udvl/",
-	"VMPN/cF3M29fMaq+MvdIjmDtSl4Qkj5wcba5vNajOegh6bRx6YqyiznYOaH3qkJA9dGmScEnvP+t7qJr",
-	"+Lj7tHVeQFuoQkZ/IXdF7dz5y2PonLs88EgK172Z8MRlgO7Vlx7lc/2Cz+jgjQb+hYPQl6qbhLW7A6rL",
-	"VlyaBWjTmJ9yzNkxMlHq9jAKuiIlyDIyHHQHPAeqnGSW2YVIgAnDeJJAYSE9ZZylYjoFarTxo+hU5UJW",
-	"bQpNNYGzxPPW9TcZwqA8g3ZrTqhWgPQ8krm0+wef2Fg2xvYu9/7CFvIDbXQjmqAPQF9X+l3qLDqJjngh",
-	"jq6PSY39J7ft/8sGs3JMLNv/GU3nSeX97y7v/hMAAP//",
+	"5Fzrc9s4kv9XULyrilPHyLInt1djf8okmZlsZTOp2LvzYZWSILIlYU0CDABa1qX8v191A3xJoF5+zNXs",
+	"J4sknv38daPh71Gi8kJJkNZEF9+jgmuegwVNT1e2TFdfYIa/UzCJFoUVSkYX0fUCmMGvLwyTZQ5aJEyk",
+	"TGkmrGGS5zCI4khg04LbRRRH+C66iKhTFEcavpVCQxpdWF1CHJlkATnHieyqcA21kPPo/j6OrrXg2Yd3",
+	"+DEwosWvW0ecKZ1zG11EQtq/vI7iagohLcxBR/c4iQZTKGmANv4TT7/AtxKMxadESQuSfvKiyETCkQqn",
+	"hVbTDPL/+pdBknxvTfifGmkW/cdpQ9xT99Wcfna93KSbRNVuWiYMy3mGK4d0EN3H0VslZ5lInn1BSak1",
+	"SMuM5RbYTOmpSA2zzVJpdZ+U/VmVMn3O1X1SzJTJwskhih5JAi3nWqmPXM/hj+LeVKUrZKFVimW4EFrV",
+	"32WhVQLG8GkGf6BgLSHLXjnRYtPSksr6peBnIW95JlDq7istIqV4Y25aSsHTVODwPPusVQHaClSdGc8M",
+	"xFHRevU90qWUoDeNyO8LxXQpnTQR8y6ZWailZEK6Z5YJY4Wcm0GjtS3D4N+o6b8gsUjhd3ArEiJtdwVI",
+	"rtLCOOEFn4pM2FXA0qC9SuGu9aU2EHF0I5xwd3eQFCUKXlKmfHOBcZRDrvRqPF1Zt4ydhqgyaiEr2Ni3",
+	"f7rVfA0RQGhI3OK+RyDLHFvnQopc/C9EcZTzO/fza2C57wT+npZV/wNYnCyUSNzPLoWuaHQTo5eYgjZI",
+	"rqlSGXBJTBUWcuzWcJNrzVe4nIWYLzpUS1WJilO3dENi00zNW0Tz47sPyz2HMBaKPZu6F+s7nWWK25gJ",
+	"aUkkuIW50iJBixTvYCd9DbHzvfxWQgnHqR35crPTbLhW60vynUOL+hW4tlPg9rhlZcAN7OeWA5N/kBbQ",
+	"cAlu4R88KwPKnoPVItm58b/5Zi3eb6rjbTXFTrFYox8NWfUPUfEjkuH9nQVpvLoFyDSGu0JoMGNuu4vg",
+	"Fl5ZkUPI6hirigBi0yWw5QIkWVvnM5fcMGxdQHrJQKaNIW7JbK1NazvcWKCfuXezv2jufN2x8hA/gCiu",
+	"p4FEydSEee2g6Q6pIUhMRoBg547WhFw31d0j1goLOwrEIYp2l91L2of65W17+EKtPsiZwumWXNg2GVOY",
+	"8TKz0cXZ0HsX9Dl/wQf0OvgwDGp2myB+IaHt/a1R5vDO9rLYXVVwY1KUwqxinM2EFBa8i2qJfrOM3+iX",
+	"uIUDSZy2/fE2KjeOm3ADLjAcdblvbLlQBhiZF6exhmkolLYxg8F8gF/GPElKzZMV7igX8iPIuV1EF2e7",
+	"3JGfPsQO8hYfcpyIyxDSEp1v3eX/BHYJINmQcZmys0vG6xiy6WaYKXNkyxkrZQbGMJ5ljGtgQ9zHHswm",
+	"17UbQ7lmcXvFe+zYbNuye/SIZrfXbdExAH9ysAsVwJy/qmWHXEvQwDzATS9YAekrLtUtR2rBHc8LjDWi",
+	"+nXIOFpVjL+VXFqRQU+sv0AOqBmzJHde4hJVSgsp4w7CTyka3ItHboBxaSANT4gbysDWU+H47V3z1qbZ",
+	"TKt8EO00M56i3dnXdh932NkrENsM0oa9oR61uSGdvSSc6EAW7eWvV799Yn7hJmiCqvhug1xffn7Lfnz9",
+	"3//DfNzIUrBcZDTKmjWiDz2hj6m1NoAouC17vKYVNgv3qmByI4R8qkp7Mc24vNmNiWnceu4gJ3Qp4R0k",
+	"IoygCvwcCgvWDQG1651Av1VyJuYHGn6kkEYjjECwh3S5kGPgOluNCYQJOR9rbqG/sQajSp30tNCQluRC",
+	"xjOeWKX7UA7XtizGTgd6eBoMcKSSwE68w38ZM0LhEoMdUyYJGCNuYbzg2a2Q80HIzCy5zsuinyIhvP+F",
+	"nNpTRxrxA4KGbTjnKQOIFi7bEP2U8iD7uyOfNwkF4cqRfdNgpH7z/bAijpZK32SKp92V9FiKatI1Qgi0",
+	"0c1AIVJckYE5TlFBjBMuU4HRQ19gAM5L7SFGRsxzPtw75XCsKtqio4may1TlMUtyDpRh+ZYne2bMroDr",
+	"ZHFV8AS2Yezt0LWVNgrOUQVWXcojXHB7H4swfWWZZS5X6lL6m+ShMbboWM8IDQ8Iwpi94ri3ril20sAt",
+	"pAcFoCI9KMbdGqnm/G6M2CHLIOtvodFWwZYhtsldTx4y9mz1kdA2mjUhE2Jy8qS7U9gtf4sK4vR6Z0ze",
+	"UX9SWBTqsamkemvnlgJ4qAN7JQGuqGXLyO3q9XvVLmjhiOBt8q5to6FGTc0OF9ekoisC61JV7bMjyrUy",
+	"dNQqXtPTr30K/pZGOsZFHybsXUs4RHPHpwakZTlwaZhULBO5sIOwnz9MMR422b+rEj1YI3YpQ68QfhQm",
+	"kGKskcdeYKhJ8W2FJTRU70KuKjtSHcLoUkrkfhwV3AeeqZLhgxga4e9Ferg+HWy+NlAnvg3t6hqy7DgY",
+	"ntaHcuvHf9w2GWcEMUxJn75qHaxdDIPBBGjdCXHWUr1PCPvXGFtlKiq7jJydcZFBGuRtDVbWgnjPBDbD",
+	"bVfJD58B86tkC5W5HH2tGP7TXlmX/Vldpba7fOTWQl7YcEYq53LFMJgVoNlcc2mNSxcJUx3lKkPsFpoR",
+	"h8Im8xhodZCAsZOkKGMvWS9jxg2df7sUNLNIYWEvGe505c5LpLL0/kAxnAkpzGL7Vnrg6RGoUbTOxZzn",
+	"3t/gbZ6pBQLBWqv6S0SI7S+MYy+z6gbkBSs0kL8UFom/qM4OY5+uplSwhSzriPAjnADtJO3hqu8VKQgb",
+	"DjtsjVtnL6Fsm7YPlJu9/ADpeQ1jKRU/3lvgjg+6Qui3nrymcgNRPWmrKcOy3vAzrg1VTeWtR2wdBNyi",
+	"fVeDK02vrU2v4XxbR5SbNSjkJ4Ly4z1GWLacWwkn/TysCH5ccmF7Pq4xoWoZt3DKXo5tbfOf+Rweir/8",
+	"oemmCZJwZ8dJqY2zuDuUIIjXuoP0bmMDvR1Nn0Ylf2+B4i55FBnTLUcKnf01Sw3nhgg/5VIY+yrPCkRR",
+	"cAfJsTUo9+RbXI6xO8+b0ipbIi0Is+Q8WQgJrzLgml5azQX+GDDEmwIMSyHJuAaGfrgGMGj/+Ug6eM8I",
+	"3l9Whz7YGEmlDKRsumK/qMKWkrOT68/v8bmVASslvuDm5hSdyUgmmQDCIBrfOztgmEVE4N3TAvKYZveO",
+	"qF54UupbMPRpJiTPRtKblgF7fwt6xcgSMGFYffIy6SvfmwxGEs2OSEA69+mrVt8UPFnAq/PBsHWIEtlS",
+	"ojjdgnZHGtHZYOhaqAIkL0R0Ef0wGA5+ILNoFyQzp7QhZ3F8trbLqY9Kzl8VKssMKwtmFZu0T/EnxD7u",
+	"QZKaMc68jFdVIgtlYCSroI6hhLgCUIeZTFkgAU3MZlzobMV4opUx1Ft4Qi6FXQg5ksCrgs0Xhk3aof1k",
+	"wM6HryvEJYElPAdcr5AMvZ4jJOoEUflDikRMSH4/euPuSxx/Ui7b2FNdeVhVZae84r6rNKiW65XD58Ph",
+	"487tqmYCRZ1vajYR52KCsSQKTqzxkShNtafnw9ebgvFJea479hBTUTSox2u3k9AC6x2ftgqlqVq0zHOu",
+	"V/XqQKNKmg0Jk6s1GROWJVziS0LZfG6auhATfcWxT7084aLmYJ3hbEsDxv7e1ERPyJUmzxBgijMQtKeY",
+	"qSwFY9lMaKqS7tAHB6g1BMnvqeNScGizXME1cnKKoxDOaROnIsdXRAhe77sEcRm5q1bF/WNrRzvxt5dy",
+	"nD3u1H3Fzp4BXsaOE2fs8uPuLnVdPnY4+2F3h7o2HTucn+/u0C0b74qRo31VSBMWj5bunH6ndvfOFFRo",
+	"tCs17+h9IzUd/gWMiGufeiK/3r2f+q5AdytunGorDhdkGZkxBwf6hD9oDH4B27OF4TOKoNNsssRunw+m",
+	"0tVCLbezO+5c4vlneJ6myWl9yef+K4GKZLHJ44nLWU6oWtSwBZcp2m5V2gqqnVT2XEkwzEVOLy/ZxL+e",
+	"jKQGU+ZgLtkkVRImjGdGUeRvanimZl2fZhCs4JSM+9TRSCJ+b9IIIVTgEqdPbvZ8fvaZMcFWmStpSWnL",
+	"7R9l9Y6Xzs8oJjFzrKbKEGLegdbplJub9ctoh8pxEAj/ymVqSGo58xGdd7vko9kJuHr7NMa1k+SUkDI+",
+	"swhkKIM5kgSxXsYMMoPWSsKyBaKqki5TzudgrAtbbOuynD+NGYzkdZ2YFKYWexqDOxh32Yg5EzOESHRZ",
+	"JlNyDhpDGTmSk84B2iQIks3NE6lB60LQ/eYdusd09lUddfhmU9tkHGNgD/b0XYtsubY1uiUGNtz34nBS",
+	"BaYv20rgjxnDOjD1By193u0nMPa6vvr4RNZmK90Jlh5N9A4N6+G6ZZ+P7uBChO5WLHtyrxVwvn/36s2n",
+	"3/7xhp38zi2XfAoMLOPZIGYf/vr2zQd2Pjz/gc4SfqMMxQszkp8hfSPVLW+qfN8jhudW6ZcXjDvR6JQ+",
+	"043BBbDPwLVRciRTcQt6Dvhp6munEUukII2wK8ZzhWJf0W7SLmSduNMXGMn1StoTH+jVKZgXhtVl6i8d",
+	"7qKBEX1VnUfS9Y6ZVDrnmTDoZtRGWW5du32CvYdVOO82O5LO3duO8BjGC67ty5gZpVFnkPZAAGPAXg9/",
+	"ZMuFyKAxoiO54IbNYOmNIDtfLxYOWcFfwK7XXD+h3mwUjfeokDMPMcuVsTUdm4jxmS0ZneOVyYJRlobW",
+	"xnJuUYkogu9IzbPoZlOI0RvxX1flL2sT003xbyXoVfvyuTtROMD41cfk4RGp+KMzYutCTPtGzNlw2L4T",
+	"cxYqVg+drU1a+epKp1mh4Vao0rCCz5uL9mtL8znubVfrvz6166DjgGDuCldO2/Gh3fNjVcrANDdQvC2a",
+	"rvw1oJhM9Bww9OAuAxly3fHjo9QGGCJGNaxEg864ZNzcUAGSj5eak1Z+A4YJG7MpzBQl2FeESz0OEYqy",
+	"al3d8VdLr1v/PeGx8eHa7dVnThBtxS4d9P9M0ndMQumh+SHPgi48nYm7Gpr24lH3cPqd/t5vQ6J/LAp9",
+	"Tg6GMjEbQPVo01D9mxPnCrv0P61DwcMD42bcvkRxfaP7iQzBxo3xYLj4yAcnzd3qHslBC0mVACt3YLJc",
+	"gF2Abt2PprOLpoDIJ6P+v5qLruLj7tPWWR5toXIZ/Ycsa2LnzkafQubcxZ4nErjuraFnTtF1r6X1IX+q",
+	"0n1Bh+LU8E/shL5UlV6sXblTXYTk0iwxwqjVTzni7OmZKK3yOAK6xiXIMuHja8NzoKxmZpldCheq8ySB",
+	"wkJ6yThLxWwGVATnW9GJ50hWJURNpo+zxNPW1R4awqA8g3bZXCiCxfU8kbq0a3ufWVm2+vYu9f7EGvIz",
+	"bXQrmqAOoG8r+S51Fl1Ep7wQp7dnJMa+y/f2v1rDqBwDy/b/Suu8qaz//df7/wsAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
