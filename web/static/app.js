@@ -891,7 +891,12 @@
         'data-key': c.key, text: c.label,
         onclick: () => {
           if (st.sortKey === c.key) st.sortAsc = !st.sortAsc;
-          else { st.sortKey = c.key; st.sortAsc = c.key === 'number' || c.key === 'state' || c.key === 'runner' || c.key.startsWith('p:'); }
+          else {
+            // The objective sorts best first; other numbers largest first.
+            st.sortKey = c.key;
+            st.sortAsc = c.key === 'value' ? st.study.objective.direction !== 'maximize'
+              : c.key === 'number' || c.key === 'state' || c.key === 'runner' || c.key.startsWith('p:');
+          }
           st.pageNo = 0;
           renderTable();
         },
