@@ -290,6 +290,16 @@ func TestDashboardShowsAStudyLive(t *testing.T) {
 		t.Errorf("the study link led to %s", path)
 	}
 
+	// A study without trials yet is a page of empty charts, not an error.
+	s.call("POST", "/studies", `{"name": "empty", "objective": {"metric": "loss"}, "search_space": `+space+`}`, http.StatusCreated, nil)
+	b.open(s.url+"/studies/empty", "study")
+	if got := b.chart("history")["value"]; got != 0 {
+		t.Errorf("an empty study's history has %d points", got)
+	}
+	if n := eval[int](b, `tuneDashboard.tableRows()`); n != 0 {
+		t.Errorf("an empty study's table has %d rows", n)
+	}
+
 	// The study page, loaded by its URL as after a reload, by name.
 	b.open(s.url+"/studies/browser-study", "study")
 	b.waitFor(`tuneDashboard.chartData('importance').length === 1`)

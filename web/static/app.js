@@ -214,6 +214,11 @@
   function poller(fn, onNotFound) {
     let timer = null, stopped = false;
     async function tick() {
+      // A hidden tab costs the server nothing; it catches up when shown.
+      if (document.hidden && dbg.polls > 0) {
+        if (!stopped) timer = setTimeout(tick, POLL_MS);
+        return;
+      }
       try {
         await fn();
         dbg.polls++;
@@ -644,6 +649,7 @@
     function paramValue(d, v) { return d.type === 'categorical' ? String(v) : v; }
 
     function valueRange(done) {
+      if (!done.length) return [0, 1];
       let lo = Infinity, hi = -Infinity;
       for (const t of done) { lo = Math.min(lo, t.value); hi = Math.max(hi, t.value); }
       if (lo === hi) { lo -= 1; hi += 1; }
