@@ -245,6 +245,29 @@ type Objective struct {
 	Metric string `json:"metric"`
 }
 
+// ParamImportance defines model for ParamImportance.
+type ParamImportance struct {
+	// Importance Between 0 and 1; a study's importances sum to 1 unless all are 0.
+	Importance float64 `json:"importance"`
+	Param      string  `json:"param"`
+}
+
+// ParamImportances defines model for ParamImportances.
+type ParamImportances struct {
+	Importances []ParamImportance `json:"importances"`
+
+	// Method How importances were computed: ped-anova.
+	//
+	// Example: ped-anova
+	Method string `json:"method"`
+
+	// TopQuantile The share of those trials counted as the best.
+	TopQuantile float64 `json:"top_quantile"`
+
+	// TrialsUsed The complete trials the importances are computed from.
+	TrialsUsed int `json:"trials_used"`
+}
+
 // Params Param name to value; int params are JSON integers.
 type Params map[string]interface{}
 
@@ -667,6 +690,19 @@ type ClientInterface interface {
 	// Corresponds with GET /studies/{study}/best (the `GetBestTrial` operationId).
 	GetBestTrial(ctx context.Context, study StudyRef, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetParamImportance How much each param matters for the objective.
+	//
+	// PED-ANOVA (Watanabe et al., IJCAI 2023, as Optuna's
+	// PedAnovaImportanceEvaluator): a param's importance is the Pearson
+	// divergence between its density among the best `top_quantile` of the
+	// complete trials (in the objective's direction) and among all complete
+	// trials, normalised so the importances sum to 1 (all 0 when no param
+	// tells the best trials apart), sorted descending. 409 while the study
+	// has fewer than 2 complete trials.
+	//
+	// Corresponds with GET /studies/{study}/importance (the `GetParamImportance` operationId).
+	GetParamImportance(ctx context.Context, study StudyRef, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListTrials List a study's trials by number, a page at a time.
 	//
 	// Corresponds with GET /studies/{study}/trials (the `ListTrials` operationId).
@@ -966,6 +1002,29 @@ func (c *Client) Ask(ctx context.Context, study StudyRef, body AskJSONRequestBod
 // Corresponds with GET /studies/{study}/best (the `GetBestTrial` operationId).
 func (c *Client) GetBestTrial(ctx context.Context, study StudyRef, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetBestTrialRequest(c.Server, study)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetParamImportance How much each param matters for the objective.
+//
+// PED-ANOVA (Watanabe et al., IJCAI 2023, as Optuna's
+// PedAnovaImportanceEvaluator): a param's importance is the Pearson
+// divergence between its density among the best `top_quantile` of the
+// complete trials (in the objective's direction) and among all complete
+// trials, normalised so the importances sum to 1 (all 0 when no param
+// tells the best trials apart), sorted descending. 409 while the study
+// has fewer than 2 complete trials.
+//
+// Corresponds with GET /studies/{study}/importance (the `GetParamImportance` operationId).
+func (c *Client) GetParamImportance(ctx context.Context, study StudyRef, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetParamImportanceRequest(c.Server, study)
 	if err != nil {
 		return nil, err
 	}
@@ -1465,6 +1524,40 @@ func NewGetBestTrialRequest(server string, study StudyRef) (*http.Request, error
 	return req, nil
 }
 
+// NewGetParamImportanceRequest constructs an http.Request for the GetParamImportance method
+func NewGetParamImportanceRequest(server string, study StudyRef) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "study", study, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/studies/%s/importance", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListTrialsRequest constructs an http.Request for the ListTrials method
 func NewListTrialsRequest(server string, study StudyRef, params *ListTrialsParams) (*http.Request, error) {
 	var err error
@@ -1925,6 +2018,21 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /studies/{study}/best (the `GetBestTrial` operationId).
 	GetBestTrialWithResponse(ctx context.Context, study StudyRef, reqEditors ...RequestEditorFn) (*GetBestTrialResponse, error)
+
+	// GetParamImportanceWithResponse How much each param matters for the objective.
+	//
+	// PED-ANOVA (Watanabe et al., IJCAI 2023, as Optuna's
+	// PedAnovaImportanceEvaluator): a param's importance is the Pearson
+	// divergence between its density among the best `top_quantile` of the
+	// complete trials (in the objective's direction) and among all complete
+	// trials, normalised so the importances sum to 1 (all 0 when no param
+	// tells the best trials apart), sorted descending. 409 while the study
+	// has fewer than 2 complete trials.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /studies/{study}/importance (the `GetParamImportance` operationId).
+	GetParamImportanceWithResponse(ctx context.Context, study StudyRef, reqEditors ...RequestEditorFn) (*GetParamImportanceResponse, error)
 
 	// ListTrialsWithResponse List a study's trials by number, a page at a time.
 	//
@@ -2416,6 +2524,61 @@ func (r GetBestTrialResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetBestTrialResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetParamImportanceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ParamImportances
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetParamImportanceResponse) GetJSON200() *ParamImportances {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetParamImportanceResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r GetParamImportanceResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetBody returns the raw response body bytes
+func (r GetParamImportanceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetParamImportanceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetParamImportanceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetParamImportanceResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -2983,6 +3146,27 @@ func (c *ClientWithResponses) GetBestTrialWithResponse(ctx context.Context, stud
 	return ParseGetBestTrialResponse(rsp)
 }
 
+// GetParamImportanceWithResponse How much each param matters for the objective.
+//
+// PED-ANOVA (Watanabe et al., IJCAI 2023, as Optuna's
+// PedAnovaImportanceEvaluator): a param's importance is the Pearson
+// divergence between its density among the best `top_quantile` of the
+// complete trials (in the objective's direction) and among all complete
+// trials, normalised so the importances sum to 1 (all 0 when no param
+// tells the best trials apart), sorted descending. 409 while the study
+// has fewer than 2 complete trials.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /studies/{study}/importance (the `GetParamImportance` operationId).
+func (c *ClientWithResponses) GetParamImportanceWithResponse(ctx context.Context, study StudyRef, reqEditors ...RequestEditorFn) (*GetParamImportanceResponse, error) {
+	rsp, err := c.GetParamImportance(ctx, study, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetParamImportanceResponse(rsp)
+}
+
 // ListTrialsWithResponse List a study's trials by number, a page at a time.
 //
 // Returns a wrapper object for the known response body format(s).
@@ -3424,6 +3608,46 @@ func ParseGetBestTrialResponse(rsp *http.Response) (*GetBestTrialResponse, error
 	return response, nil
 }
 
+// ParseGetParamImportanceResponse parses an HTTP response from a GetParamImportanceWithResponse call
+func ParseGetParamImportanceResponse(rsp *http.Response) (*GetParamImportanceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetParamImportanceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ParamImportances
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseListTrialsResponse parses an HTTP response from a ListTrialsWithResponse call
 func ParseListTrialsResponse(rsp *http.Response) (*ListTrialsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -3739,6 +3963,9 @@ type ServerInterface interface {
 	// GetBestTrial The best complete trial.
 	// (GET /studies/{study}/best)
 	GetBestTrial(ctx echo.Context, study StudyRef) error
+	// GetParamImportance How much each param matters for the objective.
+	// (GET /studies/{study}/importance)
+	GetParamImportance(ctx echo.Context, study StudyRef) error
 	// ListTrials List a study's trials by number, a page at a time.
 	// (GET /studies/{study}/trials)
 	ListTrials(ctx echo.Context, study StudyRef, params ListTrialsParams) error
@@ -3868,6 +4095,22 @@ func (w *ServerInterfaceWrapper) GetBestTrial(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetBestTrial(ctx, study)
+	return err
+}
+
+// GetParamImportance converts echo context to params.
+func (w *ServerInterfaceWrapper) GetParamImportance(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "study" -------------
+	var study StudyRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "study", ctx.Param("study"), &study, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter study: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetParamImportance(ctx, study)
 	return err
 }
 
@@ -4045,6 +4288,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/studies/:study/trials", wrapper.ListTrials, options.OperationMiddlewares["listTrials"]...)
 	router.POST(options.BaseURL+"/studies/:study/trials", wrapper.EnqueueTrial, options.OperationMiddlewares["enqueueTrial"]...)
 	router.GET(options.BaseURL+"/studies/:study/best", wrapper.GetBestTrial, options.OperationMiddlewares["getBestTrial"]...)
+	router.GET(options.BaseURL+"/studies/:study/importance", wrapper.GetParamImportance, options.OperationMiddlewares["getParamImportance"]...)
 	router.POST(options.BaseURL+"/studies/:study/ask", wrapper.Ask, options.OperationMiddlewares["ask"]...)
 	router.GET(options.BaseURL+"/trials/:trial", wrapper.GetTrial, options.OperationMiddlewares["getTrial"]...)
 	router.POST(options.BaseURL+"/trials/:trial/tell", wrapper.Tell, options.OperationMiddlewares["tell"]...)
@@ -4431,6 +4675,60 @@ func (response GetBestTrial404ApplicationProblemPlusJSONResponse) VisitGetBestTr
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetParamImportanceRequestObject struct {
+	Study StudyRef `json:"study"`
+}
+
+type GetParamImportanceResponseObject interface {
+	VisitGetParamImportanceResponse(w http.ResponseWriter) error
+}
+
+type GetParamImportance200JSONResponse ParamImportances
+
+func (response GetParamImportance200JSONResponse) VisitGetParamImportanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetParamImportance404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetParamImportance404ApplicationProblemPlusJSONResponse) VisitGetParamImportanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetParamImportance409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response GetParamImportance409ApplicationProblemPlusJSONResponse) VisitGetParamImportanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4902,6 +5200,9 @@ type StrictServerInterface interface {
 	// GetBestTrial The best complete trial.
 	// (GET /studies/{study}/best)
 	GetBestTrial(ctx context.Context, request GetBestTrialRequestObject) (GetBestTrialResponseObject, error)
+	// GetParamImportance How much each param matters for the objective.
+	// (GET /studies/{study}/importance)
+	GetParamImportance(ctx context.Context, request GetParamImportanceRequestObject) (GetParamImportanceResponseObject, error)
 	// ListTrials List a study's trials by number, a page at a time.
 	// (GET /studies/{study}/trials)
 	ListTrials(ctx context.Context, request ListTrialsRequestObject) (ListTrialsResponseObject, error)
@@ -5223,6 +5524,31 @@ func (sh *strictHandler) GetBestTrial(ctx echo.Context, study StudyRef) error {
 	return nil
 }
 
+// GetParamImportance operation middleware
+func (sh *strictHandler) GetParamImportance(ctx echo.Context, study StudyRef) error {
+	var request GetParamImportanceRequestObject
+
+	request.Study = study
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetParamImportance(ctx.Request().Context(), request.(GetParamImportanceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetParamImportance")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetParamImportanceResponseObject); ok {
+		return validResponse.VisitGetParamImportanceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListTrials operation middleware
 func (sh *strictHandler) ListTrials(ctx echo.Context, study StudyRef, params ListTrialsParams) error {
 	var request ListTrialsRequestObject
@@ -5474,72 +5800,79 @@ func (sh *strictHandler) Tell(ctx echo.Context, trial TrialID) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"3Fzrc9s4kv9XULyrilPHyHYmt1drf8okmZlcZbOp2Hv5MHZJENmSMCYBBgAt61z637e6Ab4kUC8/MjWf",
-	"TJF49vPXjYbvo0TlhZIgrYnO7qOCa56DBU2/LmyZLr7CBJ9TMIkWhRVKRmfR5QyYwa8vDJNlDlokTKRM",
-	"aSasYZLnMIjiSGDTgttZFEf4LjqLqFMURxq+l0JDGp1ZXUIcmWQGOceJ7KJwDbWQ02i5jKNLLXj28T1+",
-	"DIxo8evGESdK59xGZ5GQ9m9voriaQkgLU9DREifRYAolDdDGf+bpV/hegrH4K1HSgqRHXhSZSDhS4bjQ",
-	"apxB/l9/GCTJfWvC/9RIs+g/jhviHruv5viL6+UmXSeqdtMyYVjOM1w5pINoGUfvlJxkInn2BSWl1iAt",
-	"M5ZbYBOlxyI1zDZLpdV9VvYXVcr0OVf3WTFTJjMnhyh6JAm0nEulPnE9hR/FvbFKF8hCqxTLcCG0qn/J",
-	"QqsEjOHjDH6gYM0hy1450WLj0pLK+qXgZyFveSZQ6paVFpFSvDU3LaXgaSpweJ590aoAbQWqzoRnBuKo",
-	"aL26j3QpJeh1I/JtppgupZMmYt45MzM1l0xI95tlwlghp2bQaG3LMPg3avwHJBYp/B5uRUKk7a4AyVVa",
-	"GCa84GORCbsIWBq0Vynctb7UBiKOboQT7u4OkqJEwUvKlK8vMI5yyJVeDMcL65ax1RBVRi1kBRv79rtb",
-	"zXWIAEJD4hZ3H4Esc2ydCyly8f8QxVHO79zjdWC57wU+j8uq/x4sTmZKJO6xS6ELGt3E6CXGoA2Sa6xU",
-	"BlwSU4WFHLs13ORa8wUuZyamsw7VUlWi4tQt3ZDYNFPTFtH8+O7DfMchjIVix6buxepOJ5niNmZCWhIJ",
-	"bmGqtEjQIsVb2ElfQ+z8IL+XUMJhasethbygXiQBKAwnIZlLNHAL6ZDb9V29hwkvM4umjEk1x700FOIW",
-	"XlmRQ0j201oV1z6B1koHv0yEFGb22EvBraKxE9zC8JZnpaNPJXobrerHVt//w65RQFJzsFokW8f6h2+2",
-	"jB3O2trhi2uF0lKb0LXdGct1w73dKELOfJ3CozkXaG5H7AhNcuoI/pKBE0NzzjirWOQBgYZE6dS0PzjL",
-	"PRd2RoZ9IiBLDRtD5nhWWSU/VxSTdc7A4koLXUpIkbNcZJAGzRRxcH3xX71CIUZh1ZBdIenR6BVt9LwJ",
-	"6eNvwLUdA7eHaWQG3MBuiDQw+boorvm5/QWxMnvrVqEm8770oyGr/iEqfkIyfLizII33NAEyDeGuEBrM",
-	"nnKtikCwoktg8xlIkkcHF+fcMGxdQHrOQKYNBmmZ69qRrOxwbYF+5t7N/qq5g3mHykP8AKK4ngYSJVMT",
-	"5rWLyrZIDUWDZP4o4trSmoK2dU/ng7UqDHQUiEMU7S67l7QPhaSb9vCVWn2UE4XTocFqk9Gbx+js9MQD",
-	"KzRsf8MfG9ztCkH8QkLb+0ejzOGd7QRWuqrgxqQAHd2os9oWPDpriX6zjH/Sk7iFPUmctqHoJio3mLV2",
-	"peGEg/vG5jNlgJF5cRprmIZCaRszGEwH+GXIk6TUPFngjnIhP4Gc2ll0droNifnpQ+z4UrvsHm6sEZt6",
-	"1LSmBZ8TPnQehnEN7H8v/vmZeeEwQfpXcd26w/vlHfv7m//+H+bjRZaC5SKjUVZYQR96Qh5juewBauji",
-	"yx6TYYXNwr0qeAx3HJ0wAqWxKu3ZOOPyZjsWpnHruYOcQJDwHhIRdh+EIULhwKqfp3a9E+h3Sk7EdE+p",
-	"J6yJEohesId0uZBD4DpbDMkDCTkdao/Hwo01GFXqpKeFhrQk/RlOeGI7yLpj4rm2ZTF0GtPD02BgI5UE",
-	"dlSBwZgRBJEY5JgyScAYcQvDGc9uhZwOQg5oznVeFv0UCYGdr6TRTw2z4gcgps0x1dOhp5ZTWhN9F3Tt",
-	"Ht34fEko+FaO7OsGI/Wb77epcTRX+iZTPO2upMdSVJOuEEJgGNAMFCLFBRmYwxQVxDDhMhUInfpQEUC6",
-	"oxgZMc35yc6phkNV0RYdTdRcpiqPWZJzoMzK9zzZMVN2AVwns4uCJ7AJYGz22610UXCOClV2KT8GY93e",
-	"hyJMX1lmmcuRulT+OnlojA061jNCw4NElf7IYyuIfeeariVKdkw+pHsB/I0wPed3Q8QOWQZZfwuNtgo2",
-	"DLFJ7nryj7Fnq4eBm2jW4MWlj+f19tR1y9/6bAd5RTJ1gazie0oLJ5b5FmymslTIKePM9/VZCDVpYr5B",
-	"WHOdDdka/HRMDRkHVKChqTRoY+eWsrWzL1ujrQtq2TKo23p9q9oFrSkxt83KlW001Kg515GYFQnsituq",
-	"BFf77KhNrXgdFY5XbMK6BFz3mZd3NPYhAGE/VevK3wkaWz42IC3LgUvDpGKZyIUNC9meavmwyf4UKvwD",
-	"1OrBOrJNPXqF8JMwgexOjXt2gmJNdmUjKKKhehdyUVmWKsnq9Qj1mZeGMqupkuHjHxrhX0W6vz7tbdDW",
-	"MC++De3qErLssCCgOX9YPXTktkn2IYRiSvrMQes47+wkGMr0H108ddCxwtgnzJmzUmZgjE+3ON9KFKsV",
-	"w386JLm+gdVVVrH3FKu79t/UnOVcLhiG0gI0m2ourXEuX5jqAFkZYrfQjDgUNpmHALu9BIwdJUUZe8l6",
-	"GTNu6NTduTdmkcLCnjPc6cKlqqWy9H5PMVw5QQtupQccH4BZn/xkrdaq/sIUYvsL49jLrLoBecYKDeQv",
-	"hUXiz6pjm9hnChmXKbOQZR0RfoTk+1bS7q/6XpGCsOF5jxG3bm4nP0B6XgNbQubDnQXu8JAvhIfryWsq",
-	"N6DVk7aaMizrDT/j2lDVVN54utHBxC3adzW40vTa2vQaznd1PLte+UJ+Iig/3mOEZcu5lXDK0cOK4Mfq",
-	"YDec6WszoTkCbnDKTo5tZfNf+BQeir/8edW6CZJwZ4dJqY2zuFuUIIjXuoP0bmMNvR1Mn0Ylv7VAcZc8",
-	"iozphgONzv6apYYzU4SfcimMfZVnBaIouIPk0MqXJfkWl+HszvO2tMqWFOEjZsl5MhMSXmXAtQ/7ucCH",
-	"AUO8KcCwFJKMa2Doh2sAg/afX0kH7xnB+/PqMAkbI6mUgZSNF+xXVdhScnZ0+eUD/m7l30qJL7i5OUZn",
-	"ciWTTABhEI3vq+SERUTg3dMM8phm946oXnhS6lsw9GkiJM+upDctA/bhFvSCkSVgwrD63GfUVzQ4GlxJ",
-	"NDsiAencp6+VfVvwZAavXg9OWkc4kS0litMtaHegEp0OTlwLVYDkhYjOop8GJ4OfyCzaGcnMMW3IWRyf",
-	"K+5y6pOS01eFyjLDyoJZxUbtA9QRsY83aZomc+MP6GfKwJWsgjqGEuLKTh1mMmWBBDQxm3ChswXjiVbG",
-	"UG/hCTkXdibklQRelYm+MGzUDu1HA/b65E2FuCSwhOeA6xWSoddzhESdICp/TJGICcnvJ2/cfWHlz8rl",
-	"OntqOver5eycbC+7SoNquVqv/Prk5HHndgULgVLSt90EW0wwlkTBiTX+9Nm2ZRy9PnmzLhifVatESLii",
-	"DBQN6vHG7SS0wHrHx63ybKpRLfOc60W9OtCokmZNwuRiRcaEZQmX+JJQNp+a5kjeRNc49rGXJ1zUFKwz",
-	"nG1pwNjfm5roCbnS5BkCTHEGgvYUM5WlYCybCE212R364AC1hrgKLaKOS8qhzXJVXcjJMY5COKdNnIoc",
-	"14gQvN53CeIychetOv/H1o524m8n5Th93Kn7Sqw9A7yMHSbO2OXv27vUtwGww+lP2zvUFfHY4fXr7R26",
-	"xepdMXK0Z7yVV18Tj5buHN9Tu6UzBRUa7UrNe3rfSE2Hf29CxaDYPvVEfrN9P/UNhe5W3DjVVhwuyDIy",
-	"Yw4O9Al/0Bj8CrZnCyfPKIJOs8kSu30+mEoXMzXfzO64c3Xo9/A8TZPj+mrR8ppARTILlKO6nOWICvUM",
-	"m3FJZzyqtBVUO6rsuZJgfAXqy3M28q9HV1KDKXMw52yUKgkjxjOjKPI3NTxTk65PowJjnJJxnzq6kojf",
-	"mzRCCBW4xOmTmz2fn31mTLBR5kpaUtpy+wdZvcOl8wuKScwcq6kuhZi3p3U65uZm9QrcvnIcBMK/cZka",
-	"klrOfETn3S75aHbky6vTGNdOklNCyvjEIpChDOaVJIj1MmaQGbRWEubtOmtfUGbK6RSMdWGLbV3R86cx",
-	"gyt5WScmhanFnsbgDsadN2LOxAQhEl3RyZScgsZQRl7JUecAbRQEyebmidSgdQ1puX5z7zGdfVXCGr5P",
-	"1TYZhxjYvT191yJbrm2NbomBDfe9OBxVgenLthL4Y8awDoz9QUufd/sZjL2sL1w+kbXZSHeCpQcTvUPD",
-	"erj65KMpAH9MBxcidHPY2xtVXFaH7isT0x3Y7yXoRftarcta7kHg+iguPCIdMHdGbNU7twueT09O2iXP",
-	"p6GS51D+ftTKiY2qQo1Cw61QpWEFnzZXiFeW5vNomy4NXz+1eFLKMRgf48ppOx4+Pr8/pCiP18bfg5rx",
-	"wld5x4y7RXIyICKHoHmIH98TfhN25vygCzOPlHamq7549LJ1cobvDCulFRnjEkN6KoS4kg64NUc+/AYM",
-	"EzZmY5goyvQtyEF6gyiUHLBvzsVVyfUr6VcwqnR/FLORS6jik8uodpaD/pIuO6FvxvmYMFdyKm5Bxs1t",
-	"JwKKNZ39vRLvfl2yz7CJVjkT9sydU+IoCK9HtpQVgBd5obQdIaSxSlM2i8Edvqtwlhsc+yHsyay5kmps",
-	"uZCQEkaYz0ADM4CLdcQgMBTw1P6O4WXrGv1ju+yVa4zPHLNvdCcdQPZMynpIjP/QkN2zoIsYJuKuRgse",
-	"fKKAty/zKQm94MH9OL6nv8tNsOHHQobn5G0obF5DFQfb2Oo/YThM0aX/cY3b949imnH7snr1zccnMhFr",
-	"NyuD2P6Rs9zNHcQeyUHDSce23t7OZ2BnFAZVlpoSzY2T8JmDP6sh6ZoE3H26WjJbudX+jPiK2LmDrKeQ",
-	"OXcH5IkErnvB5JnzKd0bTD3C5wovX9AJJjX8C7unr1VZDmuXWVR35rg0c9CmUT/liLOjZ6IY+HEEdIVL",
-	"kGWkOA7jgcdizM5FAggYeZJAYSE9Z5ylYjIBqljyrSYOza7cm8deLPG0dYVixgHmDNo1TiEoh+t5InVp",
-	"F2I+s7Js9O1d6v2FNeQX2uhGNEEdQN9W8l3qLDqLjnkhjm9PSYx9l/v2f+MSYCKM0Nv/TqvzprL+y+vl",
-	"vwMAAP//",
+	"3Hxdc9s4svZfQfF9q+LUYWQlk7Onxr7KJJmZbGUzqTi7uVilJIhsiViTAAOAlnVS/u+nugF+SaC+Ynu2",
+	"9sqySHw1up9+utHQ9yhRRakkSGuii+9RyTUvwIKm/65sla4/wQI/p2ASLUorlIwuos8ZMINPnxgmqwK0",
+	"SJhImdJMWMMkL2AUxZHAV0tusyiO8LvoIqJGURxp+FYJDWl0YXUFcWSSDAqOA9l16V7UQi6ju7s4+qwF",
+	"z9+9wYeBHi0+3dnjQumC2+giEtL+5WUU10MIaWEJOrrDQTSYUkkDtPBfePoJvlVgLP6XKGlB0kdelrlI",
+	"OErhvNRqnkPxX/8yKJLvnQH/v0aZRf/vvBXuuXtqzj+6Vm7QbaFqNywThhU8x5lDOoru4ui1kotcJI8+",
+	"oaTSGqRlxnILbKH0XKSG2XaqNLsPyv6qKpk+5uw+KGaqJHN6iKpHmkDT+azUe66X8Gft3lyla9xCqxTL",
+	"cSI0q7/LUqsEjOHzHP5ExVpBnj9zqsXmlSWT9VPBx0Le8Fyg1t3VVkRG8cpcd4yCp6nA7nn+UasStBVo",
+	"OgueG4ijsvPV90hXUoLeBpEvmWK6kk6baPMumcnUSjIh3f8sF8YKuTSj1mo7wOC/UfN/QWJRwm/gRiQk",
+	"2v4MUFyVhWnCSz4XubDrANIgXqVw23nSAEQcXQun3P0VJGWFipdUKd+eYBwVUCi9ns7X1k1jLxDVoBZC",
+	"wRbf/ulm8zUkAKEhcZP7HoGsCny7EFIU4n8hiqOC37qPXwPTfSPw87yq2x+xxUmmROI+9iV0Rb2bGL3E",
+	"HLRBcc2VyoFL2lRhocBm7W5yrfkap5OJZdaTWqoqNJzmTdclvpqrZUdovn/3YHVgF8ZCeeCr7ovNlS5y",
+	"xW3MhLSkEtzCUmmRICLFe7aTnoa28638VkEFp5kdtxaKklqRBqAyjEM6l2jgFtIpt9uregMLXuUWoYxJ",
+	"tcK1tBLiFp5ZUUBI99PGFLcegdZKB58shBQmu++p4FIR7AS3ML3heeXkU6veTlR912n7D2waBTS1AKtF",
+	"srevv/nX7mLHs/Y2+OjeQm1pIHRrdcZy3e7eYRIhZ74t4dmKC4TbGTtDSE6dwJ8ycGpoLhln9RZ5QqAh",
+	"UTo13QcOuVfCZgTsCwF5atgccrdnNSr5saKY0DkHizMtdSUhxZ3lIoc0CFO0g9uT/+QNCjkKq7vsK8mA",
+	"RW9Yo9+bkD3+DlzbOXB7mkXmwA0cxkgDg2+r4pafO14Ra9jbRoVGzMfKj7qs24ek+B7F8PbWgjTe0wTE",
+	"NIXbUmgwR+q1KgPBiq6ArTKQpI+OLq64Yfh2CeklA5m2HKQD140j2Vjh1gT9yIOL/U1zR/NO1Yf4B4Ti",
+	"WhpIlExNeK9dVLZHaygaJPijiGvP2xS0bXs6H6zVYaCTQBySaH/ag6L9UUq6aw2f6K13cqFwOASsrhg9",
+	"PEYXz8eeWCGw/QX/2eFuNwTiJxJa3t9aYw6v7CCy0jcF1ycF6OhGHWpb8Oyso/rtNP6gT+IGjhRx2qWi",
+	"u6TcctbGlYYTDu4ZW2XKACN4cRZrmIZSaRszGC1H+GTKk6TSPFnjigoh34Nc2iy6eL6PifnhQ9tBzvhd",
+	"gQNxGQoyRO9Zf/q/gF0BSDZmXKbsOTrSOn3SNjPMVAVuy3NWyRyMYTzPGdfAxgf5MU8r9ocP7rW4O+MD",
+	"Vmx2LflwRrUpxzCfylQg3PpdrXriWoEG5mO79IKVkD7jUt1wohm3HClAdBE1X4fA0apy+q3i0oocBtJc",
+	"Ge6AWjBLeuc1LlGVtJAy7qLXOSVCDtoj18G0MpCGB6y5Sz0U9t9dNe8smi20KkbRXpjxEu2PvrH6uLed",
+	"gwqxC5C28IZaNHBDNntJIZIjWbSWv1798YH5iZsgBNWpjW3O9+tr9vPL//4f5lMmLAXLRU69bKARPRiI",
+	"+k1jtUGmXA14TStsHm5VR4itEvK5quzFPOfyen84SP02Ywd3AnnyG0hEmEERjQ5FxJtAQO8NDqBfK7kQ",
+	"yyOBn8ItBGEkggOiK4ScAtf5ekokTMjlVPuQJPyyBqMqnQy8oSGtyIVMFzyxveCyx3K4tlU5dTYwsKfB",
+	"2F4qCeysjodiRixcYpxvqiQBY8QNTDOe3wi5HIVgZsV1UZXDEgnx/U/k1B460oh/IGjYnVZ4uACiw8u2",
+	"VN/lHQ53Rz5lGMo/KSf2bcBI/eKHaUUcrZS+zhVP+zMZQIp60A1BCMTotqOQKK4IYE4zVBDThMtUYPQw",
+	"FBiA81IHqJERy4KPD862nWqKtuxZouYyVUXMkoIDJRe/FcmByeIr4DrJrkqewC6OvZu6djKmwTHqwKov",
+	"eaQLbu1TEZavrPLcHRO406xt8VAfO2xsoId2D4jCmIPiuNfu1a1c4YH5t/SoGHdnpFrw2ylyhzyHfPgN",
+	"jVgFO7rYpXcDKfjYb6uPhHbJrA2Z7nxKS+8/ven4W5/wI69IUBdIrL+hk5HEMv8Gy1SeCrlknPm2PhFH",
+	"zNWnPUZhy3UYsjf+70ENgQMa0NTUFrSzccfYugnIvQmHK3qzA6j7Wn2p3wuiKW1udys3ltFKo9m5nsZs",
+	"aGBf3TY1uF5nz2waw+uZcLyBCdsa8HUIXl5T36cQhONMra9/YwRbPjcgLSuAS8OkYrkohA0r2ZFm+WOD",
+	"/VuY8J9gVj9sI/vMY1AJ3wsTSHA2vOcgKtYmGHeSIupqcCJXNbLU5wzejtCeuQ97UyXDJ6DUw9/L9Hh7",
+	"OhrQtjgvfhta1WfI89OCgPYIbvPcnds2340Uiinpk2edE+2LcTCUGT69e+igY2NjH/DYqM6/+VmSbyWJ",
+	"NYbhH51yvrRjq+vE+uBB7nY+rOByzTCUFqDZUnNpjXP5wtQ1FMrQdgvNaIfCkHkKsTtKwdhZUlax16yn",
+	"MeOGCk+ce2MWJSzsJcOVrt1pjVSWvj9SDTcOkYNLGSDHJ3DWBz9cbqxquDaLtv2JcdvLrLoGecFKDeQv",
+	"hUXhZ/XJZeyT5ZSItpDnPRW+h/OnvaI93vS9IQVpw+OepO9d3EF+gOy8IbbEzKcHK9zpIV+IDzeDN1Ju",
+	"SasXbT1kWNfb/YwboGqkvPOAr8eJO7LvW3Bt6Q3aDALn6yae3S7+Ij8R1B/vMcK65dxKOOXoaUXwYV3b",
+	"EM70dTehrYJoecpBjm1j8R/5En6Uf/kj220IknBrp0mljUPcPUYQ5Gv9TgaXscXeTpZPa5JfOqS4Lx5F",
+	"YLrjQKO3vnaq4cwU8adCCmOfFXmJLApuITm1+OuOfIvLcPbHeVVZZSuK8JGzFDzJhIRnOXDtw34u8MOI",
+	"Id8UYFgKSc41MPTDDYFB/OcT6eg9I3p/WR854csoKmUgZfM1+02VtpKcnX3++Bb/7+TfKolfcHN9js5k",
+	"IpNcAHEQjd/XyQmLjMC7pwyKmEb3jqiZeFLpGzD0aCEkzyfSQ8uIvb0BvWaEBEwY1pz7zIbqZmejiUTY",
+	"EQlI5z59ufirkicZPHsxGneOcCJbSVSnG9DuQCV6Phq7N1QJkpciuoh+Go1HPxEs2ox05pwW5BDH54r7",
+	"O/VeyeWzUuW5YVXJrGKzbg3BjLaPt2maNnPja1QyZWAi66COoYa4ymvHmUxVogBNzBZc6HzNeKKVMdRa",
+	"eEGuhM2EnEjgdaX0E8Nm3dB+NmIvxi9rxiWBJbwAnK+QDL2eEyTaBEn5XYpCTEh/33tw97XFvyiX6xwo",
+	"az6unLlX3HHXNxo0y82S/Rfj8f2O7Wp2AtXUr/oJtphoLKmCU2v812fb7uLoxfjltmJ8UJ0qOeHqklA1",
+	"qMVLt5LQBJsVn3duKFCZdlUUXK+b2YFGkzRbGibXGzomLEu4xC+JZfOlaatSTPQV+z73+oSTWoJ1wNnV",
+	"Boz9PdRED7grbZ4hsCkOIGhNMVN5CsayhdB0PaEnH+ygsRBXpEjScUk5xCxX2Ig7OcdeiOd0hVOL4ysy",
+	"BG/3fYG4jNxV56rLfVtHN/F3kHE8v9+hh24Z+A3wOnaaOmOTn/c3aS7EYIPnP+1v0FwKwQYvXuxv0L+v",
+	"0VcjJ/u6jCesHh3bOf9O7905KKjZaF9r3tD3rdb09u9lqB4a30+9kF/uX09zSae/FNdPvRTHC/KcYMzR",
+	"gSHlD4LBb2AHljB+RBV0lk1I7Nb5w1K6ytRq93bHvdtz/wyP075y3tyuu/tKpCLJAhXZLmc5o1pVwzIu",
+	"6YxHVbamamc1nisJxhdhP71kM//1bCI1mKoAc8lmqZIwYzw3iiJ/09Aztej7NKqxxyEZ96mjiUT+3qYR",
+	"QqzAJU4fHPZ8fvaROcFOnatoSmnH7Z+Eeqdr50dUk5i5raa6FNq8I9HpnJvrzVugx+pxkAj/zmVqSGs5",
+	"8xGdd7vko9mZv2GQxjh30pwKUsYXFokMZTAnkijW05hBbhCtJKy6Vw18QZmplksw1oUttnNL1Z/GjCby",
+	"c5OYFKZRe+qDOxp32ao5EwukSHRLLVdyCRpDGTmRs94B2ixIks31A5lB5ybe3fbl1ft09nUVd/hKYRcy",
+	"TgHYoz19H5Et17Zht7SB7e57dTirA9OnXSPwx4xhG5j7g5Yh7/YLGPu5uXP8QGizU+5ES08Wek+GTXf9",
+	"otN7d3AhQffrpb24N8pH37559urDH/94xc6+cMslnwMDy3g+itm7v75+9Y69GL/4ic4S/qAMxRMzkR8h",
+	"fSXVDW9rjN8ih+dW6acXjDvV6BVe01XdDNhH4NooOZGpuAG9BHw095XbyCVSkEbYNeOFQrWvZTfrltHO",
+	"fMHFRG7W8Z75QK9JwTwxrCmSf+p4F3WM7KtuPJGudcyk0gXPhUE3o7aKgpvK8TNsPa7DebfYiXTu3vaU",
+	"xzBecm2fxswojTaDsgciGCP2cvwzW2UihxZEJzLjhi1g5UGQvdgsVQ6h4G9gNyu+H9ButkrWB0zIwUPM",
+	"CmVsI8c2YnxkJKNzvCrJGGVpaG6s4BaNiCL4ntY8im22hRiDEf/nuiBmY2D6iYZvFeh191cf3InCEeDX",
+	"HJOHe6Tij16Pnes43fs4z8fj7o2c56FS+dDZ2qyTr65tmpUaboSqDCv5sv2Fi42p+Rz3rt+0+PrQroOO",
+	"A4K5K5w5LceHdo/PVSkD095/8Vg0X/tLSDFB9BIw9OAuAxly3fH9s9QvwmaOo7oU0JnSjlY092Kfdk61",
+	"8TvDKgR9xiXj5pqKlCbSBVXtcSy/BsOEjdkcFoqy8Gsir56sCCVH7Iujn/XB10T6GcxqhJ3FbOYOO/CT",
+	"O+3oTQe5LN3FdZdShGXCTORS3ICM28u4FMQ1cvbXHj01dol4Q1dKmLAXroYAe8HQd2YrWQfXDjBnGG5Y",
+	"pSnTzOC2dF7Ep4Cwc2yHIUluzUSqueVCQkr8fZWBBmYAJ+uEQYFKwH/4K/CfO7/yct90euOW/SPn03ZS",
+	"vV6w9EjGekr+7UfTaX4L+mx+IW4bJu8DQ1Tw7l1zJWGQ2Lt/zr/T37tdlP7PpfOPubehlNYW4z8ZY+sf",
+	"anKcoi//8yamPj7D0PY7lHFvLuY/EERsXfwPxt33fALVXpEf0BwETiqp8Hi7ysBmoDvX3OkQqHUSPqv3",
+	"7wokfUjA1aeb5ey1Wx0+rdpQO3fI/BA65+5nPZDC9S9/PXKus3+7cCiEonLnJ1RdQC/+B7unT3XJHOuW",
+	"QNX3Wbk0KwzVGvNTTjgHeibKT92Pgm7sEuS58IkKwwvwXIzZlXA5D54kUFpILxlnqVgsgKoJ/VsLx2Y3",
+	"ftYFW7HEy9YVcRpHmHPo1h+GqBzO54HMpVsk/cjGstO396X3H2whv9JCd7IJagD6ptbvSufRRXTOS3F+",
+	"85zU2Df53v2xSAEmwgi9+2uPvW9q9L/7evd/AQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

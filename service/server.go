@@ -24,6 +24,7 @@ import (
 	"github.com/tune-dev/tune/openapi"
 	"github.com/tune-dev/tune/trials"
 	"github.com/tune-dev/tune/tuner"
+	"github.com/tune-dev/tune/web"
 )
 
 // Tuner proposes params and decides pruning; tuner.Tuner implements it.
@@ -129,6 +130,21 @@ func New(cfg Config) (*Server, error) {
 		return c.Blob(http.StatusOK, "application/yaml", openapi.SpecYAML)
 	})
 
+	// The dashboard: its pages (each serves the app, which reads the URL)
+	// and its assets. Only these paths, so any other is still a 404.
+	dashboard := web.Handler()
+	dash := func(c echo.Context) error {
+		if !dashboard.Serves(c.Request()) {
+			return echo.ErrNotFound
+		}
+		dashboard.ServeHTTP(c.Response(), c.Request())
+		return nil
+	}
+	for _, r := range web.Routes {
+		e.GET(echoPath(r), dash)
+	}
+	e.GET(web.AssetsPrefix+"*", dash)
+
 	api := e.Group(apiPrefix)
 	api.Use(oapimiddleware.OapiRequestValidatorWithOptions(spec, &oapimiddleware.Options{
 		SilenceServersWarning: true,
@@ -152,7 +168,19 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Handler serves the API, the spec, health checks and metrics.
+// echoPath turns a ServeMux pattern's {name} wildcards into echo's :name.
+func echoPath(pattern string) string {
+	parts := strings.Split(pattern, "/")
+	for i, p := range parts {
+		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
+			parts[i] = ":" + strings.Trim(p, "{}")
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
+// Handler serves the API, the spec, health checks, metrics and the
+// dashboard.
 func (s *Server) Handler() http.Handler { return s.echo }
 
 // Close stops the reaper. It does not close the store.

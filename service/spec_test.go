@@ -21,7 +21,7 @@ func TestSpecIsValid(t *testing.T) {
 		t.Fatalf("openapi.yaml is invalid: %v", err)
 	}
 	for _, op := range []string{"createStudy", "listStudies", "getStudy", "updateStudy", "deleteStudy",
-		"listTrials", "enqueueTrial", "getBestTrial", "ask", "getTrial", "tell", "report", "heartbeat", "acquireLease"} {
+		"listTrials", "enqueueTrial", "getBestTrial", "ask", "getTrial", "tell", "report", "heartbeat", "acquireLease", "getParamImportance"} {
 		found := false
 		for _, item := range doc.Paths.Map() {
 			for _, o := range item.Operations() {
