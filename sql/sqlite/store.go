@@ -60,7 +60,6 @@ import (
 // concurrent use, and several Stores (in one process or several) may open
 // the same file, though one service per file is the intended use.
 type Store struct {
-	path string
 	// w has a single connection, used for every write transaction.
 	w *sql.DB
 	// r is the pool of read-only connections.
@@ -115,7 +114,9 @@ func Open(ctx context.Context, path string) (_ *Store, err error) {
 	// Connect now, which creates the file and sets WAL mode (persistent,
 	// so the readers opened after inherit it), and reports an unusable path
 	// here rather than on the first request.
-	if err := w.PingContext(ctx); err != nil {
+	// Two processes creating the file at once contend for the switch to
+	// WAL, which needs the file to itself for a moment.
+	if err := retryBusy(ctx, func() error { return w.PingContext(ctx) }); err != nil {
 		w.Close()
 		return nil, err
 	}
@@ -128,11 +129,8 @@ func Open(ctx context.Context, path string) (_ *Store, err error) {
 	}
 	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
 	r.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
-	return &Store{path: path, w: w, r: r}, nil
+	return &Store{w: w, r: r}, nil
 }
-
-// Path returns the database file's path.
-func (s *Store) Path() string { return s.path }
 
 // Close closes every connection, waiting for those in use to be released.
 // When it closes the file's last connection SQLite checkpoints the WAL into

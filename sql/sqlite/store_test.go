@@ -135,14 +135,35 @@ func TestOpenRejectsBadPaths(t *testing.T) {
 
 // TestManyStoresOnOneFile hammers one file with writes from four Stores
 // (separate connection pools, as separate processes would have) at once,
+// from their first open of the new file on,
 // mixing every kind of write with reads: none fails, in particular not
 // with "database is locked", and every write is there after.
 func TestManyStoresOnOneFile(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "tune.db")
-	var stores []*sqlite.Store
-	for range 4 {
-		stores = append(stores, openAt(t, path))
+	// They open and migrate the new file at once, too.
+	stores := make([]*sqlite.Store, 4)
+	var opening sync.WaitGroup
+	openErrs := make([]error, len(stores))
+	for i := range stores {
+		opening.Go(func() {
+			s, err := sqlite.Open(ctx, path)
+			if err != nil {
+				openErrs[i] = err
+				return
+			}
+			stores[i] = s
+			openErrs[i] = s.Migrate(ctx)
+		})
+	}
+	opening.Wait()
+	for i, s := range stores {
+		if s != nil {
+			t.Cleanup(s.Close)
+		}
+		if openErrs[i] != nil {
+			t.Fatalf("store %d: %v", i, openErrs[i])
+		}
 	}
 	st := storetest.CreateStudy(t, stores[0], "shared", nil)
 	const workers, perWorker = 16, 15
