@@ -431,9 +431,10 @@ func (su suite) testTrialsChangedSince(t *testing.T) {
 }
 
 // QuietCursor follows the study's cursor until a read returns no trial,
-// and returns that cursor: from it, only later writes come back. Other
-// tests' transactions on the same server can hold the cursor back for a
-// moment, which makes a read repeat trials that did not change.
+// and returns that cursor: from it, only later writes come back. A store
+// may repeat trials that did not change (on PostgreSQL, other tests'
+// transactions on the same server hold the cursor back for a moment); the
+// contract allows that, so the suite waits it out rather than count it.
 func QuietCursor(t *testing.T, s trials.Store, studyID, cursor int64) int64 {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
