@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,13 +18,15 @@ import (
 	"github.com/tune-dev/tune/service"
 	"github.com/tune-dev/tune/sql/postgres"
 	"github.com/tune-dev/tune/sql/postgres/pgtest"
+	"github.com/tune-dev/tune/sql/sqlite"
+	"github.com/tune-dev/tune/sql/storetest"
 	"github.com/tune-dev/tune/tuner"
 )
 
-// env is one real server on a fresh Postgres database.
+// env is one real server on a fresh database.
 type env struct {
 	t      *testing.T
-	store  *postgres.Store
+	store  storetest.Store
 	url    string
 	client *openapi.ClientWithResponses
 }
@@ -33,7 +36,62 @@ func newEnv(t *testing.T) *env {
 	return newEnvOn(t, pgtest.New(t))
 }
 
-func newEnvOn(t *testing.T, store *postgres.Store) *env {
+// backend is a kind of store the service runs on.
+type backend struct {
+	name string
+	// replicas returns n stores on one fresh, migrated database, as n
+	// service replicas (or, for SQLite, n processes sharing a data dir)
+	// would have; they are closed when the test ends.
+	replicas func(t *testing.T, n int) []storetest.Store
+}
+
+// open returns one store on a fresh, migrated database.
+func (b backend) open(t *testing.T) storetest.Store {
+	t.Helper()
+	return b.replicas(t, 1)[0]
+}
+
+var backends = []backend{
+	{"postgres", func(t *testing.T, n int) []storetest.Store {
+		url := pgtest.URL(t)
+		var out []storetest.Store
+		for range n {
+			s, err := postgres.Open(context.Background(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(s.Close)
+			out = append(out, s)
+		}
+		return out
+	}},
+	{"sqlite", func(t *testing.T, n int) []storetest.Store {
+		path := filepath.Join(t.TempDir(), "tune.db")
+		var out []storetest.Store
+		for range n {
+			s, err := sqlite.Open(context.Background(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(s.Close)
+			if err := s.Migrate(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, s)
+		}
+		return out
+	}},
+}
+
+// onEveryStore runs fn as a subtest per backend, so that the API is proven
+// on every store the service can be given.
+func onEveryStore(t *testing.T, fn func(t *testing.T, b backend)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { fn(t, b) })
+	}
+}
+
+func newEnvOn(t *testing.T, store storetest.Store) *env {
 	t.Helper()
 	srv, err := service.New(service.Config{
 		Store:        store,
@@ -133,51 +191,53 @@ func (e *env) tell(id int64, body string, want int) openapi.Trial {
 }
 
 func TestStudyLifecycle(t *testing.T) {
-	e := newEnv(t)
-	s := e.createStudy("mnist-speed", `, "max_trials": 10`)
-	if s.Id == 0 || s.State != "running" || *s.Sampler.Type != "tpe" || *s.Pruner.Type != "none" || s.LeaseSeconds != 60 || s.MaxRetries != 0 {
-		t.Errorf("created study lacks defaults: %+v", s)
-	}
-	if d := s.SearchSpace["batch_size"]; d.Log == nil || !*d.Log || *d.Low != 16 {
-		t.Errorf("batch_size distribution not kept: %+v", d)
-	}
-	e.mustDo("POST", "/api/v1/studies", fmt.Sprintf(`{"name":"mnist-speed","objective":{"metric":"m"},"search_space":%s}`, fiveKnobs), http.StatusConflict, nil)
+	onEveryStore(t, func(t *testing.T, b backend) {
+		e := newEnvOn(t, b.open(t))
+		s := e.createStudy("mnist-speed", `, "max_trials": 10`)
+		if s.Id == 0 || s.State != "running" || *s.Sampler.Type != "tpe" || *s.Pruner.Type != "none" || s.LeaseSeconds != 60 || s.MaxRetries != 0 {
+			t.Errorf("created study lacks defaults: %+v", s)
+		}
+		if d := s.SearchSpace["batch_size"]; d.Log == nil || !*d.Log || *d.Low != 16 {
+			t.Errorf("batch_size distribution not kept: %+v", d)
+		}
+		e.mustDo("POST", "/api/v1/studies", fmt.Sprintf(`{"name":"mnist-speed","objective":{"metric":"m"},"search_space":%s}`, fiveKnobs), http.StatusConflict, nil)
 
-	var byName, byID openapi.Study
-	e.mustDo("GET", "/api/v1/studies/mnist-speed", "", http.StatusOK, &byName)
-	e.mustDo("GET", fmt.Sprintf("/api/v1/studies/%d", s.Id), "", http.StatusOK, &byID)
-	if byName.Id != s.Id || byID.Name != "mnist-speed" {
-		t.Errorf("lookups disagree: %d %q", byName.Id, byID.Name)
-	}
+		var byName, byID openapi.Study
+		e.mustDo("GET", "/api/v1/studies/mnist-speed", "", http.StatusOK, &byName)
+		e.mustDo("GET", fmt.Sprintf("/api/v1/studies/%d", s.Id), "", http.StatusOK, &byID)
+		if byName.Id != s.Id || byID.Name != "mnist-speed" {
+			t.Errorf("lookups disagree: %d %q", byName.Id, byID.Name)
+		}
 
-	tr := e.ask("mnist-speed")
-	e.tell(tr.Id, `{"state":"complete","value":0.9}`, http.StatusOK)
-	e.ask("mnist-speed")
+		tr := e.ask("mnist-speed")
+		e.tell(tr.Id, `{"state":"complete","value":0.9}`, http.StatusOK)
+		e.ask("mnist-speed")
 
-	var list openapi.StudyList
-	e.mustDo("GET", "/api/v1/studies", "", http.StatusOK, &list)
-	if len(list.Items) != 1 {
-		t.Fatalf("list has %d studies", len(list.Items))
-	}
-	got := list.Items[0]
-	if got.Counts.Complete != 1 || got.Counts.Running != 1 || got.BestValue == nil || *got.BestValue != 0.9 || *got.BestTrialId != tr.Id {
-		t.Errorf("summary = %+v", got)
-	}
+		var list openapi.StudyList
+		e.mustDo("GET", "/api/v1/studies", "", http.StatusOK, &list)
+		if len(list.Items) != 1 {
+			t.Fatalf("list has %d studies", len(list.Items))
+		}
+		got := list.Items[0]
+		if got.Counts.Complete != 1 || got.Counts.Running != 1 || got.BestValue == nil || *got.BestValue != 0.9 || *got.BestTrialId != tr.Id {
+			t.Errorf("summary = %+v", got)
+		}
 
-	var paused openapi.Study
-	e.mustDo("PATCH", "/api/v1/studies/mnist-speed", `{"state":"paused"}`, http.StatusOK, &paused)
-	if paused.State != "paused" {
-		t.Errorf("state after pause = %s", paused.State)
-	}
-	e.mustDo("POST", "/api/v1/studies/mnist-speed/ask", "", http.StatusConflict, nil)
-	e.mustDo("PATCH", "/api/v1/studies/mnist-speed", `{"state":"running"}`, http.StatusOK, nil)
-	e.ask("mnist-speed")
-	e.mustDo("PATCH", "/api/v1/studies/mnist-speed", `{"state":"sleeping"}`, http.StatusBadRequest, nil)
+		var paused openapi.Study
+		e.mustDo("PATCH", "/api/v1/studies/mnist-speed", `{"state":"paused"}`, http.StatusOK, &paused)
+		if paused.State != "paused" {
+			t.Errorf("state after pause = %s", paused.State)
+		}
+		e.mustDo("POST", "/api/v1/studies/mnist-speed/ask", "", http.StatusConflict, nil)
+		e.mustDo("PATCH", "/api/v1/studies/mnist-speed", `{"state":"running"}`, http.StatusOK, nil)
+		e.ask("mnist-speed")
+		e.mustDo("PATCH", "/api/v1/studies/mnist-speed", `{"state":"sleeping"}`, http.StatusBadRequest, nil)
 
-	e.mustDo("DELETE", "/api/v1/studies/mnist-speed", "", http.StatusNoContent, nil)
-	e.mustDo("GET", "/api/v1/studies/mnist-speed", "", http.StatusNotFound, nil)
-	e.mustDo("GET", fmt.Sprintf("/api/v1/trials/%d", tr.Id), "", http.StatusNotFound, nil)
-	e.mustDo("DELETE", "/api/v1/studies/mnist-speed", "", http.StatusNotFound, nil)
+		e.mustDo("DELETE", "/api/v1/studies/mnist-speed", "", http.StatusNoContent, nil)
+		e.mustDo("GET", "/api/v1/studies/mnist-speed", "", http.StatusNotFound, nil)
+		e.mustDo("GET", fmt.Sprintf("/api/v1/trials/%d", tr.Id), "", http.StatusNotFound, nil)
+		e.mustDo("DELETE", "/api/v1/studies/mnist-speed", "", http.StatusNotFound, nil)
+	})
 }
 
 func TestCreateStudyRejectsBadInput(t *testing.T) {
@@ -228,152 +288,160 @@ func TestCreateStudyRejectsBadInput(t *testing.T) {
 }
 
 func TestAskTell(t *testing.T) {
-	e := newEnv(t)
-	e.createStudy("s", "")
-	e.mustDo("GET", "/api/v1/studies/s/best", "", http.StatusNotFound, nil)
+	onEveryStore(t, func(t *testing.T, b backend) {
+		e := newEnvOn(t, b.open(t))
+		e.createStudy("s", "")
+		e.mustDo("GET", "/api/v1/studies/s/best", "", http.StatusNotFound, nil)
 
-	tr := e.ask("s")
-	if tr.State != "running" || tr.Number != 0 || tr.Lease < 1 || tr.LeaseExpiresAt == nil || tr.StartedAt == nil {
-		t.Errorf("asked trial = %+v", tr)
-	}
-	for _, name := range []string{"batch_size", "workers"} {
-		v, ok := tr.Params[name].(float64)
-		if !ok || v != float64(int64(v)) {
-			t.Errorf("int param %s = %#v, want a JSON integer", name, tr.Params[name])
+		tr := e.ask("s")
+		if tr.State != "running" || tr.Number != 0 || tr.Lease < 1 || tr.LeaseExpiresAt == nil || tr.StartedAt == nil {
+			t.Errorf("asked trial = %+v", tr)
 		}
-	}
-	bs := tr.Params["batch_size"].(float64)
-	if bs < 16 || bs > 1024 {
-		t.Errorf("batch_size %v out of range", bs)
-	}
+		for _, name := range []string{"batch_size", "workers"} {
+			v, ok := tr.Params[name].(float64)
+			if !ok || v != float64(int64(v)) {
+				t.Errorf("int param %s = %#v, want a JSON integer", name, tr.Params[name])
+			}
+		}
+		bs := tr.Params["batch_size"].(float64)
+		if bs < 16 || bs > 1024 {
+			t.Errorf("batch_size %v out of range", bs)
+		}
 
-	// complete without a value: taken from the objective metric.
-	done := e.tell(tr.Id, `{"state":"complete","device":"cuda:1","metrics":{"val_accuracy":0.91,"samples_per_second":1200}}`, http.StatusOK)
-	if done.State != "complete" || done.Value == nil || *done.Value != 0.91 || done.FinishedAt == nil || done.Device != "cuda:1" {
-		t.Errorf("told trial = %+v", done)
-	}
-	// The same tell again is fine; a different one is a conflict.
-	e.tell(tr.Id, `{"state":"complete","metrics":{"val_accuracy":0.91,"samples_per_second":1200}}`, http.StatusOK)
-	e.tell(tr.Id, `{"state":"complete","value":0.5}`, http.StatusConflict)
-	e.tell(tr.Id, `{"state":"failed","error":"boom"}`, http.StatusConflict)
+		// complete without a value: taken from the objective metric.
+		done := e.tell(tr.Id, `{"state":"complete","device":"cuda:1","metrics":{"val_accuracy":0.91,"samples_per_second":1200}}`, http.StatusOK)
+		if done.State != "complete" || done.Value == nil || *done.Value != 0.91 || done.FinishedAt == nil || done.Device != "cuda:1" {
+			t.Errorf("told trial = %+v", done)
+		}
+		// The same tell again is fine; a different one is a conflict.
+		e.tell(tr.Id, `{"state":"complete","metrics":{"val_accuracy":0.91,"samples_per_second":1200}}`, http.StatusOK)
+		e.tell(tr.Id, `{"state":"complete","value":0.5}`, http.StatusConflict)
+		e.tell(tr.Id, `{"state":"failed","error":"boom"}`, http.StatusConflict)
 
-	var best openapi.Trial
-	e.mustDo("GET", "/api/v1/studies/s/best", "", http.StatusOK, &best)
-	if best.Id != tr.Id || best.Metrics["samples_per_second"] != 1200 {
-		t.Errorf("best = %+v", best)
-	}
+		var best openapi.Trial
+		e.mustDo("GET", "/api/v1/studies/s/best", "", http.StatusOK, &best)
+		if best.Id != tr.Id || best.Metrics["samples_per_second"] != 1200 {
+			t.Errorf("best = %+v", best)
+		}
 
-	tr2 := e.ask("s")
-	if tr2.Number != 1 {
-		t.Errorf("second trial number = %d", tr2.Number)
-	}
-	e.tell(tr2.Id, `{"state":"complete"}`, http.StatusUnprocessableEntity)
-	e.tell(tr2.Id, `{"state":"running"}`, http.StatusBadRequest)
-	e.tell(tr2.Id, `{"state":"complete","value":"high"}`, http.StatusBadRequest)
-	e.tell(tr2.Id, `{"state":"complete","value":1,"metrics":{"x":"y"}}`, http.StatusBadRequest)
-	e.tell(tr2.Id, `{"state":"complete","value":1,"lease":999}`, http.StatusConflict)
-	e.tell(tr2.Id, `{"state":"failed","error":"CUDA out of memory"}`, http.StatusOK)
-	var got openapi.Trial
-	e.mustDo("GET", fmt.Sprintf("/api/v1/trials/%d", tr2.Id), "", http.StatusOK, &got)
-	if got.State != "failed" || got.Error != "CUDA out of memory" {
-		t.Errorf("failed trial = %+v", got)
-	}
+		tr2 := e.ask("s")
+		if tr2.Number != 1 {
+			t.Errorf("second trial number = %d", tr2.Number)
+		}
+		e.tell(tr2.Id, `{"state":"complete"}`, http.StatusUnprocessableEntity)
+		e.tell(tr2.Id, `{"state":"running"}`, http.StatusBadRequest)
+		e.tell(tr2.Id, `{"state":"complete","value":"high"}`, http.StatusBadRequest)
+		e.tell(tr2.Id, `{"state":"complete","value":1,"metrics":{"x":"y"}}`, http.StatusBadRequest)
+		e.tell(tr2.Id, `{"state":"complete","value":1,"lease":999}`, http.StatusConflict)
+		e.tell(tr2.Id, `{"state":"failed","error":"CUDA out of memory"}`, http.StatusOK)
+		var got openapi.Trial
+		e.mustDo("GET", fmt.Sprintf("/api/v1/trials/%d", tr2.Id), "", http.StatusOK, &got)
+		if got.State != "failed" || got.Error != "CUDA out of memory" {
+			t.Errorf("failed trial = %+v", got)
+		}
 
-	tr3 := e.ask("s")
-	e.tell(tr3.Id, `{"state":"pruned"}`, http.StatusOK)
+		tr3 := e.ask("s")
+		e.tell(tr3.Id, `{"state":"pruned"}`, http.StatusOK)
 
-	e.tell(999999, `{"state":"complete","value":1}`, http.StatusNotFound)
-	e.tell(999999, `{"state":"complete","metrics":{"val_accuracy":1}}`, http.StatusNotFound)
-	e.tell(999999, `{"state":"failed","error":"x"}`, http.StatusNotFound)
-	e.mustDo("GET", "/api/v1/trials/abc", "", http.StatusBadRequest, nil)
-	e.mustDo("GET", "/api/v1/trials/999999", "", http.StatusNotFound, nil)
-	e.mustDo("POST", "/api/v1/studies/nope/ask", "", http.StatusNotFound, nil)
-	e.mustDo("GET", "/api/v1/nothing-here", "", http.StatusNotFound, nil)
+		e.tell(999999, `{"state":"complete","value":1}`, http.StatusNotFound)
+		e.tell(999999, `{"state":"complete","metrics":{"val_accuracy":1}}`, http.StatusNotFound)
+		e.tell(999999, `{"state":"failed","error":"x"}`, http.StatusNotFound)
+		e.mustDo("GET", "/api/v1/trials/abc", "", http.StatusBadRequest, nil)
+		e.mustDo("GET", "/api/v1/trials/999999", "", http.StatusNotFound, nil)
+		e.mustDo("POST", "/api/v1/studies/nope/ask", "", http.StatusNotFound, nil)
+		e.mustDo("GET", "/api/v1/nothing-here", "", http.StatusNotFound, nil)
+	})
 }
 
 func TestEnqueueIsHandedOutFirst(t *testing.T) {
-	e := newEnv(t)
-	e.createStudy("s", "")
-	fixed := `{"params":{"learning_rate":0.001,"batch_size":128,"activation":"relu","precision":"float32","workers":2}}`
-	var w openapi.Trial
-	e.mustDo("POST", "/api/v1/studies/s/trials", fixed, http.StatusCreated, &w)
-	if w.State != "waiting" || w.Number != 0 || w.StartedAt != nil {
-		t.Errorf("enqueued = %+v", w)
-	}
-	tr := e.ask("s")
-	if tr.Id != w.Id || tr.Params["batch_size"] != 128.0 || tr.Params["activation"] != "relu" {
-		t.Errorf("ask did not hand out the enqueued trial: %+v", tr)
-	}
-	for name, body := range map[string]string{
-		"missing param": `{"params":{"learning_rate":0.001}}`,
-		"unknown param": `{"params":{"learning_rate":0.001,"batch_size":128,"activation":"relu","precision":"float32","workers":2,"dropout":0.1}}`,
-		"out of range":  `{"params":{"learning_rate":5,"batch_size":128,"activation":"relu","precision":"float32","workers":2}}`,
-		"not an int":    `{"params":{"learning_rate":0.001,"batch_size":128.5,"activation":"relu","precision":"float32","workers":2}}`,
-		"bad choice":    `{"params":{"learning_rate":0.001,"batch_size":128,"activation":"gelu","precision":"float32","workers":2}}`,
-	} {
-		if got := e.do("POST", "/api/v1/studies/s/trials", body, nil); got != http.StatusUnprocessableEntity {
-			t.Errorf("%s: status %d, want 422", name, got)
+	onEveryStore(t, func(t *testing.T, b backend) {
+		e := newEnvOn(t, b.open(t))
+		e.createStudy("s", "")
+		fixed := `{"params":{"learning_rate":0.001,"batch_size":128,"activation":"relu","precision":"float32","workers":2}}`
+		var w openapi.Trial
+		e.mustDo("POST", "/api/v1/studies/s/trials", fixed, http.StatusCreated, &w)
+		if w.State != "waiting" || w.Number != 0 || w.StartedAt != nil {
+			t.Errorf("enqueued = %+v", w)
 		}
-	}
-	e.mustDo("POST", "/api/v1/studies/s/trials", `{}`, http.StatusBadRequest, nil)
-	// A waiting trial cannot be told.
-	e.mustDo("POST", "/api/v1/studies/s/trials", fixed, http.StatusCreated, &w)
-	e.tell(w.Id, `{"state":"complete","value":1}`, http.StatusConflict)
+		tr := e.ask("s")
+		if tr.Id != w.Id || tr.Params["batch_size"] != 128.0 || tr.Params["activation"] != "relu" {
+			t.Errorf("ask did not hand out the enqueued trial: %+v", tr)
+		}
+		for name, body := range map[string]string{
+			"missing param": `{"params":{"learning_rate":0.001}}`,
+			"unknown param": `{"params":{"learning_rate":0.001,"batch_size":128,"activation":"relu","precision":"float32","workers":2,"dropout":0.1}}`,
+			"out of range":  `{"params":{"learning_rate":5,"batch_size":128,"activation":"relu","precision":"float32","workers":2}}`,
+			"not an int":    `{"params":{"learning_rate":0.001,"batch_size":128.5,"activation":"relu","precision":"float32","workers":2}}`,
+			"bad choice":    `{"params":{"learning_rate":0.001,"batch_size":128,"activation":"gelu","precision":"float32","workers":2}}`,
+		} {
+			if got := e.do("POST", "/api/v1/studies/s/trials", body, nil); got != http.StatusUnprocessableEntity {
+				t.Errorf("%s: status %d, want 422", name, got)
+			}
+		}
+		e.mustDo("POST", "/api/v1/studies/s/trials", `{}`, http.StatusBadRequest, nil)
+		// A waiting trial cannot be told.
+		e.mustDo("POST", "/api/v1/studies/s/trials", fixed, http.StatusCreated, &w)
+		e.tell(w.Id, `{"state":"complete","value":1}`, http.StatusConflict)
+	})
 }
 
 func TestMaxTrialsEndsTheStudy(t *testing.T) {
-	e := newEnv(t)
-	e.createStudy("s", `, "max_trials": 3`)
-	var ids []int64
-	for range 3 {
-		ids = append(ids, e.ask("s").Id)
-	}
-	e.mustDo("POST", "/api/v1/studies/s/ask", "", http.StatusConflict, nil)
-	e.mustDo("POST", "/api/v1/studies/s/trials", `{"params":{"learning_rate":0.001,"batch_size":128,"activation":"relu","precision":"float32","workers":2}}`, http.StatusConflict, nil)
-	for i, id := range ids {
-		e.tell(id, fmt.Sprintf(`{"state":"complete","value":%d}`, i), http.StatusOK)
-	}
-	var s openapi.Study
-	e.mustDo("GET", "/api/v1/studies/s", "", http.StatusOK, &s)
-	if s.State != "done" || s.Counts.Complete != 3 || *s.BestValue != 2 {
-		t.Errorf("study after its last trial = %+v", s)
-	}
+	onEveryStore(t, func(t *testing.T, b backend) {
+		e := newEnvOn(t, b.open(t))
+		e.createStudy("s", `, "max_trials": 3`)
+		var ids []int64
+		for range 3 {
+			ids = append(ids, e.ask("s").Id)
+		}
+		e.mustDo("POST", "/api/v1/studies/s/ask", "", http.StatusConflict, nil)
+		e.mustDo("POST", "/api/v1/studies/s/trials", `{"params":{"learning_rate":0.001,"batch_size":128,"activation":"relu","precision":"float32","workers":2}}`, http.StatusConflict, nil)
+		for i, id := range ids {
+			e.tell(id, fmt.Sprintf(`{"state":"complete","value":%d}`, i), http.StatusOK)
+		}
+		var s openapi.Study
+		e.mustDo("GET", "/api/v1/studies/s", "", http.StatusOK, &s)
+		if s.State != "done" || s.Counts.Complete != 3 || *s.BestValue != 2 {
+			t.Errorf("study after its last trial = %+v", s)
+		}
+	})
 }
 
 func TestReportAndPrune(t *testing.T) {
-	e := newEnv(t)
-	e.createStudy("s", `, "pruner": {"type": "median", "startup_trials": 2, "warmup_steps": 1}`)
-	report := func(id int64, step int, v float64) bool {
-		t.Helper()
-		var d openapi.PruneDecision
-		e.mustDo("POST", fmt.Sprintf("/api/v1/trials/%d/report", id), fmt.Sprintf(`{"step":%d,"value":%v,"metrics":{"samples_per_second":100}}`, step, v), http.StatusOK, &d)
-		return d.Prune
-	}
-	for range 3 {
-		tr := e.ask("s")
-		for step := range 4 {
-			if report(tr.Id, step, 0.8+0.03*float64(step)) {
-				t.Fatalf("a good trial was pruned at step %d", step)
-			}
+	onEveryStore(t, func(t *testing.T, b backend) {
+		e := newEnvOn(t, b.open(t))
+		e.createStudy("s", `, "pruner": {"type": "median", "startup_trials": 2, "warmup_steps": 1}`)
+		report := func(id int64, step int, v float64) bool {
+			t.Helper()
+			var d openapi.PruneDecision
+			e.mustDo("POST", fmt.Sprintf("/api/v1/trials/%d/report", id), fmt.Sprintf(`{"step":%d,"value":%v,"metrics":{"samples_per_second":100}}`, step, v), http.StatusOK, &d)
+			return d.Prune
 		}
-		e.tell(tr.Id, `{"state":"complete","value":0.89}`, http.StatusOK)
-	}
-	bad := e.ask("s")
-	if report(bad.Id, 0, 0.1) {
-		t.Error("pruned during warm-up")
-	}
-	if !report(bad.Id, 1, 0.1) {
-		t.Error("a trial far below the median was not pruned")
-	}
-	var tr openapi.Trial
-	e.mustDo("GET", fmt.Sprintf("/api/v1/trials/%d", bad.Id), "", http.StatusOK, &tr)
-	if len(tr.IntermediateValues) != 2 || tr.IntermediateValues[1].Step != 1 || tr.IntermediateValues[1].Value != 0.1 {
-		t.Errorf("intermediate values = %+v", tr.IntermediateValues)
-	}
-	e.tell(bad.Id, `{"state":"pruned"}`, http.StatusOK)
-	e.mustDo("POST", fmt.Sprintf("/api/v1/trials/%d/report", bad.Id), `{"step":2,"value":0.5}`, http.StatusConflict, nil)
-	e.mustDo("POST", fmt.Sprintf("/api/v1/trials/%d/report", bad.Id), `{"step":-1,"value":0.5}`, http.StatusBadRequest, nil)
-	e.mustDo("POST", "/api/v1/trials/999999/report", `{"step":1,"value":0.5}`, http.StatusNotFound, nil)
+		for range 3 {
+			tr := e.ask("s")
+			for step := range 4 {
+				if report(tr.Id, step, 0.8+0.03*float64(step)) {
+					t.Fatalf("a good trial was pruned at step %d", step)
+				}
+			}
+			e.tell(tr.Id, `{"state":"complete","value":0.89}`, http.StatusOK)
+		}
+		bad := e.ask("s")
+		if report(bad.Id, 0, 0.1) {
+			t.Error("pruned during warm-up")
+		}
+		if !report(bad.Id, 1, 0.1) {
+			t.Error("a trial far below the median was not pruned")
+		}
+		var tr openapi.Trial
+		e.mustDo("GET", fmt.Sprintf("/api/v1/trials/%d", bad.Id), "", http.StatusOK, &tr)
+		if len(tr.IntermediateValues) != 2 || tr.IntermediateValues[1].Step != 1 || tr.IntermediateValues[1].Value != 0.1 {
+			t.Errorf("intermediate values = %+v", tr.IntermediateValues)
+		}
+		e.tell(bad.Id, `{"state":"pruned"}`, http.StatusOK)
+		e.mustDo("POST", fmt.Sprintf("/api/v1/trials/%d/report", bad.Id), `{"step":2,"value":0.5}`, http.StatusConflict, nil)
+		e.mustDo("POST", fmt.Sprintf("/api/v1/trials/%d/report", bad.Id), `{"step":-1,"value":0.5}`, http.StatusBadRequest, nil)
+		e.mustDo("POST", "/api/v1/trials/999999/report", `{"step":1,"value":0.5}`, http.StatusNotFound, nil)
+	})
 }
 
 func (e *env) lease(runnerID string, workloads []string, wait int) (*openapi.LeaseGrant, int) {
@@ -391,60 +459,62 @@ func (e *env) lease(runnerID string, workloads []string, wait int) (*openapi.Lea
 }
 
 func TestLeasesAndExpiry(t *testing.T) {
-	e := newEnv(t)
-	e.createStudy("s", `, "workload": {"type": "mnist-mlp", "options": {"epochs": 3}}, "max_retries": 1, "lease_seconds": 30, "max_parallel": 1`)
+	onEveryStore(t, func(t *testing.T, b backend) {
+		e := newEnvOn(t, b.open(t))
+		e.createStudy("s", `, "workload": {"type": "mnist-mlp", "options": {"epochs": 3}}, "max_retries": 1, "lease_seconds": 30, "max_parallel": 1`)
 
-	if g, status := e.lease("exec-only", []string{"exec"}, 0); status != http.StatusNoContent {
-		t.Fatalf("a runner without the workload got %d %+v", status, g)
-	}
-	g, status := e.lease("r1", []string{"mnist-mlp"}, 1)
-	if status != http.StatusOK {
-		t.Fatalf("lease = %d", status)
-	}
-	if g.Study.Name != "s" || g.Study.Workload == nil || g.Study.Workload.Type != "mnist-mlp" || g.Study.Objective.Metric != "val_accuracy" ||
-		g.Trial.Runner != "r1" || g.Lease != g.Trial.Lease || g.LeaseSeconds != 30 {
-		t.Errorf("grant = %+v", g)
-	}
-	// max_parallel 1: nothing more for another runner.
-	if _, status := e.lease("r2", []string{"mnist-mlp"}, 0); status != http.StatusNoContent {
-		t.Errorf("max_parallel ignored: %d", status)
-	}
+		if g, status := e.lease("exec-only", []string{"exec"}, 0); status != http.StatusNoContent {
+			t.Fatalf("a runner without the workload got %d %+v", status, g)
+		}
+		g, status := e.lease("r1", []string{"mnist-mlp"}, 1)
+		if status != http.StatusOK {
+			t.Fatalf("lease = %d", status)
+		}
+		if g.Study.Name != "s" || g.Study.Workload == nil || g.Study.Workload.Type != "mnist-mlp" || g.Study.Objective.Metric != "val_accuracy" ||
+			g.Trial.Runner != "r1" || g.Lease != g.Trial.Lease || g.LeaseSeconds != 30 {
+			t.Errorf("grant = %+v", g)
+		}
+		// max_parallel 1: nothing more for another runner.
+		if _, status := e.lease("r2", []string{"mnist-mlp"}, 0); status != http.StatusNoContent {
+			t.Errorf("max_parallel ignored: %d", status)
+		}
 
-	var ext openapi.LeaseExtension
-	e.mustDo("POST", fmt.Sprintf("/api/v1/trials/%d/heartbeat", g.Trial.Id), fmt.Sprintf(`{"lease":%d}`, g.Lease), http.StatusOK, &ext)
-	if ext.Stop || !ext.LeaseExpiresAt.After(time.Now().Add(20*time.Second)) {
-		t.Errorf("heartbeat = %+v", ext)
-	}
-	e.mustDo("POST", fmt.Sprintf("/api/v1/trials/%d/heartbeat", g.Trial.Id), fmt.Sprintf(`{"lease":%d}`, g.Lease+7), http.StatusConflict, nil)
-	e.mustDo("POST", fmt.Sprintf("/api/v1/trials/%d/report", g.Trial.Id), fmt.Sprintf(`{"step":0,"value":0.5,"lease":%d}`, g.Lease), http.StatusOK, nil)
+		var ext openapi.LeaseExtension
+		e.mustDo("POST", fmt.Sprintf("/api/v1/trials/%d/heartbeat", g.Trial.Id), fmt.Sprintf(`{"lease":%d}`, g.Lease), http.StatusOK, &ext)
+		if ext.Stop || !ext.LeaseExpiresAt.After(time.Now().Add(20*time.Second)) {
+			t.Errorf("heartbeat = %+v", ext)
+		}
+		e.mustDo("POST", fmt.Sprintf("/api/v1/trials/%d/heartbeat", g.Trial.Id), fmt.Sprintf(`{"lease":%d}`, g.Lease+7), http.StatusConflict, nil)
+		e.mustDo("POST", fmt.Sprintf("/api/v1/trials/%d/report", g.Trial.Id), fmt.Sprintf(`{"step":0,"value":0.5,"lease":%d}`, g.Lease), http.StatusOK, nil)
 
-	// The runner dies: move the database clock past the lease and let the
-	// reaper requeue the trial.
-	e.store.SetClockOffset(31 * time.Second)
-	requeued := e.waitTrial(g.Trial.Id, func(tr openapi.Trial) bool { return tr.State == "waiting" })
-	if requeued.Attempt != 1 || fmt.Sprint(requeued.Params) != fmt.Sprint(g.Trial.Params) {
-		t.Errorf("requeued trial = %+v", requeued)
-	}
-	// The dead runner's writes are refused and change nothing.
-	e.mustDo("POST", fmt.Sprintf("/api/v1/trials/%d/heartbeat", g.Trial.Id), fmt.Sprintf(`{"lease":%d}`, g.Lease), http.StatusConflict, nil)
-	e.tell(g.Trial.Id, fmt.Sprintf(`{"state":"complete","value":0.9,"lease":%d}`, g.Lease), http.StatusConflict)
+		// The runner dies: move the database clock past the lease and let the
+		// reaper requeue the trial.
+		e.store.SetClockOffset(31 * time.Second)
+		requeued := e.waitTrial(g.Trial.Id, func(tr openapi.Trial) bool { return tr.State == "waiting" })
+		if requeued.Attempt != 1 || fmt.Sprint(requeued.Params) != fmt.Sprint(g.Trial.Params) {
+			t.Errorf("requeued trial = %+v", requeued)
+		}
+		// The dead runner's writes are refused and change nothing.
+		e.mustDo("POST", fmt.Sprintf("/api/v1/trials/%d/heartbeat", g.Trial.Id), fmt.Sprintf(`{"lease":%d}`, g.Lease), http.StatusConflict, nil)
+		e.tell(g.Trial.Id, fmt.Sprintf(`{"state":"complete","value":0.9,"lease":%d}`, g.Lease), http.StatusConflict)
 
-	g2, status := e.lease("r2", []string{"mnist-mlp", "exec"}, 1)
-	if status != http.StatusOK {
-		t.Fatalf("re-lease = %d", status)
-	}
-	if g2.Trial.Id != g.Trial.Id || g2.Lease <= g.Lease || fmt.Sprint(g2.Trial.Params) != fmt.Sprint(g.Trial.Params) {
-		t.Errorf("second grant = %+v (first lease %d)", g2, g.Lease)
-	}
-	e.tell(g.Trial.Id, fmt.Sprintf(`{"state":"complete","value":0.9,"lease":%d}`, g.Lease), http.StatusConflict)
+		g2, status := e.lease("r2", []string{"mnist-mlp", "exec"}, 1)
+		if status != http.StatusOK {
+			t.Fatalf("re-lease = %d", status)
+		}
+		if g2.Trial.Id != g.Trial.Id || g2.Lease <= g.Lease || fmt.Sprint(g2.Trial.Params) != fmt.Sprint(g.Trial.Params) {
+			t.Errorf("second grant = %+v (first lease %d)", g2, g.Lease)
+		}
+		e.tell(g.Trial.Id, fmt.Sprintf(`{"state":"complete","value":0.9,"lease":%d}`, g.Lease), http.StatusConflict)
 
-	// Out of retries: the next expiry fails the trial.
-	e.store.SetClockOffset(62 * time.Second)
-	failed := e.waitTrial(g.Trial.Id, func(tr openapi.Trial) bool { return tr.State == "failed" })
-	if !strings.Contains(failed.Error, "lease") {
-		t.Errorf("failed trial's error = %q", failed.Error)
-	}
-	e.tell(g.Trial.Id, fmt.Sprintf(`{"state":"complete","value":0.9,"lease":%d}`, g2.Lease), http.StatusConflict)
+		// Out of retries: the next expiry fails the trial.
+		e.store.SetClockOffset(62 * time.Second)
+		failed := e.waitTrial(g.Trial.Id, func(tr openapi.Trial) bool { return tr.State == "failed" })
+		if !strings.Contains(failed.Error, "lease") {
+			t.Errorf("failed trial's error = %q", failed.Error)
+		}
+		e.tell(g.Trial.Id, fmt.Sprintf(`{"state":"complete","value":0.9,"lease":%d}`, g2.Lease), http.StatusConflict)
+	})
 }
 
 // waitTrial polls until cond holds; the reaper runs every 50 ms here.
@@ -517,104 +587,102 @@ func TestStoppedStudyTellsRunnersToStop(t *testing.T) {
 }
 
 func TestListTrialsPages(t *testing.T) {
-	e := newEnv(t)
-	e.createStudy("s", "")
-	for i := range 25 {
-		tr := e.ask("s")
-		if i%5 == 0 {
-			e.tell(tr.Id, `{"state":"pruned"}`, http.StatusOK)
-		} else {
-			e.tell(tr.Id, fmt.Sprintf(`{"state":"complete","value":%d}`, i), http.StatusOK)
+	onEveryStore(t, func(t *testing.T, b backend) {
+		e := newEnvOn(t, b.open(t))
+		e.createStudy("s", "")
+		for i := range 25 {
+			tr := e.ask("s")
+			if i%5 == 0 {
+				e.tell(tr.Id, `{"state":"pruned"}`, http.StatusOK)
+			} else {
+				e.tell(tr.Id, fmt.Sprintf(`{"state":"complete","value":%d}`, i), http.StatusOK)
+			}
 		}
-	}
-	var numbers []int
-	cursor := ""
-	for pages := 0; ; pages++ {
-		if pages > 5 {
-			t.Fatal("pagination does not end")
+		var numbers []int
+		cursor := ""
+		for pages := 0; ; pages++ {
+			if pages > 5 {
+				t.Fatal("pagination does not end")
+			}
+			var p openapi.TrialPage
+			path := "/api/v1/studies/s/trials?limit=10"
+			if cursor != "" {
+				path += "&cursor=" + cursor
+			}
+			e.mustDo("GET", path, "", http.StatusOK, &p)
+			for _, tr := range p.Items {
+				numbers = append(numbers, tr.Number)
+			}
+			if p.NextCursor == nil {
+				break
+			}
+			cursor = *p.NextCursor
 		}
-		var p openapi.TrialPage
-		path := "/api/v1/studies/s/trials?limit=10"
-		if cursor != "" {
-			path += "&cursor=" + cursor
+		if len(numbers) != 25 || numbers[0] != 0 || numbers[24] != 24 {
+			t.Errorf("paged numbers = %v", numbers)
 		}
-		e.mustDo("GET", path, "", http.StatusOK, &p)
-		for _, tr := range p.Items {
-			numbers = append(numbers, tr.Number)
+		var pruned openapi.TrialPage
+		e.mustDo("GET", "/api/v1/studies/s/trials?state=pruned", "", http.StatusOK, &pruned)
+		if len(pruned.Items) != 5 || pruned.NextCursor != nil {
+			t.Errorf("pruned page = %d items, cursor %v", len(pruned.Items), pruned.NextCursor)
 		}
-		if p.NextCursor == nil {
-			break
-		}
-		cursor = *p.NextCursor
-	}
-	if len(numbers) != 25 || numbers[0] != 0 || numbers[24] != 24 {
-		t.Errorf("paged numbers = %v", numbers)
-	}
-	var pruned openapi.TrialPage
-	e.mustDo("GET", "/api/v1/studies/s/trials?state=pruned", "", http.StatusOK, &pruned)
-	if len(pruned.Items) != 5 || pruned.NextCursor != nil {
-		t.Errorf("pruned page = %d items, cursor %v", len(pruned.Items), pruned.NextCursor)
-	}
-	e.mustDo("GET", "/api/v1/studies/s/trials?state=lost", "", http.StatusBadRequest, nil)
-	e.mustDo("GET", "/api/v1/studies/s/trials?limit=0", "", http.StatusBadRequest, nil)
-	e.mustDo("GET", "/api/v1/studies/s/trials?cursor=xyz", "", http.StatusUnprocessableEntity, nil)
+		e.mustDo("GET", "/api/v1/studies/s/trials?state=lost", "", http.StatusBadRequest, nil)
+		e.mustDo("GET", "/api/v1/studies/s/trials?limit=0", "", http.StatusBadRequest, nil)
+		e.mustDo("GET", "/api/v1/studies/s/trials?cursor=xyz", "", http.StatusUnprocessableEntity, nil)
+	})
 }
 
 // TestConcurrentAskTellTwoReplicas runs many clients against two servers
-// that share one database: every trial is accounted for exactly once.
+// that share one database (for SQLite, one file, as two processes would):
+// every trial is accounted for exactly once.
 func TestConcurrentAskTellTwoReplicas(t *testing.T) {
-	url := pgtest.URL(t)
-	ctx := context.Background()
-	var envs []*env
-	for range 2 {
-		store, err := postgres.Open(ctx, url)
-		if err != nil {
-			t.Fatal(err)
+	onEveryStore(t, func(t *testing.T, b backend) {
+		var envs []*env
+		for _, store := range b.replicas(t, 2) {
+			envs = append(envs, newEnvOn(t, store))
 		}
-		t.Cleanup(store.Close)
-		envs = append(envs, newEnvOn(t, store))
-	}
-	envs[0].createStudy("race", `, "sampler": {"type": "tpe", "startup_trials": 5}`)
+		envs[0].createStudy("race", `, "sampler": {"type": "tpe", "startup_trials": 5}`)
 
-	const clients, perClient = 16, 8
-	var (
-		mu   sync.Mutex
-		told = map[int64]int{}
-		nums = map[int]int64{}
-		wg   sync.WaitGroup
-	)
-	for c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			e := envs[c%2]
-			for i := range perClient {
-				tr := e.ask("race")
-				e.tell(tr.Id, fmt.Sprintf(`{"state":"complete","value":%d}`, c*100+i), http.StatusOK)
-				mu.Lock()
-				told[tr.Id]++
-				if prev, dup := nums[tr.Number]; dup {
-					t.Errorf("trial number %d given to trials %d and %d", tr.Number, prev, tr.Id)
+		const clients, perClient = 16, 8
+		var (
+			mu   sync.Mutex
+			told = map[int64]int{}
+			nums = map[int]int64{}
+			wg   sync.WaitGroup
+		)
+		for c := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				e := envs[c%2]
+				for i := range perClient {
+					tr := e.ask("race")
+					e.tell(tr.Id, fmt.Sprintf(`{"state":"complete","value":%d}`, c*100+i), http.StatusOK)
+					mu.Lock()
+					told[tr.Id]++
+					if prev, dup := nums[tr.Number]; dup {
+						t.Errorf("trial number %d given to trials %d and %d", tr.Number, prev, tr.Id)
+					}
+					nums[tr.Number] = tr.Id
+					mu.Unlock()
 				}
-				nums[tr.Number] = tr.Id
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	if len(told) != clients*perClient {
-		t.Errorf("%d distinct trials, want %d", len(told), clients*perClient)
-	}
-	for n := range clients * perClient {
-		if _, ok := nums[n]; !ok {
-			t.Errorf("trial number %d is missing", n)
+			}()
 		}
-	}
-	var s openapi.Study
-	envs[1].mustDo("GET", "/api/v1/studies/race", "", http.StatusOK, &s)
-	if s.Counts.Complete != clients*perClient || s.Counts.Running != 0 {
-		t.Errorf("counts = %+v", s.Counts)
-	}
+		wg.Wait()
+		if len(told) != clients*perClient {
+			t.Errorf("%d distinct trials, want %d", len(told), clients*perClient)
+		}
+		for n := range clients * perClient {
+			if _, ok := nums[n]; !ok {
+				t.Errorf("trial number %d is missing", n)
+			}
+		}
+		var s openapi.Study
+		envs[1].mustDo("GET", "/api/v1/studies/race", "", http.StatusOK, &s)
+		if s.Counts.Complete != clients*perClient || s.Counts.Running != 0 {
+			t.Errorf("counts = %+v", s.Counts)
+		}
+	})
 }
 
 func TestOperationalEndpoints(t *testing.T) {
@@ -657,21 +725,23 @@ func TestOperationalEndpoints(t *testing.T) {
 // while sampling reaches the database, so a restarted service (whose tuner
 // starts with an empty cache) resumes the search instead of restarting it.
 func TestCMAESBookkeepingIsStored(t *testing.T) {
-	e := newEnv(t)
-	var s openapi.Study
-	e.mustDo("POST", "/api/v1/studies", `{"name":"cma","objective":{"metric":"loss"},
+	onEveryStore(t, func(t *testing.T, b backend) {
+		e := newEnvOn(t, b.open(t))
+		var s openapi.Study
+		e.mustDo("POST", "/api/v1/studies", `{"name":"cma","objective":{"metric":"loss"},
 		"search_space":{"x":{"type":"float","low":-5,"high":5},"y":{"type":"float","low":-5,"high":5}},
 		"sampler":{"type":"cmaes","seed":1}}`, http.StatusCreated, &s)
-	tr := e.ask("cma")
-	e.tell(tr.Id, `{"state":"complete","value":1}`, http.StatusOK)
-	tr = e.ask("cma")
-	got, err := e.store.GetTrial(context.Background(), tr.Id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.SystemAttrs["goptuna:cmaes:generationId"] == "" {
-		t.Errorf("CMA-ES generation not stored on the trial: %v", got.SystemAttrs)
-	}
+		tr := e.ask("cma")
+		e.tell(tr.Id, `{"state":"complete","value":1}`, http.StatusOK)
+		tr = e.ask("cma")
+		got, err := e.store.GetTrial(context.Background(), tr.Id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.SystemAttrs["goptuna:cmaes:generationId"] == "" {
+			t.Errorf("CMA-ES generation not stored on the trial: %v", got.SystemAttrs)
+		}
+	})
 }
 
 // TestSeededStudiesRepeatThemselves: two studies with the same seed, run

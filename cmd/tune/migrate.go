@@ -1,41 +1,39 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
-
-	"github.com/tune-dev/tune/sql/postgres"
 )
 
 func newMigrateCommand() *cobra.Command {
-	var databaseURL string
+	var databaseURL, dataDir string
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Apply pending schema migrations and exit",
-		Args:  cobra.NoArgs,
+		Long: `Apply pending schema migrations to the Postgres database at --database-url
+or, without one, to the embedded database file in --data-dir, and exit.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if databaseURL == "" {
-				return errors.New("no database: pass --database-url or set TUNE_DATABASE_URL")
-			}
-			store, err := postgres.Open(cmd.Context(), databaseURL)
-			if err != nil {
-				return fmt.Errorf("opening the database: %w", err)
-			}
-			defer store.Close()
-			if err := store.Migrate(cmd.Context()); err != nil {
-				return fmt.Errorf("migrating the database: %w", err)
-			}
-			cur, latest, err := store.SchemaVersion(cmd.Context())
+			store, where, err := openStore(cmd.Context(), databaseURL, dataDir, true)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "schema at version %d of %d\n", cur, latest)
+			defer store.Close()
+			v, ok := store.(versioned)
+			if !ok {
+				return fmt.Errorf("%s: the store has no schema version", where)
+			}
+			cur, latest, err := v.SchemaVersion(cmd.Context())
+			if err != nil {
+				return fmt.Errorf("%s: reading the schema version: %w", where, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: schema at version %d of %d\n", where, cur, latest)
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&databaseURL, "database-url", os.Getenv("TUNE_DATABASE_URL"), "Postgres URL (env TUNE_DATABASE_URL)")
+	cmd.Flags().StringVar(&databaseURL, "database-url", os.Getenv("TUNE_DATABASE_URL"), "Postgres URL (env TUNE_DATABASE_URL); without one, the embedded store in --data-dir")
+	cmd.Flags().StringVar(&dataDir, "data-dir", defaultDataDir(), "directory of the embedded store, used when no database URL is given (env TUNE_DATA_DIR)")
 	return cmd
 }

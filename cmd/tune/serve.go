@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -13,13 +12,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tune-dev/tune/service"
-	"github.com/tune-dev/tune/sql/postgres"
 	"github.com/tune-dev/tune/tuner"
 )
 
 type serveOptions struct {
 	addr         string
 	databaseURL  string
+	dataDir      string
 	logFormat    string
 	migrate      bool
 	reapInterval time.Duration
@@ -32,7 +31,12 @@ func newServeCommand() *cobra.Command {
 		Short: "Run the tune service (REST API, lease reaper, metrics)",
 		Long: `Run the tune service. It applies pending schema migrations at start (safe
 with several replicas starting at once), then serves the REST API under
-/api/v1, the spec at /api/v1/openapi.yaml, /healthz, /readyz and /metrics.`,
+/api/v1, the spec at /api/v1/openapi.yaml, /healthz, /readyz and /metrics.
+
+With --database-url it keeps everything in Postgres. Without one it keeps
+everything in an embedded database file, tune.db in --data-dir (created on
+first use): enough for one service on one machine. Move to Postgres to run
+several replicas of the service.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd.Context(), o)
@@ -40,7 +44,8 @@ with several replicas starting at once), then serves the REST API under
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.addr, "addr", envOr("TUNE_ADDR", "127.0.0.1:8080"), "address to listen on (env TUNE_ADDR)")
-	f.StringVar(&o.databaseURL, "database-url", os.Getenv("TUNE_DATABASE_URL"), "Postgres URL, e.g. postgres://user@host:5432/tune (env TUNE_DATABASE_URL)")
+	f.StringVar(&o.databaseURL, "database-url", os.Getenv("TUNE_DATABASE_URL"), "Postgres URL, e.g. postgres://user@host:5432/tune (env TUNE_DATABASE_URL); without one, the embedded store in --data-dir")
+	f.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "directory of the embedded store, used when no database URL is given (env TUNE_DATA_DIR)")
 	f.StringVar(&o.logFormat, "log-format", envOr("TUNE_LOG_FORMAT", "text"), "log format: text or json (env TUNE_LOG_FORMAT)")
 	f.BoolVar(&o.migrate, "migrate", true, "apply pending schema migrations at start")
 	f.DurationVar(&o.reapInterval, "reap-interval", time.Second, "how often expired leases are reclaimed")
@@ -52,18 +57,15 @@ func runServe(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.databaseURL == "" {
-		return errors.New("no database: pass --database-url or set TUNE_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/tune)")
-	}
-	store, err := postgres.Open(ctx, o.databaseURL)
+	store, where, err := openStore(ctx, o.databaseURL, o.dataDir, o.migrate)
 	if err != nil {
-		return fmt.Errorf("opening the database: %w", err)
+		return err
 	}
 	defer store.Close()
-	if o.migrate {
-		if err := store.Migrate(ctx); err != nil {
-			return fmt.Errorf("migrating the database: %w", err)
-		}
+	if o.databaseURL == "" {
+		log.Info("keeping studies in the embedded database", "file", where)
+	} else {
+		log.Info("keeping studies in Postgres", "database", where)
 	}
 	srv, err := service.New(service.Config{
 		Store:        store,

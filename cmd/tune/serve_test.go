@@ -4,6 +4,9 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,9 +15,10 @@ import (
 	"github.com/tune-dev/tune/sql/postgres/pgtest"
 )
 
-// startServe runs `tune serve` in-process, as an operator would, and returns
-// its URL and a function that stops it (like SIGTERM) and waits for it.
-func startServe(t *testing.T, databaseURL string) (string, func()) {
+// startServe runs `tune serve args...` in-process, as an operator would,
+// and returns its URL and a function that stops it (like SIGTERM) and
+// waits for it.
+func startServe(t *testing.T, args ...string) (string, func()) {
 	t.Helper()
 	// Take a free port and hand it to serve; the race with another process
 	// taking it meanwhile is harmless on a test machine.
@@ -29,7 +33,7 @@ func startServe(t *testing.T, databaseURL string) (string, func()) {
 	done := make(chan error, 1)
 	go func() {
 		cmd := newRootCommand()
-		cmd.SetArgs([]string{"serve", "--addr", addr, "--database-url", databaseURL})
+		cmd.SetArgs(append([]string{"serve", "--addr", addr}, args...))
 		done <- cmd.ExecuteContext(ctx)
 	}()
 	url := "http://" + addr
@@ -75,7 +79,7 @@ func startServe(t *testing.T, databaseURL string) (string, func()) {
 // database both come up.
 func TestServeMigratesAndSurvivesRestart(t *testing.T) {
 	dbURL := pgtest.EmptyURL(t)
-	url, stop := startServe(t, dbURL)
+	url, stop := startServe(t, "--database-url", dbURL)
 	c := cli{t: t, server: url}
 	path := writeFile(t, "study.json", `{"name": "restart", "objective": {"metric": "loss"},
 		"search_space": {"x": {"type": "float", "low": -5, "high": 5}}}`)
@@ -87,8 +91,8 @@ func TestServeMigratesAndSurvivesRestart(t *testing.T) {
 	stop()
 
 	// Restart, and a second replica at the same time.
-	url1, _ := startServe(t, dbURL)
-	url2, _ := startServe(t, dbURL)
+	url1, _ := startServe(t, "--database-url", dbURL)
+	url2, _ := startServe(t, "--database-url", dbURL)
 	for _, u := range []string{url1, url2} {
 		got := cli{t: t, server: u}.ok("study", "show", "restart")
 		wantContains(t, "study show after restart", got, "restart", "running")
@@ -110,4 +114,68 @@ func firstTrialID(t *testing.T, c cli, study string) string {
 		t.Fatalf("study %s has no trials", study)
 	}
 	return strconv.FormatInt(page.Items[0].ID, 10)
+}
+
+// embedded are the arguments that start `tune serve` on the embedded store
+// in dir, whatever TUNE_DATABASE_URL says.
+func embedded(dir string) []string { return []string{"--database-url=", "--data-dir", dir} }
+
+// TestServeEmbeddedStore starts `tune serve` without a database URL: it
+// creates the data dir and its database file, serves, and keeps its
+// studies across a restart.
+func TestServeEmbeddedStore(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	url, stop := startServe(t, embedded(dir)...)
+	c := cli{t: t, server: url}
+	path := writeFile(t, "study.json", `{"name": "local", "objective": {"metric": "loss"},
+		"search_space": {"x": {"type": "float", "low": -5, "high": 5}}}`)
+	c.ok("study", "create", "-f", path)
+	c.ok("ask", "local")
+	stop()
+
+	info, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := info.Mode().Perm(); perm != 0o700 {
+		t.Errorf("data dir mode %v, want 0700", perm)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tune.db")); err != nil {
+		t.Errorf("database file: %v", err)
+	}
+
+	url, _ = startServe(t, embedded(dir)...)
+	c = cli{t: t, server: url}
+	wantContains(t, "study show after restart", c.ok("study", "show", "local"), "local", "running")
+	c.ok("tell", firstTrialID(t, c, "local"), "--value", "0.5")
+	wantContains(t, "best after restart", c.ok("study", "best", "local"), "0.5")
+}
+
+// TestServeRefusesOutdatedSchema: with --migrate=false, serve will not run
+// on a schema older than its own, on either store; `tune migrate` brings it
+// up to date, after which serve starts.
+func TestServeRefusesOutdatedSchema(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"postgres", []string{"--database-url", pgtest.EmptyURL(t)}},
+		{"embedded", embedded(filepath.Join(t.TempDir(), "data"))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := newRootCommand()
+			cmd.SetArgs(append([]string{"serve", "--addr", "127.0.0.1:0", "--migrate=false"}, tc.args...))
+			err := cmd.ExecuteContext(t.Context())
+			if err == nil || !strings.Contains(err.Error(), "tune migrate") {
+				t.Fatalf("serve on an unmigrated database = %v, want a refusal naming tune migrate", err)
+			}
+			out := cli{t: t}.ok(append([]string{"migrate"}, tc.args...)...)
+			m := regexp.MustCompile(`schema at version (\d+) of (\d+)\n$`).FindStringSubmatch(out)
+			if m == nil || m[1] != m[2] || m[1] == "0" {
+				t.Errorf("tune migrate printed %q, want the schema at its latest version", out)
+			}
+			url, _ := startServe(t, append([]string{"--migrate=false"}, tc.args...)...)
+			cli{t: t, server: url}.ok("study", "list")
+		})
+	}
 }

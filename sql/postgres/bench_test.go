@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tune-dev/tune/sql/postgres/pgtest"
+	"github.com/tune-dev/tune/sql/storetest"
 	"github.com/tune-dev/tune/trials"
 )
 
@@ -14,12 +15,12 @@ import (
 func BenchmarkAskTell(b *testing.B) {
 	ctx := context.Background()
 	s := pgtest.New(b)
-	st, err := s.CreateStudy(ctx, testStudy("bench"))
+	st, err := s.CreateStudy(ctx, storetest.Study("bench"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	for i := range 2000 {
-		tr, err := s.CreateRunning(ctx, st.ID, testParams(16), "r", false)
+		tr, err := s.CreateRunning(ctx, st.ID, storetest.Params(16), "r", false)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -31,7 +32,7 @@ func BenchmarkAskTell(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			tr, err := s.CreateRunning(ctx, st.ID, testParams(16), "r", true)
+			tr, err := s.CreateRunning(ctx, st.ID, storetest.Params(16), "r", true)
 			if err != nil {
 				b.Error(err)
 				return
@@ -50,12 +51,12 @@ func BenchmarkAskTell(b *testing.B) {
 func BenchmarkTrialsChangedSince(b *testing.B) {
 	ctx := context.Background()
 	s := pgtest.New(b)
-	st, err := s.CreateStudy(ctx, testStudy("bench"))
+	st, err := s.CreateStudy(ctx, storetest.Study("bench"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	for range 2000 {
-		if _, err := s.EnqueueTrial(ctx, st.ID, testParams(16)); err != nil {
+		if _, err := s.EnqueueTrial(ctx, st.ID, storetest.Params(16)); err != nil {
 			b.Fatal(err)
 		}
 	}

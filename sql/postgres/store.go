@@ -102,7 +102,7 @@ func (s *Store) Close() { s.pool.Close() }
 func (s *Store) Migrate(ctx context.Context) error {
 	db := s.sqlDB()
 	defer db.Close()
-	if err := migrations.Up(ctx, db); err != nil {
+	if err := migrations.Up(ctx, db, migrations.Postgres); err != nil {
 		return fmt.Errorf("postgres.Migrate: %w", err)
 	}
 	return nil
@@ -114,7 +114,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 func (s *Store) SchemaVersion(ctx context.Context) (current, latest int64, err error) {
 	db := s.sqlDB()
 	defer db.Close()
-	current, latest, err = migrations.Version(ctx, db)
+	current, latest, err = migrations.Version(ctx, db, migrations.Postgres)
 	if err != nil {
 		return 0, 0, fmt.Errorf("postgres.SchemaVersion: %w", err)
 	}

@@ -106,12 +106,16 @@ type migrator struct{}
 // Hash identifies the schema by the migration files' names and contents, so
 // that changing a migration makes pgtestdb build a new template.
 func (migrator) Hash() (string, error) {
+	files, err := migrations.FS(migrations.Postgres)
+	if err != nil {
+		return "", err
+	}
 	h := sha256.New()
-	err := fs.WalkDir(migrations.FS(), ".", func(path string, d fs.DirEntry, err error) error {
+	err = fs.WalkDir(files, ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		b, err := fs.ReadFile(migrations.FS(), path)
+		b, err := fs.ReadFile(files, path)
 		if err != nil {
 			return err
 		}
@@ -128,7 +132,7 @@ func (migrator) Hash() (string, error) {
 }
 
 func (migrator) Migrate(ctx context.Context, db *sql.DB, _ pgtestdb.Config) error {
-	return migrations.Up(ctx, db)
+	return migrations.Up(ctx, db, migrations.Postgres)
 }
 
 // emptyMigrator leaves the template empty.

@@ -1,4 +1,4 @@
-package postgres_test
+package storetest
 
 import (
 	"context"
@@ -9,28 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/tune-dev/tune/sql/postgres"
-	"github.com/tune-dev/tune/sql/postgres/pgtest"
 	"github.com/tune-dev/tune/trials"
 )
-
-// twoStores returns two stores, as two service replicas would have, on one
-// fresh database.
-func twoStores(t *testing.T) (*postgres.Store, *postgres.Store) {
-	t.Helper()
-	url := pgtest.URL(t)
-	open := func() *postgres.Store {
-		s, err := postgres.Open(context.Background(), url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(s.Close)
-		return s
-	}
-	return open(), open()
-}
 
 const workers = 32
 
@@ -54,16 +34,16 @@ func run(t *testing.T, n int, fn func(i int) error) {
 	}
 }
 
-// TestConcurrentNumbersAndClaims races 32 goroutines on two stores, each
+// testConcurrentNumbersAndClaims races 32 goroutines on two stores, each
 // creating trials and claiming enqueued ones, and checks that every trial is
 // numbered once, without gaps, and claimed exactly once.
-func TestConcurrentNumbersAndClaims(t *testing.T) {
+func (su suite) testConcurrentNumbersAndClaims(t *testing.T) {
 	ctx := context.Background()
-	a, b := twoStores(t)
+	a, b := su.pair(t)
 	st := createStudy(t, a, "race", nil)
 	const queued, perWorker = 64, 5
 	for range queued {
-		if _, err := a.EnqueueTrial(ctx, st.ID, testParams(16)); err != nil {
+		if _, err := a.EnqueueTrial(ctx, st.ID, Params(16)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -77,7 +57,7 @@ func TestConcurrentNumbersAndClaims(t *testing.T) {
 			s = b
 		}
 		for range perWorker {
-			tr, err := s.CreateRunning(ctx, st.ID, testParams(32), "r", false)
+			tr, err := s.CreateRunning(ctx, st.ID, Params(32), "r", false)
 			if err != nil {
 				return err
 			}
@@ -136,11 +116,11 @@ func TestConcurrentNumbersAndClaims(t *testing.T) {
 	}
 }
 
-// TestConcurrentMaxTrials checks the cap holds when 32 goroutines on two
+// testConcurrentMaxTrials checks the cap holds when 32 goroutines on two
 // stores create and enqueue trials at once.
-func TestConcurrentMaxTrials(t *testing.T) {
+func (su suite) testConcurrentMaxTrials(t *testing.T) {
 	ctx := context.Background()
-	a, b := twoStores(t)
+	a, b := su.pair(t)
 	const maxTrials = 50
 	st := createStudy(t, a, "capped-race", func(st *trials.Study) { st.MaxTrials = maxTrials })
 	var got atomic.Int64
@@ -152,9 +132,9 @@ func TestConcurrentMaxTrials(t *testing.T) {
 		for {
 			var err error
 			if i%3 == 0 {
-				_, err = s.EnqueueTrial(ctx, st.ID, testParams(16))
+				_, err = s.EnqueueTrial(ctx, st.ID, Params(16))
 			} else {
-				_, err = s.CreateRunning(ctx, st.ID, testParams(16), "r", false)
+				_, err = s.CreateRunning(ctx, st.ID, Params(16), "r", false)
 			}
 			if errors.Is(err, trials.ErrConflict) {
 				return nil
@@ -177,18 +157,18 @@ func TestConcurrentMaxTrials(t *testing.T) {
 	}
 }
 
-// TestConcurrentMaxParallel has 32 goroutines on two stores take trials
+// testConcurrentMaxParallel has 32 goroutines on two stores take trials
 // (new and enqueued) with limitParallel and finish them, and checks that no
 // more than MaxParallel ran at once; the last tell makes the study done.
-func TestConcurrentMaxParallel(t *testing.T) {
+func (su suite) testConcurrentMaxParallel(t *testing.T) {
 	ctx := context.Background()
-	a, b := twoStores(t)
+	a, b := su.pair(t)
 	const maxParallel, maxTrials = 3, 120
 	st := createStudy(t, a, "parallel-race", func(st *trials.Study) {
 		st.MaxParallel, st.MaxTrials = maxParallel, maxTrials
 	})
 	for range maxTrials / 2 {
-		if _, err := a.EnqueueTrial(ctx, st.ID, testParams(16)); err != nil {
+		if _, err := a.EnqueueTrial(ctx, st.ID, Params(16)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -204,7 +184,7 @@ func TestConcurrentMaxParallel(t *testing.T) {
 		for finished.Load() < maxTrials {
 			tr, err := s.ClaimWaiting(ctx, st.ID, "r", true)
 			if err == nil && tr == nil {
-				tr, err = s.CreateRunning(ctx, st.ID, testParams(16), "r", true)
+				tr, err = s.CreateRunning(ctx, st.ID, Params(16), "r", true)
 			}
 			if errors.Is(err, trials.ErrConflict) {
 				time.Sleep(time.Millisecond) // at max_parallel, max_trials, or done
@@ -239,11 +219,11 @@ func TestConcurrentMaxParallel(t *testing.T) {
 	}
 }
 
-// TestConcurrentLastTells finishes the last trials of a capped study from
+// testConcurrentLastTells finishes the last trials of a capped study from
 // many goroutines at once: exactly when all are told, the study is done.
-func TestConcurrentLastTells(t *testing.T) {
+func (su suite) testConcurrentLastTells(t *testing.T) {
 	ctx := context.Background()
-	a, b := twoStores(t)
+	a, b := su.pair(t)
 	for round := range 5 {
 		st := createStudy(t, a, "last-"+string(rune('a'+round)), func(st *trials.Study) { st.MaxTrials = workers })
 		var trs []*trials.Trial
@@ -265,11 +245,11 @@ func TestConcurrentLastTells(t *testing.T) {
 	}
 }
 
-// TestConcurrentReapers runs two reapers at once, one per store, over many
+// testConcurrentReapers runs two reapers at once, one per store, over many
 // expired trials: each trial is reaped exactly once.
-func TestConcurrentReapers(t *testing.T) {
+func (su suite) testConcurrentReapers(t *testing.T) {
 	ctx := context.Background()
-	a, b := twoStores(t)
+	a, b := su.pair(t)
 	const n = 40
 	retrying := createStudy(t, a, "retrying", func(st *trials.Study) { st.MaxRetries = 3 })
 	final := createStudy(t, a, "final", func(st *trials.Study) { st.MaxTrials = n })
@@ -310,11 +290,11 @@ func TestConcurrentReapers(t *testing.T) {
 	}
 }
 
-// TestConcurrentReportsAndHeartbeats interleaves reports, heartbeats and
+// testConcurrentReportsAndHeartbeats interleaves reports, heartbeats and
 // system attrs on one trial from many goroutines: no update is lost.
-func TestConcurrentReportsAndHeartbeats(t *testing.T) {
+func (su suite) testConcurrentReportsAndHeartbeats(t *testing.T) {
 	ctx := context.Background()
-	a, b := twoStores(t)
+	a, b := su.pair(t)
 	st := createStudy(t, a, "busy-trial", nil)
 	tr := createRunning(t, a, st.ID, 16, "r")
 	run(t, workers, func(i int) error {
@@ -342,107 +322,13 @@ func TestConcurrentReportsAndHeartbeats(t *testing.T) {
 	}
 }
 
-// TestTrialsChangedSinceLateCommit has transactions that write trials while
-// a reader takes its cursor and commit after it, the case a time cursor can
-// only cover with a margin: the next read from that cursor returns their
-// writes.
-func TestTrialsChangedSinceLateCommit(t *testing.T) {
-	ctx := context.Background()
-	url := pgtest.URL(t)
-	s, err := postgres.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	raw, err := pgxpool.New(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(raw.Close)
-
-	st := createStudy(t, s, "late", nil)
-	early := createRunning(t, s, st.ID, 16, "r")
-	late := createRunning(t, s, st.ID, 32, "r")
-	_, cursor, err := s.TrialsChangedSince(ctx, st.ID, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cursor = quietCursor(t, s, st.ID, cursor)
-
-	// One transaction has written a trial, another has begun but writes
-	// only after the read; neither has committed when the reader reads.
-	wrote, err := raw.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wrote.Rollback(ctx)
-	var xid int64
-	if err := wrote.QueryRow(ctx, `
-		UPDATE trials SET system_attrs = '{"wrote": "before the read"}' WHERE id = $1
-		RETURNING pg_current_xact_id()::text::bigint`, early.ID).Scan(&xid); err != nil {
-		t.Fatal(err)
-	}
-	begun, err := raw.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer begun.Rollback(ctx)
-	if _, err := begun.Exec(ctx, `SELECT 1`); err != nil {
-		t.Fatal(err)
-	}
-
-	during, next, err := s.TrialsChangedSince(ctx, st.ID, cursor)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(during) != 0 {
-		t.Errorf("uncommitted writes read: %+v", during)
-	}
-	if next > xid {
-		t.Fatalf("cursor %d is past the open transaction %d: its write would be missed", next, xid)
-	}
-
-	if _, err := begun.Exec(ctx, `UPDATE trials SET system_attrs = '{"wrote": "after the read"}' WHERE id = $1`, late.ID); err != nil {
-		t.Fatal(err)
-	}
-	if err := begun.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	// The reader moves on while the first writer is still open.
-	mid, next2, err := s.TrialsChangedSince(ctx, st.ID, next)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(mid) != 1 || mid[0].ID != late.ID || mid[0].SystemAttrs["wrote"] != "after the read" {
-		t.Errorf("after the second writer committed: %+v; want trial %d with its write", mid, late.ID)
-	}
-	if next2 > xid {
-		t.Fatalf("cursor %d is past the open transaction %d", next2, xid)
-	}
-	if err := wrote.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-
-	after, _, err := s.TrialsChangedSince(ctx, st.ID, next2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[int64]string{}
-	for _, tr := range after {
-		got[tr.ID] = tr.SystemAttrs["wrote"]
-	}
-	if got[early.ID] != "before the read" {
-		t.Errorf("after the late commit: %v; want trial %d with its write", got, early.ID)
-	}
-}
-
-// TestTrialsChangedSinceMissesNothing follows a study's cursor while 32
+// testTrialsChangedSinceMissesNothing follows a study's cursor while 32
 // goroutines on another store create, report and tell trials, then reads
 // once more after they stop: the trials as the reader assembled them from
 // its deltas are the trials as stored.
-func TestTrialsChangedSinceMissesNothing(t *testing.T) {
+func (su suite) testTrialsChangedSinceMissesNothing(t *testing.T) {
 	ctx := context.Background()
-	a, b := twoStores(t)
+	a, b := su.pair(t)
 	st := createStudy(t, a, "follow", nil)
 
 	type version struct {
@@ -480,7 +366,7 @@ func TestTrialsChangedSinceMissesNothing(t *testing.T) {
 	}()
 	run(t, workers, func(i int) error {
 		for j := range 5 {
-			tr, err := a.CreateRunning(ctx, st.ID, testParams(16), "r", false)
+			tr, err := a.CreateRunning(ctx, st.ID, Params(16), "r", false)
 			if err != nil {
 				return err
 			}

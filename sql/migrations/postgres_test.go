@@ -3,6 +3,7 @@ package migrations_test
 import (
 	"context"
 	"database/sql"
+	"io/fs"
 	"sync"
 	"testing"
 
@@ -13,10 +14,20 @@ import (
 	"github.com/tune-dev/tune/sql/postgres/pgtest"
 )
 
-// TestUpConcurrently starts migrations from several pools at once on an
+// dialectFS returns the dialect's migration files.
+func dialectFS(t *testing.T, d migrations.Dialect) fs.FS {
+	t.Helper()
+	files, err := migrations.FS(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// TestPostgresUpConcurrently starts migrations from several pools at once on an
 // empty database, as replicas starting together would: all succeed, and
 // the schema is applied once.
-func TestUpConcurrently(t *testing.T) {
+func TestPostgresUpConcurrently(t *testing.T) {
 	ctx := context.Background()
 	url := pgtest.EmptyURL(t)
 	const replicas = 4
@@ -33,7 +44,7 @@ func TestUpConcurrently(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make([]error, replicas)
 	for i, db := range dbs {
-		wg.Go(func() { errs[i] = migrations.Up(ctx, db) })
+		wg.Go(func() { errs[i] = migrations.Up(ctx, db, migrations.Postgres) })
 	}
 	wg.Wait()
 	for i, err := range errs {
@@ -42,7 +53,7 @@ func TestUpConcurrently(t *testing.T) {
 		}
 	}
 
-	current, latest, err := migrations.Version(ctx, dbs[0])
+	current, latest, err := migrations.Version(ctx, dbs[0], migrations.Postgres)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,19 +75,19 @@ func TestUpConcurrently(t *testing.T) {
 	}
 }
 
-// TestDownAndUp checks that every migration can be rolled back and applied
+// TestPostgresDownAndUp checks that every migration can be rolled back and applied
 // again, so that the Down sections stay in step with the Up ones.
-func TestDownAndUp(t *testing.T) {
+func TestPostgresDownAndUp(t *testing.T) {
 	ctx := context.Background()
 	db, err := sql.Open("pgx", pgtest.EmptyURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := migrations.Up(ctx, db); err != nil {
+	if err := migrations.Up(ctx, db, migrations.Postgres); err != nil {
 		t.Fatal(err)
 	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS())
+	p, err := goose.NewProvider(goose.DialectPostgres, db, dialectFS(t, migrations.Postgres))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,20 +102,20 @@ func TestDownAndUp(t *testing.T) {
 	if tables != 0 {
 		t.Errorf("%d tables left after rolling every migration back", tables)
 	}
-	if err := migrations.Up(ctx, db); err != nil {
+	if err := migrations.Up(ctx, db, migrations.Postgres); err != nil {
 		t.Fatalf("Up after Down: %v", err)
 	}
 }
 
-// TestVersionOnEmptyDatabase: a database never migrated is at version 0.
-func TestVersionOnEmptyDatabase(t *testing.T) {
+// TestPostgresVersionOnEmptyDatabase: a database never migrated is at version 0.
+func TestPostgresVersionOnEmptyDatabase(t *testing.T) {
 	ctx := context.Background()
 	db, err := sql.Open("pgx", pgtest.EmptyURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	current, latest, err := migrations.Version(ctx, db)
+	current, latest, err := migrations.Version(ctx, db, migrations.Postgres)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +135,7 @@ func TestChangeCursorMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS())
+	p, err := goose.NewProvider(goose.DialectPostgres, db, dialectFS(t, migrations.Postgres))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +151,7 @@ func TestChangeCursorMigration(t *testing.T) {
 		INSERT INTO trials (study_id, number, state) SELECT id, 0, 'waiting' FROM s RETURNING id`).Scan(&old); err != nil {
 		t.Fatal(err)
 	}
-	if err := migrations.Up(ctx, db); err != nil {
+	if err := migrations.Up(ctx, db, migrations.Postgres); err != nil {
 		t.Fatal(err)
 	}
 

@@ -1,4 +1,4 @@
-package postgres_test
+package storetest
 
 import (
 	"context"
@@ -7,19 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tune-dev/tune/sql/postgres"
-	"github.com/tune-dev/tune/sql/postgres/pgtest"
 	"github.com/tune-dev/tune/trials"
 )
 
-// newStore returns a store on a fresh migrated database.
-func newStore(t *testing.T) *postgres.Store {
-	t.Helper()
-	return pgtest.New(t)
-}
-
-// testStudy returns a valid study over the product's knobs.
-func testStudy(name string) trials.Study {
+// Study returns a valid study over the product's knobs.
+func Study(name string) trials.Study {
 	step := 16.0
 	return trials.Study{
 		Name:      name,
@@ -34,15 +26,16 @@ func testStudy(name string) trials.Study {
 	}.WithDefaults()
 }
 
-// testParams returns params of testStudy's space, in canonical types.
-func testParams(batch int64) map[string]any {
+// Params returns params of Study's space, in canonical types.
+func Params(batch int64) map[string]any {
 	return map[string]any{"batch_size": batch, "learning_rate": 0.001, "activation": "relu", "workers": 2.0}
 }
 
-// createStudy stores a study, changed by edit when it is not nil.
-func createStudy(t *testing.T, s *postgres.Store, name string, edit func(*trials.Study)) *trials.Study {
+// CreateStudy stores Study(name), changed by edit when it is not nil, or
+// fails the test.
+func CreateStudy(t *testing.T, s trials.Store, name string, edit func(*trials.Study)) *trials.Study {
 	t.Helper()
-	st := testStudy(name)
+	st := Study(name)
 	if edit != nil {
 		edit(&st)
 	}
@@ -53,18 +46,24 @@ func createStudy(t *testing.T, s *postgres.Store, name string, edit func(*trials
 	return got
 }
 
-// createRunning adds a running trial or fails the test.
-func createRunning(t *testing.T, s *postgres.Store, studyID int64, batch int64, runner string) *trials.Trial {
+// CreateRunning adds a running trial or fails the test.
+func CreateRunning(t *testing.T, s trials.Store, studyID int64, batch int64, runner string) *trials.Trial {
 	t.Helper()
-	tr, err := s.CreateRunning(context.Background(), studyID, testParams(batch), runner, false)
+	tr, err := s.CreateRunning(context.Background(), studyID, Params(batch), runner, false)
 	if err != nil {
 		t.Fatalf("CreateRunning(%d): %v", studyID, err)
 	}
 	return tr
 }
 
+// The suite's own short names for the helpers above.
+var (
+	createStudy   = CreateStudy
+	createRunning = CreateRunning
+)
+
 // tell finishes a trial or fails the test.
-func tell(t *testing.T, s *postgres.Store, tr *trials.Trial, state trials.TrialState, value float64) *trials.Trial {
+func tell(t *testing.T, s trials.Store, tr *trials.Trial, state trials.TrialState, value float64) *trials.Trial {
 	t.Helper()
 	out, err := s.Tell(context.Background(), tr.ID, &tr.Lease, trials.Outcome{State: state, Value: &value})
 	if err != nil {

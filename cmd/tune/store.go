@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"github.com/tune-dev/tune/sql/postgres"
+	"github.com/tune-dev/tune/sql/sqlite"
+	"github.com/tune-dev/tune/trials"
+)
+
+// openedStore is a store the command owns and must close.
+type openedStore interface {
+	trials.Store
+	Close()
+}
+
+// dbFileName is the embedded database's file in the data dir.
+const dbFileName = "tune.db"
+
+// versioned is what openStore needs of a store to keep its schema current.
+type versioned interface {
+	Migrate(ctx context.Context) error
+	SchemaVersion(ctx context.Context) (current, latest int64, err error)
+}
+
+// openStore opens the Postgres store at databaseURL or, when it is empty,
+// the embedded store in dataDir (created, 0700, when missing; file
+// dataDir/tune.db), applying pending migrations when migrate is set, and
+// refusing to run on an outdated schema otherwise. where says what was
+// opened, for logs and messages: the URL without its password, or the
+// file's path.
+func openStore(ctx context.Context, databaseURL, dataDir string, migrate bool) (st openedStore, where string, err error) {
+	var v versioned
+	if databaseURL != "" {
+		where = redactDatabaseURL(databaseURL)
+		pg, err := postgres.Open(ctx, databaseURL)
+		if err != nil {
+			return nil, where, fmt.Errorf("opening the database at %s: %w", where, err)
+		}
+		st, v = pg, pg
+	} else {
+		if dataDir == "" {
+			dataDir = defaultDataDir()
+		}
+		where = filepath.Join(dataDir, dbFileName)
+		// MkdirAll leaves an existing directory's mode alone: the mode is
+		// for a data dir tune creates, which holds every study's results.
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return nil, where, fmt.Errorf("creating the data directory: %w", err)
+		}
+		lite, err := sqlite.Open(ctx, where)
+		if err != nil {
+			return nil, where, fmt.Errorf("opening the database file %s: %w", where, err)
+		}
+		st, v = lite, lite
+	}
+	if err := checkSchema(ctx, v, migrate); err != nil {
+		st.Close()
+		return nil, where, fmt.Errorf("%s: %w", where, err)
+	}
+	return st, where, nil
+}
+
+// checkSchema migrates the store when migrate is set, and refuses a schema
+// older than this binary's either way: a service on an outdated schema
+// would fail on its first query that needs a newer column.
+func checkSchema(ctx context.Context, v versioned, migrate bool) error {
+	if migrate {
+		if err := v.Migrate(ctx); err != nil {
+			return fmt.Errorf("migrating the database: %w", err)
+		}
+	}
+	current, latest, err := v.SchemaVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the schema version: %w", err)
+	}
+	if current < latest {
+		return fmt.Errorf("the database schema is at version %d but this tune needs version %d: run `tune migrate` first, or start with --migrate", current, latest)
+	}
+	return nil
+}
+
+// defaultDataDir is $TUNE_DATA_DIR, else ~/.tune (os.UserHomeDir), else
+// ./.tune.
+func defaultDataDir() string {
+	if dir := os.Getenv("TUNE_DATA_DIR"); dir != "" {
+		return dir
+	}
+	if home, err := os.UserHomeDir(); err == nil && home != "" {
+		return filepath.Join(home, ".tune")
+	}
+	return ".tune"
+}
+
+// dsnPassword matches a password in a key=value connection string, quoted
+// or not.
+var dsnPassword = regexp.MustCompile(`password\s*=\s*('(\\.|[^'])*'|\S+)`)
+
+// redactDatabaseURL returns a Postgres URL or key=value connection string
+// without its password, for logs and messages.
+func redactDatabaseURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" {
+		return dsnPassword.ReplaceAllString(raw, "password=xxxxx")
+	}
+	if u.User != nil {
+		u.User = url.User(u.User.Username())
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Del("password")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}

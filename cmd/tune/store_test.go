@@ -1,0 +1,60 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRedactDatabaseURL(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"postgres://tune:s3cret@db:5432/tune?sslmode=disable", "postgres://tune@db:5432/tune?sslmode=disable"},
+		{"postgres://tune@db/tune", "postgres://tune@db/tune"},
+		{"postgresql://db/tune?user=tune&password=s3cret", "postgresql://db/tune?user=tune"},
+		{"host=db user=tune password=s3cret dbname=tune", "host=db user=tune password=xxxxx dbname=tune"},
+		{"host=db password='s3 cret' dbname=tune", "host=db password=xxxxx dbname=tune"},
+	} {
+		got := redactDatabaseURL(tc.in)
+		if got != tc.want {
+			t.Errorf("redactDatabaseURL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		if strings.Contains(got, "s3") {
+			t.Errorf("redactDatabaseURL(%q) = %q keeps the password", tc.in, got)
+		}
+	}
+}
+
+func TestDefaultDataDir(t *testing.T) {
+	t.Setenv("TUNE_DATA_DIR", "/srv/tune")
+	if got := defaultDataDir(); got != "/srv/tune" {
+		t.Errorf("with TUNE_DATA_DIR: %q", got)
+	}
+	t.Setenv("TUNE_DATA_DIR", "")
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	if got, want := defaultDataDir(), filepath.Join(home, ".tune"); got != want {
+		t.Errorf("without TUNE_DATA_DIR: %q, want %q", got, want)
+	}
+	t.Setenv("HOME", "")
+	if got := defaultDataDir(); got != ".tune" {
+		t.Errorf("without a home: %q, want .tune", got)
+	}
+}
+
+// TestOpenStoreEmbedded: openStore creates the data dir and file, says
+// where they are, and the store it returns works and is closed by the
+// caller.
+func TestOpenStoreEmbedded(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "nested", "data")
+	st, where, err := openStore(t.Context(), "", dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if want := filepath.Join(dir, "tune.db"); where != want {
+		t.Errorf("where = %q, want %q", where, want)
+	}
+	if err := st.Ping(t.Context()); err != nil {
+		t.Error(err)
+	}
+}

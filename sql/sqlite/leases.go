@@ -1,0 +1,351 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/tune-dev/tune/trials"
+)
+
+// leasedTrial is what the lease holder's writes read about a trial before
+// writing: enough to check the lease and to explain a refusal.
+type leasedTrial struct {
+	t            trials.Trial
+	leaseSeconds int
+	studyState   trials.StudyState
+}
+
+// loadLeased reads a trial for a lease holder's write; found is false when
+// it does not exist.
+func loadLeased(ctx context.Context, tx *sql.Tx, id int64) (lt leasedTrial, found bool, err error) {
+	var state, studyState string
+	lt.t.ID = id
+	err = tx.QueryRowContext(ctx, `
+		SELECT t.state, t.lease, t.error, s.lease_seconds, s.state
+		FROM trials t JOIN studies s ON s.id = t.study_id
+		WHERE t.id = ?`, id).Scan(&state, &lt.t.Lease, &lt.t.Error, &lt.leaseSeconds, &studyState)
+	if errors.Is(err, sql.ErrNoRows) {
+		return lt, false, nil
+	}
+	if err != nil {
+		return lt, false, err
+	}
+	lt.t.State, lt.studyState = trials.TrialState(state), trials.StudyState(studyState)
+	return lt, true, nil
+}
+
+// holds reports whether a write presenting the lease token may change t:
+// t is running and, when a token is presented, it is the current grant's.
+func holds(t *trials.Trial, presented *int64) bool {
+	return t.State == trials.TrialRunning && (presented == nil || *presented == t.Lease)
+}
+
+// leaseConflict explains why a write on t, made with the presented token,
+// is refused: t is not running, or it runs under another lease.
+func leaseConflict(t *trials.Trial, presented *int64) error {
+	switch {
+	case t.State == trials.TrialRunning && presented != nil && *presented != t.Lease:
+		return trials.Conflictf("trial %d is no longer yours: its lease expired and it was handed to another runner (lease %d, you presented %d)",
+			t.ID, t.Lease, *presented)
+	case t.State == trials.TrialWaiting && presented != nil:
+		return trials.Conflictf("trial %d is no longer running: its lease expired and it waits to be retried (you presented lease %d)",
+			t.ID, *presented)
+	case t.State == trials.TrialWaiting:
+		return trials.Conflictf("trial %d is waiting: it has not been handed out, so it cannot be reported on yet", t.ID)
+	case t.State == trials.TrialFailed && t.Error != "":
+		return trials.Conflictf("trial %d already finished as failed (%s) and cannot change", t.ID, t.Error)
+	case t.State.Finished():
+		return trials.Conflictf("trial %d already finished as %s and cannot change", t.ID, t.State)
+	}
+	return fmt.Errorf("trial %d in state %s under lease %d was refused a write it holds", t.ID, t.State, t.Lease)
+}
+
+// Heartbeat extends a running trial's lease by the study's lease length,
+// counted from the store's clock, and reports whether the study asks its
+// trials to stop (it is done). A nil lease skips the token check.
+// ErrConflict when the trial is not running or the lease is not current.
+func (s *Store) Heartbeat(ctx context.Context, trialID int64, lease *int64) (expires time.Time, stop bool, err error) {
+	defer wrap(&err, "Heartbeat(%d)", trialID)
+	err = s.write(ctx, func(tx *sql.Tx, now time.Time) error {
+		lt, found, err := loadLeased(ctx, tx, trialID)
+		switch {
+		case err != nil:
+			return err
+		case !found:
+			return trialNotFound(trialID)
+		case !holds(&lt.t, lease):
+			return leaseConflict(&lt.t, lease)
+		}
+		expires = now.Add(time.Duration(lt.leaseSeconds) * time.Second)
+		stop = lt.studyState == trials.StudyDone
+		_, err = tx.ExecContext(ctx, `UPDATE trials SET lease_expires_at = ?, updated_at = ? WHERE id = ?`,
+			nanos(expires), nanos(now), trialID)
+		return err
+	})
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	return expires, stop, nil
+}
+
+// Report records the value (and metrics) at a step of a running trial,
+// replacing an earlier report of the same step and keeping the points in
+// step order. Token rules as Heartbeat.
+func (s *Store) Report(ctx context.Context, trialID int64, lease *int64, point trials.Intermediate) (_ *trials.Trial, err error) {
+	defer wrap(&err, "Report(%d, step %d)", trialID, point.Step)
+	if point.Step < 0 {
+		return nil, trials.Invalidf("step must be >= 0, got %d", point.Step)
+	}
+	if !trials.Finite(point.Value) {
+		return nil, trials.Invalidf("value must be a finite number; report a diverged run as failed")
+	}
+	for name, v := range point.Metrics {
+		if !trials.Finite(v) {
+			return nil, trials.Invalidf("metric %q must be a finite number", name)
+		}
+	}
+	var out *trials.Trial
+	err = s.write(ctx, func(tx *sql.Tx, now time.Time) error {
+		t, found, err := readTrial(ctx, tx, trialID)
+		switch {
+		case err != nil:
+			return err
+		case !found:
+			return trialNotFound(trialID)
+		case !holds(t, lease):
+			return leaseConflict(t, lease)
+		}
+		// The write lock is held since the read: replacing the point in Go
+		// loses no concurrent report.
+		curve := []trials.Intermediate{point}
+		for _, p := range t.Intermediate {
+			if p.Step != point.Step {
+				curve = append(curve, p)
+			}
+		}
+		doc, err := json.Marshal(sortedCurve(curve))
+		if err != nil {
+			return fmt.Errorf("encode intermediate values: %w", err)
+		}
+		out, err = updateTrial(ctx, tx, trialID, `intermediate = ?, updated_at = ?`, jsonText(doc), nanos(now))
+		return err
+	})
+	return out, err
+}
+
+// updateTrial runs UPDATE trials SET set WHERE id = trialID and returns the
+// trial as written.
+func updateTrial(ctx context.Context, tx *sql.Tx, trialID int64, set string, args ...any) (*trials.Trial, error) {
+	if _, err := tx.ExecContext(ctx, `UPDATE trials SET `+set+` WHERE id = ?`, append(args, trialID)...); err != nil {
+		return nil, err
+	}
+	t, found, err := readTrial(ctx, tx, trialID)
+	if err == nil && !found {
+		err = trialNotFound(trialID)
+	}
+	return t, err
+}
+
+// SetSystemAttrs merges bookkeeping into a running trial: keys given
+// replace those stored, others stay. ErrConflict when it is not running.
+func (s *Store) SetSystemAttrs(ctx context.Context, trialID int64, attrs map[string]string) (err error) {
+	defer wrap(&err, "SetSystemAttrs(%d)", trialID)
+	return s.write(ctx, func(tx *sql.Tx, now time.Time) error {
+		t, found, err := readTrial(ctx, tx, trialID)
+		switch {
+		case err != nil:
+			return err
+		case !found:
+			return trialNotFound(trialID)
+		case !holds(t, nil):
+			return leaseConflict(t, nil)
+		}
+		merged := maps.Clone(t.SystemAttrs)
+		maps.Copy(merged, attrs)
+		doc, err := jsonObject(merged)
+		if err != nil {
+			return fmt.Errorf("encode attrs: %w", err)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE trials SET system_attrs = ?, updated_at = ? WHERE id = ?`, doc, nanos(now), trialID)
+		return err
+	})
+}
+
+// Tell finishes a running trial. Telling a finished trial the same outcome
+// (state, value, metrics and error) again returns it unchanged; a different
+// one is ErrConflict, as is telling a trial that was never handed out or
+// whose lease passed to another runner. A complete outcome needs its Value.
+// When the trial was the last unfinished one of a study that has MaxTrials
+// trials, the study becomes done in the same transaction.
+func (s *Store) Tell(ctx context.Context, trialID int64, lease *int64, o trials.Outcome) (_ *trials.Trial, err error) {
+	defer wrap(&err, "Tell(%d, %s)", trialID, o.State)
+	if err := checkOutcome(o); err != nil {
+		return nil, err
+	}
+	metrics, err := jsonObject(o.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("encode metrics: %w", err)
+	}
+	var out *trials.Trial
+	err = s.write(ctx, func(tx *sql.Tx, now time.Time) error {
+		t, found, err := readTrial(ctx, tx, trialID)
+		switch {
+		case err != nil:
+			return err
+		case !found:
+			return trialNotFound(trialID)
+		case holds(t, lease):
+			device := t.Device
+			if o.Device != "" {
+				device = o.Device
+			}
+			out, err = updateTrial(ctx, tx, trialID, `
+				state = ?, value = ?, metrics = ?, error = ?, device = ?,
+				lease_expires_at = NULL, finished_at = ?, updated_at = ?`,
+				string(o.State), o.Value, metrics, o.Error, device, nanos(now), nanos(now))
+			if err != nil {
+				return err
+			}
+			return markDoneIfFinished(ctx, tx, t.StudyID)
+		case t.State.Finished() && lease != nil && *lease != t.Lease:
+			return trials.Conflictf("trial %d already finished as %s under lease %d; you presented lease %d",
+				t.ID, describeOutcome(t), t.Lease, *lease)
+		case t.State.Finished() && sameOutcome(t, o):
+			// A retried tell whose first attempt got through.
+			out = t
+			return nil
+		case t.State.Finished():
+			return trials.Conflictf("trial %d already finished as %s; a different outcome cannot replace it",
+				t.ID, describeOutcome(t))
+		}
+		return leaseConflict(t, lease)
+	})
+	return out, err
+}
+
+// checkOutcome refuses outcomes the store cannot record.
+func checkOutcome(o trials.Outcome) error {
+	if !o.State.Finished() {
+		return trials.Invalidf("state must be complete, pruned or failed, got %q", o.State)
+	}
+	if o.State == trials.TrialComplete && o.Value == nil {
+		return trials.Invalidf("a complete trial needs a value")
+	}
+	if o.Value != nil && !trials.Finite(*o.Value) {
+		return trials.Invalidf("value must be a finite number; report a diverged run as failed")
+	}
+	for name, v := range o.Metrics {
+		if !trials.Finite(v) {
+			return trials.Invalidf("metric %q must be a finite number", name)
+		}
+	}
+	return nil
+}
+
+// sameOutcome reports whether t finished with outcome o.
+func sameOutcome(t *trials.Trial, o trials.Outcome) bool {
+	sameValue := (t.Value == nil) == (o.Value == nil) && (t.Value == nil || *t.Value == *o.Value)
+	return t.State == o.State && sameValue && t.Error == o.Error && maps.Equal(t.Metrics, o.Metrics)
+}
+
+// describeOutcome renders a finished trial's outcome for a conflict message.
+func describeOutcome(t *trials.Trial) string {
+	switch {
+	case t.Value != nil && t.Error != "":
+		return fmt.Sprintf("%s (value %v, error %q)", t.State, *t.Value, t.Error)
+	case t.Value != nil:
+		return fmt.Sprintf("%s (value %v)", t.State, *t.Value)
+	case t.Error != "":
+		return fmt.Sprintf("%s (error %q)", t.State, t.Error)
+	}
+	return string(t.State)
+}
+
+// ReapExpired sends running trials whose lease expired (by the store's
+// clock) back to waiting while retries are left, and fails the rest. A
+// requeued trial keeps its number and params, counts one more attempt and
+// loses what the lost attempt recorded (intermediate values, metrics,
+// system attrs), so that the retry starts clean; its lease token stays and
+// grows on the next grant. A failed trial keeps what it recorded and says
+// which runner stopped heartbeating.
+//
+// It is safe to run in several processes at once: reapers take turns on
+// the write lock, and a trial reaped by one no longer matches for the next.
+func (s *Store) ReapExpired(ctx context.Context) (requeued, failed int, err error) {
+	defer wrap(&err, "ReapExpired")
+	err = s.write(ctx, func(tx *sql.Tx, now time.Time) error {
+		requeued, failed = 0, 0
+		type expired struct {
+			id, studyID      int64
+			attempt, retries int
+			runner           string
+		}
+		rows, err := tx.QueryContext(ctx, `
+			SELECT t.id, t.study_id, t.attempt, s.max_retries, t.runner
+			FROM trials t JOIN studies s ON s.id = t.study_id
+			WHERE t.state = 'running' AND t.lease_expires_at < ?
+			ORDER BY t.id`, nanos(now))
+		if err != nil {
+			return err
+		}
+		var all []expired
+		for rows.Next() {
+			var e expired
+			if err := rows.Scan(&e.id, &e.studyID, &e.attempt, &e.retries, &e.runner); err != nil {
+				rows.Close()
+				return err
+			}
+			all = append(all, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		failedIn := map[int64]bool{}
+		for _, e := range all {
+			if e.attempt < e.retries {
+				_, err = tx.ExecContext(ctx, `
+					UPDATE trials SET state = 'waiting', attempt = attempt + 1, lease_expires_at = NULL,
+						runner = '', started_at = NULL, finished_at = NULL,
+						intermediate = '[]', metrics = '{}', system_attrs = '{}', error = '', updated_at = ?
+					WHERE id = ?`, nanos(now), e.id)
+				requeued++
+			} else {
+				_, err = tx.ExecContext(ctx, `
+					UPDATE trials SET state = 'failed', attempt = attempt + 1, lease_expires_at = NULL,
+						finished_at = ?, error = ?, updated_at = ?
+					WHERE id = ?`, nanos(now), expiryError(e.attempt+1, e.runner), nanos(now), e.id)
+				failed++
+				failedIn[e.studyID] = true
+			}
+			if err != nil {
+				return err
+			}
+		}
+		for studyID := range failedIn {
+			if err := markDoneIfFinished(ctx, tx, studyID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return requeued, failed, err
+}
+
+// expiryError says why a trial failed when its last lease expired.
+func expiryError(attempts int, runner string) string {
+	plural := "s"
+	if attempts == 1 {
+		plural = ""
+	}
+	who := "its ask/tell client"
+	if runner != "" {
+		who = "runner " + runner
+	}
+	return fmt.Sprintf("lease expired after %d attempt%s; %s stopped heartbeating", attempts, plural, who)
+}

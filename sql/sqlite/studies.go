@@ -1,0 +1,307 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tune-dev/tune/trials"
+)
+
+// CreateStudy stores a validated study. A duplicate name is ErrConflict.
+func (s *Store) CreateStudy(ctx context.Context, study trials.Study) (_ *trials.Study, err error) {
+	defer wrap(&err, "CreateStudy(%q)", study.Name)
+	if err := study.Validate(); err != nil {
+		return nil, err
+	}
+	docs := map[string]any{}
+	for name, v := range map[string]any{
+		"objective":    study.Objective,
+		"search_space": study.SearchSpace,
+		"sampler":      study.Sampler,
+		"pruner":       study.Pruner,
+	} {
+		doc, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", name, err)
+		}
+		docs[name] = jsonText(doc)
+	}
+	// A study without a workload stores SQL NULL, not JSON null.
+	var workload any
+	if study.Workload != nil {
+		doc, err := json.Marshal(study.Workload)
+		if err != nil {
+			return nil, fmt.Errorf("encode workload: %w", err)
+		}
+		workload = jsonText(doc)
+	}
+	var out *trials.Study
+	err = s.write(ctx, func(tx *sql.Tx, now time.Time) error {
+		// The write lock is held: nobody can take the name between this
+		// check and the insert.
+		var taken bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM studies WHERE name = ?)`, study.Name).Scan(&taken); err != nil {
+			return err
+		}
+		if taken {
+			return trials.Conflictf("a study named %q already exists", study.Name)
+		}
+		var r studyRow
+		err := tx.QueryRowContext(ctx, `
+			INSERT INTO studies AS s (name, objective, search_space, sampler, pruner, workload,
+				max_trials, max_parallel, max_retries, lease_seconds, state, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			RETURNING `+studyReturning,
+			study.Name, docs["objective"], docs["search_space"], docs["sampler"], docs["pruner"], workload,
+			study.MaxTrials, study.MaxParallel, study.MaxRetries, study.LeaseSeconds, string(study.State), nanos(now),
+		).Scan(r.dest()...)
+		if err != nil {
+			return err
+		}
+		// Return the study as GetStudy will, decoded from what was stored.
+		out, err = r.study()
+		return err
+	})
+	return out, err
+}
+
+// GetStudy finds a study by id.
+func (s *Store) GetStudy(ctx context.Context, id int64) (_ *trials.Study, err error) {
+	defer wrap(&err, "GetStudy(%d)", id)
+	var out *trials.Study
+	err = s.read(ctx, func(tx *sql.Tx) error {
+		var r studyRow
+		err := tx.QueryRowContext(ctx, `SELECT `+studyCols+` FROM studies s WHERE s.id = ?`, id).Scan(r.dest()...)
+		if errors.Is(err, sql.ErrNoRows) {
+			return studyNotFound(id)
+		}
+		if err != nil {
+			return err
+		}
+		out, err = r.study()
+		return err
+	})
+	return out, err
+}
+
+// GetStudyByName finds a study by its unique name.
+func (s *Store) GetStudyByName(ctx context.Context, name string) (_ *trials.Study, err error) {
+	defer wrap(&err, "GetStudyByName(%q)", name)
+	var out *trials.Study
+	err = s.read(ctx, func(tx *sql.Tx) error {
+		var r studyRow
+		err := tx.QueryRowContext(ctx, `SELECT `+studyCols+` FROM studies s WHERE s.name = ?`, name).Scan(r.dest()...)
+		if errors.Is(err, sql.ErrNoRows) {
+			return trials.NotFoundf("study %q does not exist", name)
+		}
+		if err != nil {
+			return err
+		}
+		out, err = r.study()
+		return err
+	})
+	return out, err
+}
+
+func studyNotFound(id int64) error { return trials.NotFoundf("study %d does not exist", id) }
+
+// bestIDSQL selects the id of the best complete trial of study s, the
+// earliest among equals.
+const bestIDSQL = `(
+	SELECT t.id FROM trials t
+	WHERE t.study_id = s.id AND t.state = 'complete'
+	ORDER BY CASE WHEN s.objective ->> '$.direction' = 'maximize' THEN -t.value ELSE t.value END, t.number
+	LIMIT 1)`
+
+// summarySQL selects studies with their trial counts per state, the
+// runners holding their running trials, and their best complete trial, in
+// one statement. A NULL :id selects every study.
+const summarySQL = `
+	SELECT ` + studyCols + `,
+		coalesce(c.waiting, 0), coalesce(c.running, 0), coalesce(c.complete, 0),
+		coalesce(c.pruned, 0), coalesce(c.failed, 0), coalesce(c.runners, 0), b.id, b.value
+	FROM studies s
+	LEFT JOIN (
+		SELECT t.study_id,
+			sum(t.state = 'waiting') AS waiting,
+			sum(t.state = 'running') AS running,
+			sum(t.state = 'complete') AS complete,
+			sum(t.state = 'pruned') AS pruned,
+			sum(t.state = 'failed') AS failed,
+			-- NULL for the other states, which count(DISTINCT) skips; ''
+			-- (plain ask/tell clients) counts as one runner.
+			count(DISTINCT CASE WHEN t.state = 'running' THEN t.runner END) AS runners
+		FROM trials t
+		WHERE :id IS NULL OR t.study_id = :id
+		GROUP BY t.study_id
+	) c ON c.study_id = s.id
+	LEFT JOIN trials b ON b.id = ` + bestIDSQL + `
+	WHERE :id IS NULL OR s.id = :id
+	ORDER BY s.created_at, s.id`
+
+// scanSummary reads one row of summarySQL.
+func scanSummary(row interface{ Scan(...any) error }) (*trials.StudySummary, error) {
+	var (
+		r                                          studyRow
+		waiting, running, complete, pruned, failed int
+		sum                                        trials.StudySummary
+	)
+	dest := append(r.dest(), &waiting, &running, &complete, &pruned, &failed, &sum.RunningRunners, &sum.BestTrialID, &sum.BestValue)
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	st, err := r.study()
+	if err != nil {
+		return nil, err
+	}
+	sum.Study = *st
+	sum.Counts = map[trials.TrialState]int{
+		trials.TrialWaiting:  waiting,
+		trials.TrialRunning:  running,
+		trials.TrialComplete: complete,
+		trials.TrialPruned:   pruned,
+		trials.TrialFailed:   failed,
+	}
+	return &sum, nil
+}
+
+// ListStudies returns every study with its counts and best value, oldest
+// first, from one query.
+func (s *Store) ListStudies(ctx context.Context) (_ []trials.StudySummary, err error) {
+	defer wrap(&err, "ListStudies")
+	var out []trials.StudySummary
+	err = s.read(ctx, func(tx *sql.Tx) error {
+		out = []trials.StudySummary{}
+		rows, err := tx.QueryContext(ctx, summarySQL, sql.Named("id", nil))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			sum, err := scanSummary(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, *sum)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// SummarizeStudy returns one study with its counts and best value.
+func (s *Store) SummarizeStudy(ctx context.Context, id int64) (_ *trials.StudySummary, err error) {
+	defer wrap(&err, "SummarizeStudy(%d)", id)
+	var out *trials.StudySummary
+	err = s.read(ctx, func(tx *sql.Tx) error {
+		sum, err := scanSummary(tx.QueryRowContext(ctx, summarySQL, sql.Named("id", id)))
+		if errors.Is(err, sql.ErrNoRows) {
+			return studyNotFound(id)
+		}
+		out = sum
+		return err
+	})
+	return out, err
+}
+
+// SetStudyState pauses, resumes or stops a study. Every change is allowed,
+// done back to running included, so that a study stopped by hand can be
+// resumed.
+func (s *Store) SetStudyState(ctx context.Context, id int64, state trials.StudyState) (_ *trials.Study, err error) {
+	defer wrap(&err, "SetStudyState(%d, %q)", id, state)
+	switch state {
+	case trials.StudyRunning, trials.StudyPaused, trials.StudyDone:
+	default:
+		return nil, trials.Invalidf("state must be running, paused or done, got %q", state)
+	}
+	var out *trials.Study
+	err = s.write(ctx, func(tx *sql.Tx, _ time.Time) error {
+		var r studyRow
+		err := tx.QueryRowContext(ctx, `
+			UPDATE studies AS s SET state = ? WHERE s.id = ?
+			RETURNING `+studyReturning, string(state), id).Scan(r.dest()...)
+		if errors.Is(err, sql.ErrNoRows) {
+			return studyNotFound(id)
+		}
+		if err != nil {
+			return err
+		}
+		out, err = r.study()
+		return err
+	})
+	return out, err
+}
+
+// DeleteStudy removes a study; its trials go with it (ON DELETE CASCADE,
+// enforced because every connection turns foreign keys on).
+func (s *Store) DeleteStudy(ctx context.Context, id int64) (err error) {
+	defer wrap(&err, "DeleteStudy(%d)", id)
+	return s.write(ctx, func(tx *sql.Tx, _ time.Time) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM studies WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return studyNotFound(id)
+		}
+		return nil
+	})
+}
+
+// LeasableStudies returns running studies with one of the workload types
+// that could hand out a trial now, the study with the fewest running trials
+// first, then the oldest, so that runners spread over studies. It is a hint:
+// the claim that follows re-checks everything under the write lock.
+func (s *Store) LeasableStudies(ctx context.Context, workloads []string) (_ []trials.Study, err error) {
+	defer wrap(&err, "LeasableStudies(%q)", workloads)
+	out := []trials.Study{}
+	if len(workloads) == 0 {
+		return out, nil
+	}
+	types, err := json.Marshal(workloads)
+	if err != nil {
+		return nil, fmt.Errorf("encode workloads: %w", err)
+	}
+	err = s.read(ctx, func(tx *sql.Tx) error {
+		out = out[:0]
+		rows, err := tx.QueryContext(ctx, `
+			SELECT `+studyCols+`
+			FROM (
+				SELECT st.*, (
+					SELECT count(*) FROM trials t WHERE t.study_id = st.id AND t.state = 'running'
+				) AS running
+				FROM studies st
+			) s
+			WHERE s.state = 'running'
+				AND s.workload ->> '$.type' IN (SELECT value FROM json_each(?))
+				AND (s.max_parallel = 0 OR s.running < s.max_parallel)
+				AND (s.max_trials = 0 OR s.next_number < s.max_trials
+					OR EXISTS (SELECT 1 FROM trials w WHERE w.study_id = s.id AND w.state = 'waiting'))
+			ORDER BY s.running, s.created_at, s.id`, jsonText(types))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var r studyRow
+			if err := rows.Scan(r.dest()...); err != nil {
+				return err
+			}
+			st, err := r.study()
+			if err != nil {
+				return err
+			}
+			out = append(out, *st)
+		}
+		return rows.Err()
+	})
+	return out, err
+}

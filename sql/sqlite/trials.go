@@ -1,0 +1,491 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tune-dev/tune/trials"
+)
+
+// Page sizes of ListTrials.
+const (
+	defaultPageSize = 100
+	maxPageSize     = 1000
+)
+
+// studyInfo is what the trial methods read about a study to check a write
+// and to decode its trials' params.
+type studyInfo struct {
+	space        trials.SearchSpace
+	state        trials.StudyState
+	maxTrials    int
+	maxParallel  int
+	nextNumber   int
+	leaseSeconds int
+}
+
+// loadStudy reads a study's studyInfo; found is false when it does not
+// exist. In a write transaction it is the latest state, which stays so
+// until the commit.
+func loadStudy(ctx context.Context, tx *sql.Tx, id int64) (info studyInfo, found bool, err error) {
+	var raw []byte
+	var state string
+	err = tx.QueryRowContext(ctx, `
+		SELECT search_space, state, max_trials, max_parallel, next_number, lease_seconds
+		FROM studies WHERE id = ?`, id).
+		Scan(&raw, &state, &info.maxTrials, &info.maxParallel, &info.nextNumber, &info.leaseSeconds)
+	if errors.Is(err, sql.ErrNoRows) {
+		return info, false, nil
+	}
+	if err != nil {
+		return info, false, err
+	}
+	info.state = trials.StudyState(state)
+	info.space, err = decodeSpace(raw)
+	return info, err == nil, err
+}
+
+// full reports whether the study has all its max_trials trials.
+func (info studyInfo) full() bool { return info.maxTrials > 0 && info.nextNumber >= info.maxTrials }
+
+// countRunning counts the study's running trials.
+func countRunning(ctx context.Context, tx *sql.Tx, studyID int64) (n int, err error) {
+	err = tx.QueryRowContext(ctx, `SELECT count(*) FROM trials WHERE study_id = ? AND state = 'running'`, studyID).Scan(&n)
+	return n, err
+}
+
+func maxTrialsConflict(studyID int64, info studyInfo) error {
+	return trials.Conflictf("study %d already has %d trials, its max_trials", studyID, info.maxTrials)
+}
+
+func studyNotRunning(id int64, state trials.StudyState) error {
+	if state == trials.StudyDone {
+		return trials.Conflictf("study %d is done and hands out no more trials", id)
+	}
+	return trials.Conflictf("study %d is %s: it hands out no trials until it is resumed", id, state)
+}
+
+// newTrial is a trial row to insert; the study's next number is added by
+// insertTrial.
+type newTrial struct {
+	state                         trials.TrialState
+	params, intermediate, metrics jsonText
+	value                         *float64
+	errText, runner, device       string
+	attempt                       int
+	lease                         int64
+	leaseExpiresAt                *time.Time
+	createdAt                     time.Time
+	startedAt, finishedAt         *time.Time
+	updatedAt                     time.Time
+}
+
+// insertTrial inserts nt as the study's next trial, bumping the study's
+// counter in the same transaction, and returns it as stored. The caller
+// has checked the study's state and max_trials.
+func insertTrial(ctx context.Context, tx *sql.Tx, studyID int64, info studyInfo, nt newTrial) (*trials.Trial, error) {
+	if _, err := tx.ExecContext(ctx, `UPDATE studies SET next_number = next_number + 1 WHERE id = ?`, studyID); err != nil {
+		return nil, err
+	}
+	if nt.intermediate == nil {
+		nt.intermediate = jsonText(`[]`)
+	}
+	if nt.metrics == nil {
+		nt.metrics = jsonText(`{}`)
+	}
+	var r trialRow
+	err := tx.QueryRowContext(ctx, `
+		INSERT INTO trials AS t (study_id, number, state, params, value, intermediate, metrics,
+			error, runner, device, attempt, lease, lease_expires_at, created_at, started_at,
+			finished_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		RETURNING `+trialReturning,
+		studyID, info.nextNumber, string(nt.state), nt.params, nt.value, nt.intermediate, nt.metrics,
+		nt.errText, nt.runner, nt.device, nt.attempt, nt.lease, optionalNanos(nt.leaseExpiresAt),
+		nanos(nt.createdAt), optionalNanos(nt.startedAt), optionalNanos(nt.finishedAt), nanos(nt.updatedAt),
+	).Scan(r.dest()...)
+	if err != nil {
+		return nil, err
+	}
+	return r.trial(info.space)
+}
+
+// EnqueueTrial adds a waiting trial with fixed, normalized params. It is
+// ErrConflict when the study is done or already has MaxTrials trials. A
+// paused study accepts trials; they wait until it is resumed.
+func (s *Store) EnqueueTrial(ctx context.Context, studyID int64, params map[string]any) (_ *trials.Trial, err error) {
+	defer wrap(&err, "EnqueueTrial(%d)", studyID)
+	doc, err := jsonObject(params)
+	if err != nil {
+		return nil, fmt.Errorf("encode params: %w", err)
+	}
+	var out *trials.Trial
+	err = s.write(ctx, func(tx *sql.Tx, now time.Time) error {
+		info, found, err := loadStudy(ctx, tx, studyID)
+		switch {
+		case err != nil:
+			return err
+		case !found:
+			return studyNotFound(studyID)
+		case info.state == trials.StudyDone:
+			return trials.Conflictf("study %d is done and takes no new trials", studyID)
+		case info.full():
+			return maxTrialsConflict(studyID, info)
+		}
+		out, err = insertTrial(ctx, tx, studyID, info, newTrial{
+			state: trials.TrialWaiting, params: doc, createdAt: now, updatedAt: now,
+		})
+		return err
+	})
+	return out, err
+}
+
+// AddTrial adds a finished trial with the study's next number, as given.
+// When it fills the study's max_trials and no trial is left unfinished,
+// the study becomes done in the same transaction.
+func (s *Store) AddTrial(ctx context.Context, studyID int64, t trials.Trial) (_ *trials.Trial, err error) {
+	defer wrap(&err, "AddTrial(%d)", studyID)
+	if err := t.ValidateFinished(); err != nil {
+		return nil, err
+	}
+	for _, tm := range []struct {
+		name string
+		t    *time.Time
+	}{{"created_at", &t.CreatedAt}, {"started_at", t.StartedAt}, {"finished_at", t.FinishedAt}} {
+		if tm.t != nil && !tm.t.IsZero() {
+			if err := storableTime(tm.name, tm.t); err != nil {
+				return nil, err
+			}
+		}
+	}
+	params, err := jsonObject(t.Params)
+	if err != nil {
+		return nil, fmt.Errorf("encode params: %w", err)
+	}
+	metrics, err := jsonObject(t.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("encode metrics: %w", err)
+	}
+	intermediate, err := json.Marshal(sortedCurve(t.Intermediate))
+	if err != nil {
+		return nil, fmt.Errorf("encode intermediate values: %w", err)
+	}
+	var out *trials.Trial
+	err = s.write(ctx, func(tx *sql.Tx, now time.Time) error {
+		info, found, err := loadStudy(ctx, tx, studyID)
+		switch {
+		case err != nil:
+			return err
+		case !found:
+			return studyNotFound(studyID)
+		case info.state == trials.StudyDone:
+			return trials.Conflictf("study %d is done and takes no new trials", studyID)
+		case info.full():
+			return maxTrialsConflict(studyID, info)
+		}
+		nt := newTrial{
+			state: t.State, params: params, value: t.Value, intermediate: intermediate, metrics: metrics,
+			errText: t.Error, runner: t.Runner, device: t.Device, attempt: t.Attempt,
+			createdAt: t.CreatedAt, startedAt: t.StartedAt, finishedAt: t.FinishedAt, updatedAt: now,
+		}
+		if nt.createdAt.IsZero() {
+			nt.createdAt = now
+		}
+		if nt.finishedAt == nil {
+			nt.finishedAt = &now
+		}
+		if out, err = insertTrial(ctx, tx, studyID, info, nt); err != nil {
+			return err
+		}
+		return markDoneIfFinished(ctx, tx, studyID)
+	})
+	return out, err
+}
+
+// markDoneIfFinished makes the study done when it has all its max_trials
+// trials and none is left unfinished. Run in the write transaction that
+// finished a trial, it sees every other trial's latest state.
+func markDoneIfFinished(ctx context.Context, tx *sql.Tx, studyID int64) error {
+	_, err := tx.ExecContext(ctx, `
+		UPDATE studies SET state = 'done'
+		WHERE id = ? AND state <> 'done' AND max_trials > 0 AND next_number >= max_trials
+			AND NOT EXISTS (
+				SELECT 1 FROM trials o WHERE o.study_id = studies.id AND o.state IN ('waiting', 'running')
+			)`, studyID)
+	return err
+}
+
+// ClaimWaiting grants the oldest waiting trial of the study (the lowest
+// number: retried trials go first) to runner, with a fresh lease whose
+// token is one more than the trial's last. It returns (nil, nil) when no
+// trial waits or, with limitParallel, while the study runs MaxParallel
+// trials. ErrConflict when the study is not running.
+func (s *Store) ClaimWaiting(ctx context.Context, studyID int64, runner string, limitParallel bool) (_ *trials.Trial, err error) {
+	defer wrap(&err, "ClaimWaiting(%d, %q)", studyID, runner)
+	var out *trials.Trial
+	err = s.write(ctx, func(tx *sql.Tx, now time.Time) error {
+		out = nil
+		info, found, err := loadStudy(ctx, tx, studyID)
+		switch {
+		case err != nil:
+			return err
+		case !found:
+			return studyNotFound(studyID)
+		case info.state != trials.StudyRunning:
+			return studyNotRunning(studyID, info.state)
+		}
+		if limitParallel && info.maxParallel > 0 {
+			running, err := countRunning(ctx, tx, studyID)
+			if err != nil || running >= info.maxParallel {
+				return err
+			}
+		}
+		var r trialRow
+		err = tx.QueryRowContext(ctx, `
+			UPDATE trials AS t SET
+				state = 'running', runner = ?, lease = t.lease + 1,
+				lease_expires_at = ?, started_at = ?, updated_at = ?
+			WHERE t.id = (
+				SELECT w.id FROM trials w WHERE w.study_id = ? AND w.state = 'waiting'
+				ORDER BY w.number LIMIT 1
+			)
+			RETURNING `+trialReturning,
+			runner, nanos(now.Add(time.Duration(info.leaseSeconds)*time.Second)), nanos(now), nanos(now), studyID,
+		).Scan(r.dest()...)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // nothing waits
+		}
+		if err != nil {
+			return err
+		}
+		out, err = r.trial(info.space)
+		return err
+	})
+	return out, err
+}
+
+// CreateRunning adds a running trial with the given normalized params, the
+// study's next number and lease token 1. ErrConflict when the study is not
+// running, has MaxTrials trials, or (with limitParallel) runs MaxParallel
+// trials.
+func (s *Store) CreateRunning(ctx context.Context, studyID int64, params map[string]any, runner string, limitParallel bool) (_ *trials.Trial, err error) {
+	defer wrap(&err, "CreateRunning(%d, %q)", studyID, runner)
+	doc, err := jsonObject(params)
+	if err != nil {
+		return nil, fmt.Errorf("encode params: %w", err)
+	}
+	var out *trials.Trial
+	err = s.write(ctx, func(tx *sql.Tx, now time.Time) error {
+		info, found, err := loadStudy(ctx, tx, studyID)
+		switch {
+		case err != nil:
+			return err
+		case !found:
+			return studyNotFound(studyID)
+		case info.state != trials.StudyRunning:
+			return studyNotRunning(studyID, info.state)
+		case info.full():
+			return maxTrialsConflict(studyID, info)
+		}
+		if limitParallel && info.maxParallel > 0 {
+			running, err := countRunning(ctx, tx, studyID)
+			if err != nil {
+				return err
+			}
+			if running >= info.maxParallel {
+				return trials.Conflictf("study %d already runs %d trials, its max_parallel; try again when one finishes",
+					studyID, running)
+			}
+		}
+		expires := now.Add(time.Duration(info.leaseSeconds) * time.Second)
+		out, err = insertTrial(ctx, tx, studyID, info, newTrial{
+			state: trials.TrialRunning, params: doc, runner: runner, lease: 1, leaseExpiresAt: &expires,
+			createdAt: now, startedAt: &now, updatedAt: now,
+		})
+		return err
+	})
+	return out, err
+}
+
+// GetTrial finds a trial by id.
+func (s *Store) GetTrial(ctx context.Context, id int64) (_ *trials.Trial, err error) {
+	defer wrap(&err, "GetTrial(%d)", id)
+	var out *trials.Trial
+	err = s.read(ctx, func(tx *sql.Tx) error {
+		t, found, err := readTrial(ctx, tx, id)
+		if err == nil && !found {
+			err = trialNotFound(id)
+		}
+		out = t
+		return err
+	})
+	return out, err
+}
+
+func trialNotFound(id int64) error { return trials.NotFoundf("trial %d does not exist", id) }
+
+// readTrial reads a trial and decodes it with its study's search space;
+// found is false when it does not exist.
+func readTrial(ctx context.Context, tx *sql.Tx, id int64) (*trials.Trial, bool, error) {
+	var r trialRow
+	var space []byte
+	err := tx.QueryRowContext(ctx, `
+		SELECT `+trialCols+`, s.search_space
+		FROM trials t JOIN studies s ON s.id = t.study_id
+		WHERE t.id = ?`, id).Scan(append(r.dest(), &space)...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	sp, err := decodeSpace(space)
+	if err != nil {
+		return nil, false, err
+	}
+	t, err := r.trial(sp)
+	return t, err == nil, err
+}
+
+// studyTrials reads the study's search space and then the trials that
+// query selects, decoded with it, both in tx.
+func studyTrials(ctx context.Context, tx *sql.Tx, studyID int64, query string, args ...any) ([]trials.Trial, error) {
+	var raw []byte
+	err := tx.QueryRowContext(ctx, `SELECT search_space FROM studies WHERE id = ?`, studyID).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, studyNotFound(studyID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	space, err := decodeSpace(raw)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []trials.Trial{}
+	for rows.Next() {
+		var r trialRow
+		if err := rows.Scan(r.dest()...); err != nil {
+			return nil, err
+		}
+		t, err := r.trial(space)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *t)
+	}
+	return out, rows.Err()
+}
+
+// ListTrials returns a page of a study's trials, ordered by number, and
+// whether more follow. A Limit of 0 or less means the default page size
+// (100); larger limits are capped at 1000. Only AfterNumber < 0 starts at
+// the first trial: AfterNumber 0 starts after trial 0.
+func (s *Store) ListTrials(ctx context.Context, studyID int64, f trials.TrialFilter) (_ []trials.Trial, more bool, err error) {
+	defer wrap(&err, "ListTrials(%d)", studyID)
+	if f.State != "" && !f.State.Valid() {
+		return nil, false, trials.Invalidf("unknown trial state %q: use waiting, running, complete, pruned or failed", f.State)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = defaultPageSize
+	}
+	limit = min(limit, maxPageSize)
+	var page []trials.Trial
+	err = s.read(ctx, func(tx *sql.Tx) error {
+		var err error
+		// Fetch one more than the page to learn whether more follow.
+		page, err = studyTrials(ctx, tx, studyID, `
+			SELECT `+trialCols+`
+			FROM trials t
+			WHERE t.study_id = ? AND (? = '' OR t.state = ?) AND t.number > ?
+			ORDER BY t.number
+			LIMIT ?`,
+			studyID, string(f.State), string(f.State), max(f.AfterNumber, -1), limit+1)
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if len(page) > limit {
+		return page[:limit], true, nil
+	}
+	return page, false, nil
+}
+
+// BestTrial returns the study's best complete trial (the earliest among
+// equals), ErrNotFound while none has completed.
+func (s *Store) BestTrial(ctx context.Context, studyID int64) (_ *trials.Trial, err error) {
+	defer wrap(&err, "BestTrial(%d)", studyID)
+	var best []trials.Trial
+	err = s.read(ctx, func(tx *sql.Tx) error {
+		var err error
+		best, err = studyTrials(ctx, tx, studyID, `
+			SELECT `+trialCols+`
+			FROM studies s JOIN trials t ON t.id = `+bestIDSQL+`
+			WHERE s.id = ?`, studyID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(best) == 0 {
+		return nil, trials.NotFoundf("study %d has no complete trial yet", studyID)
+	}
+	return &best[0], nil
+}
+
+// TrialsChangedSince returns the study's trials, ordered by number, written
+// since the cursor (all of them for cursor 0), and the cursor for the next
+// call. ErrNotFound for an unknown study.
+//
+// Every write of a trial bumps the database's change counter (change_seq)
+// and stamps the trial with the new value (triggers, so no write path can
+// forget). The cursor returned is the counter as the read's own snapshot
+// has it, and a call returns the trials stamped above the cursor it is
+// given. That is exact, with no margin and no repeats, because SQLite runs
+// one write transaction at a time on a file, across processes, and a
+// transaction that writes holds the lock from its first statement to its
+// commit:
+//
+//   - The stamps are handed out in commit order: a transaction's stamps
+//     are all above those of every transaction that committed before it,
+//     and below those of every transaction after it.
+//   - The snapshot therefore holds every transaction that stamped up to
+//     the counter value it shows, and none that stamped above: each write
+//     this read could not see gets a stamp above the cursor and is
+//     returned by the next call, however late it commits.
+//
+// The counter and the trials are read in one read transaction, so from one
+// snapshot.
+func (s *Store) TrialsChangedSince(ctx context.Context, studyID int64, cursor int64) (_ []trials.Trial, next int64, err error) {
+	defer wrap(&err, "TrialsChangedSince(%d, %d)", studyID, cursor)
+	var out []trials.Trial
+	err = s.read(ctx, func(tx *sql.Tx) error {
+		// The counter first: the snapshot starts with the transaction's
+		// first read, and every later statement shares it.
+		if err := tx.QueryRowContext(ctx, `SELECT value FROM change_seq WHERE id = 1`).Scan(&next); err != nil {
+			return fmt.Errorf("read the change counter: %w", err)
+		}
+		var err error
+		out, err = studyTrials(ctx, tx, studyID, `
+			SELECT `+trialCols+`
+			FROM trials t
+			WHERE t.study_id = ? AND t.seq > ?
+			ORDER BY t.number`, studyID, cursor)
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, next, nil
+}
