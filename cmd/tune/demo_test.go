@@ -1,0 +1,74 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/tune-dev/tune/openapi"
+)
+
+// TestDemo runs `tune demo` end to end on a tiny subset of MNIST, on the
+// embedded store in a fresh data directory, then starts `tune serve` on
+// that directory and finds the study there.
+func TestDemo(t *testing.T) {
+	dataDir := t.TempDir()
+	t.Setenv("TUNE_DATABASE_URL", "")
+	c := cli{t: t}
+	out, stderr, err := c.run(nil, "demo", "--trials", "3", "--train-samples", "300", "--test-samples", "100",
+		"--epochs", "2", "--hidden-units", "16", "--data-dir", dataDir, "--addr", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("tune demo: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr)
+	}
+	wantContains(t, "demo output", out,
+		"study mnist-demo, 3 trials", "trial 0 is the baseline",
+		"baseline (trial 0)", "best (trial ", "batch_size", "learning_rate", "activation", "precision", "workers",
+		"val_accuracy", "samples/s", "seconds/epoch",
+		"The study is kept in "+dataDir, "tune serve --data-dir "+dataDir)
+	wantContains(t, "demo progress", stderr, "trial  0 ", "trial  1 ", "trial  2 ", "3/3 trials")
+
+	// A second demo on the same store keeps the first study.
+	out, _, err = c.run(nil, "demo", "--trials", "2", "--train-samples", "300", "--test-samples", "100",
+		"--epochs", "1", "--hidden-units", "16", "--data-dir", dataDir, "--addr", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("second tune demo: %v", err)
+	}
+	wantContains(t, "second demo", out, "study mnist-demo-2, 2 trials")
+
+	url, _ := startServe(t, "--data-dir", dataDir)
+	srv := cli{t: t, server: url}
+	var study openapi.Study
+	srv.json(&study, "study", "show", "mnist-demo")
+	if study.State != openapi.StudyStateDone || study.Counts.Complete+study.Counts.Pruned+study.Counts.Failed != 3 ||
+		study.BestValue == nil {
+		t.Errorf("the demo's study after tune serve = %+v", study)
+	}
+	var page openapi.TrialPage
+	srv.json(&page, "trial", "list", "mnist-demo")
+	if len(page.Items) != 3 || page.Items[0].Params["batch_size"] != 128.0 || page.Items[0].Params["activation"] != "relu" {
+		t.Errorf("trial 0 is not the baseline: %+v", page.Items)
+	}
+	for _, tr := range page.Items {
+		if tr.State == openapi.TrialStateComplete && (tr.Metrics["samples_per_second"] <= 0 || len(tr.IntermediateValues) != 2) {
+			t.Errorf("trial %d: %d intermediate values, metrics %v", tr.Number, len(tr.IntermediateValues), tr.Metrics)
+		}
+	}
+	wantContains(t, "study list", srv.ok("study", "list"), "mnist-demo", "mnist-demo-2")
+}
+
+func TestDemoFlagErrors(t *testing.T) {
+	c := cli{t: t}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--trials", "1"}, "--trials must be at least 2"},
+		{[]string{"--runners", "0"}, "--runners must be at least 1"},
+		{[]string{"--train-samples", "70000"}, "--train-samples must be between 100 and 60000"},
+		{[]string{"--epochs", "0"}, "--epochs must be at least 1"},
+	} {
+		msg := c.fails(append([]string{"demo", "--data-dir", t.TempDir()}, tc.args...)...)
+		if !strings.Contains(msg, tc.want) {
+			t.Errorf("demo %v: %q, want %q", tc.args, msg, tc.want)
+		}
+	}
+}
