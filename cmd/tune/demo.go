@@ -417,28 +417,24 @@ func (d *demoDisplay) status(done, total, running int, best *openapi.Trial, spee
 	}
 }
 
-// printDemoSummary puts the best trial beside the baseline.
+// nearBest is how far below the best accuracy (in accuracy, 0.005 = half a
+// point) a trial may be and still count as "as good" for the fastest
+// column: the trade-off an engineer would take.
+const nearBest = 0.005
+
+// printDemoSummary puts the best trial, and the fastest trial about as
+// accurate as it, beside the baseline.
 func printDemoSummary(ctx context.Context, c *apiClient, w io.Writer, study *openapi.Study, took time.Duration) error {
 	ref := fmt.Sprint(study.Id)
-	one := 1
-	rsp, err := c.api.ListTrialsWithResponse(ctx, ref, &openapi.ListTrialsParams{Limit: &one})
-	page, _, err := decode[openapi.TrialPage](c, studyCall("read the baseline of", study.Name), rsp, err)
+	limit := 1000
+	listing, err := c.listTrials(ctx, ref, openapi.ListTrialsParams{Limit: &limit}, true)
 	if err != nil {
 		return err
 	}
-	if len(page.Items) == 0 {
+	if len(listing.trials) == 0 {
 		return fmt.Errorf("study %s has no baseline trial", study.Name)
 	}
-	base := page.Items[0]
-	brsp, err := c.api.GetBestTrialWithResponse(ctx, ref)
-	if brsp != nil && brsp.StatusCode() == http.StatusNotFound {
-		fmt.Fprintf(w, "\nNo trial completed in %s; see 'tune trial list %s' for why.\n", took.Round(time.Second), study.Name)
-		return nil
-	}
-	best, _, err := decode[openapi.Trial](c, studyCall("get the best trial of", study.Name), brsp, err)
-	if err != nil {
-		return err
-	}
+	base := &listing.trials[0]
 	srsp, err := c.api.GetStudyWithResponse(ctx, ref)
 	sum, _, err := decode[openapi.Study](c, studyCall("show", study.Name), srsp, err)
 	if err != nil {
@@ -446,23 +442,74 @@ func printDemoSummary(ctx context.Context, c *apiClient, w io.Writer, study *ope
 	}
 	fmt.Fprintf(w, "\n%d trials in %s: %d complete, %d pruned early, %d failed\n\n", sum.Counts.Complete+sum.Counts.Pruned+sum.Counts.Failed,
 		took.Round(time.Second), sum.Counts.Complete, sum.Counts.Pruned, sum.Counts.Failed)
-	writeComparison(w, &base, best)
+	best, fastest := bestAndFastest(listing.trials)
+	if best == nil {
+		fmt.Fprintf(w, "No trial completed; see 'tune trial list %s' for why.\n", study.Name)
+		return nil
+	}
+	cols := []demoColumn{{fmt.Sprintf("baseline (trial %d)", base.Number), base}, {fmt.Sprintf("best (trial %d)", best.Number), best}}
+	if fastest != nil && fastest.Id != best.Id {
+		cols = append(cols, demoColumn{fmt.Sprintf("fastest within %.1f points (trial %d)", 100*nearBest, fastest.Number), fastest})
+	}
+	writeComparison(w, cols)
+	if base.State != openapi.TrialStateComplete {
+		fmt.Fprintf(w, "(the baseline ended %s, so its numbers are those of its last report)\n", base.State)
+	}
+	if base.Id == best.Id {
+		fmt.Fprintln(w, "The defaults were the most accurate configuration this search found; try more --trials.")
+	}
 	return nil
 }
 
-// writeComparison is the demo's closing table: the baseline's params and
-// results beside the best trial's, and how they differ.
-func writeComparison(w io.Writer, base, best *openapi.Trial) {
-	tw := newTable(w)
-	fmt.Fprintf(tw, "\tbaseline (trial %d)\tbest (trial %d)\t\n", base.Number, best.Number)
-	for _, k := range demoKnobs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t\n", k, formatParamValue(base.Params[k]), formatParamValue(best.Params[k]))
-	}
-	cell := func(t *openapi.Trial, metric string, format func(float64) string) (string, float64, bool) {
-		if v, ok := t.Metrics[metric]; ok {
-			return format(v), v, true
+// bestAndFastest returns the most accurate complete trial (the earliest of
+// equals, as the API's best) and the fastest complete trial within
+// nearBest of it.
+func bestAndFastest(ts []openapi.Trial) (best, fastest *openapi.Trial) {
+	for i := range ts {
+		t := &ts[i]
+		if t.State == openapi.TrialStateComplete && t.Value != nil && (best == nil || *t.Value > *best.Value) {
+			best = t
 		}
-		return "—", 0, false
+	}
+	if best == nil {
+		return nil, nil
+	}
+	for i := range ts {
+		t := &ts[i]
+		if t.State != openapi.TrialStateComplete || t.Value == nil || *t.Value < *best.Value-nearBest {
+			continue
+		}
+		if fastest == nil || t.Metrics["samples_per_second"] > fastest.Metrics["samples_per_second"] {
+			fastest = t
+		}
+	}
+	return best, fastest
+}
+
+// demoColumn is one trial of the closing table.
+type demoColumn struct {
+	title string
+	trial *openapi.Trial
+}
+
+// writeComparison is the demo's closing table: each trial's params and
+// results, and how the later columns differ from the first (the baseline).
+func writeComparison(w io.Writer, cols []demoColumn) {
+	tw := newTable(w)
+	line := func(label string, cells []string) {
+		fmt.Fprintf(tw, "%s\t%s\t\n", label, strings.Join(cells, "\t"))
+	}
+	titles := make([]string, len(cols))
+	for i, c := range cols {
+		titles[i] = c.title
+	}
+	line("", titles)
+	for _, k := range demoKnobs {
+		cells := make([]string, len(cols))
+		for i, c := range cols {
+			cells[i] = formatParamValue(c.trial.Params[k])
+		}
+		line(k, cells)
 	}
 	pct := func(v float64) string { return fmt.Sprintf("%.2f%%", 100*v) }
 	secs := func(v float64) string { return fmt.Sprintf("%.2f s", v) }
@@ -481,22 +528,27 @@ func writeComparison(w io.Writer, base, best *openapi.Trial) {
 			return ratio(b, x, "less time", "more time")
 		}},
 	}
+	base := cols[0].trial
 	for _, r := range rows {
-		bs, bv, bok := cell(base, r.metric, r.format)
-		xs, xv, xok := cell(best, r.metric, r.format)
-		diff := ""
-		if bok && xok && base.Number != best.Number {
-			diff = r.compare(bv, xv)
+		cells := make([]string, len(cols))
+		bv, bok := base.Metrics[r.metric]
+		for i, c := range cols {
+			v, ok := c.trial.Metrics[r.metric]
+			switch {
+			case !ok:
+				cells[i] = "—"
+			case i == 0 || !bok || c.trial.Id == base.Id:
+				cells[i] = r.format(v)
+			default:
+				cells[i] = r.format(v)
+				if d := r.compare(bv, v); d != "" {
+					cells[i] += " (" + d + ")"
+				}
+			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.label, bs, xs, diff)
+		line(r.label, cells)
 	}
 	tw.Flush()
-	if base.State != openapi.TrialStateComplete {
-		fmt.Fprintf(w, "(the baseline ended %s, so its numbers are those of its last report)\n", base.State)
-	}
-	if base.Number == best.Number {
-		fmt.Fprintln(w, "The defaults were the best configuration this search found; try more --trials.")
-	}
 }
 
 // ratio says how many times better x is than b.

@@ -72,3 +72,35 @@ func TestDemoFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestDemoSummary(t *testing.T) {
+	trial := func(id int64, state openapi.TrialState, value, speed, epoch float64, batch int) openapi.Trial {
+		tr := openapi.Trial{Id: id, Number: int(id), State: state,
+			Params: map[string]any{"batch_size": float64(batch), "learning_rate": 0.001, "activation": "relu", "precision": "float32", "workers": 1.0},
+			Metrics: openapi.Metrics{"val_accuracy": value, "samples_per_second": speed, "seconds_per_epoch": epoch}}
+		if state == openapi.TrialStateComplete {
+			tr.Value = &value
+		}
+		return tr
+	}
+	ts := []openapi.Trial{
+		trial(0, openapi.TrialStateComplete, 0.95, 40000, 1.0, 128),
+		trial(1, openapi.TrialStateComplete, 0.972, 20000, 2.0, 32),
+		trial(2, openapi.TrialStateComplete, 0.968, 80000, 0.5, 512), // within half a point, fastest
+		trial(3, openapi.TrialStateComplete, 0.96, 90000, 0.4, 1024), // faster, but a point behind
+		trial(4, openapi.TrialStatePruned, 0.99, 99000, 0.3, 64),     // pruned trials never count
+	}
+	best, fastest := bestAndFastest(ts)
+	if best == nil || best.Id != 1 || fastest == nil || fastest.Id != 2 {
+		t.Fatalf("best, fastest = %v, %v; want trials 1 and 2", best, fastest)
+	}
+	var b strings.Builder
+	writeComparison(&b, []demoColumn{{"baseline (trial 0)", &ts[0]}, {"best (trial 1)", best}, {"fastest within 0.5 points (trial 2)", fastest}})
+	wantContains(t, "comparison", b.String(),
+		"baseline (trial 0)", "best (trial 1)", "fastest within 0.5 points (trial 2)",
+		"95.00%", "97.20% (+2.20 points)", "96.80% (+1.80 points)",
+		"20,000 (2.0× slower)", "80,000 (2.0× faster)", "0.50 s (2.0× less time)")
+	if best, fastest := bestAndFastest(ts[4:]); best != nil || fastest != nil {
+		t.Errorf("with no complete trial: %v, %v", best, fastest)
+	}
+}
