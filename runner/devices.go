@@ -11,7 +11,7 @@ import (
 )
 
 // DefaultDevices lists what this machine offers to trials: the CPU, and
-// the CUDA GPUs when the binary is built with -tags cuda. The service only
+// the CUDA GPUs when the binary is built with -tags tune_cuda. The service only
 // records them (they are shown with the runner), so a detail that cannot
 // be read is left out rather than failing the runner.
 func DefaultDevices() []openapi.Device {
@@ -68,7 +68,7 @@ func ParseDevice(s string) (string, error) {
 		return "", fmt.Errorf("%s: want cpu or cuda:N, with N a GPU index", s)
 	}
 	if !CUDA {
-		return "", fmt.Errorf("%s: this tune binary was built without CUDA support; rebuild with -tags cuda", s)
+		return "", fmt.Errorf("%s: this tune binary was built without CUDA support; rebuild with -tags tune_cuda", s)
 	}
 	if gpus := len(GPUDevices()); n >= gpus {
 		return "", fmt.Errorf("%s: this machine has %d CUDA GPU(s)", s, gpus)

@@ -1,4 +1,4 @@
-//go:build cuda
+//go:build tune_cuda
 
 package runner
 
@@ -11,8 +11,10 @@ import (
 	"github.com/tune-dev/tune/openapi"
 )
 
-// CUDA reports whether this binary was built with -tags cuda and so can
-// run trials on GPUs.
+// CUDA reports whether this binary was built with -tags tune_cuda and so
+// can run trials on GPUs. The tag is tune's own, not gorgonia's `cuda`:
+// that one also switches gorgonia to its CUDA engine, which needs cuDNN,
+// while GPU discovery and exec trials on GPUs need only libcuda.
 const CUDA = true
 
 // GPUDevices lists the CUDA GPUs through the driver API. Importing cu

@@ -49,7 +49,7 @@ type Config struct {
 	// empty. Host is the machine, os.Hostname() when empty.
 	ID, Host string
 	// Device is where trials run: "cpu" (the default) or "cuda:N", which
-	// needs a binary built with -tags cuda.
+	// needs a binary built with -tags tune_cuda.
 	Device string
 	// Parallel is how many trials run at once; 1 when zero.
 	Parallel int

@@ -380,7 +380,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	} {
 		if _, err := runner.New(cfg); err == nil {
 			t.Errorf("%s: New accepted %+v", name, cfg)
-		} else if name == "cuda" && !runner.CUDA && !strings.Contains(err.Error(), "built without CUDA support; rebuild with -tags cuda") {
+		} else if name == "cuda" && !runner.CUDA && !strings.Contains(err.Error(), "built without CUDA support; rebuild with -tags tune_cuda") {
 			t.Errorf("cuda without the tag: %v", err)
 		}
 	}

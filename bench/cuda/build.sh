@@ -1,13 +1,11 @@
 #!/usr/bin/env bash
 # Builds tune's CUDA code on a Debian bookworm machine without a GPU or the
 # NVIDIA driver: it adds Debian's non-free component, installs the CUDA
-# headers and libcuda from it, and builds
-#   bench/cuda/bin/gpus  runner's GPU discovery (runner/devices_cuda.go) alone
-#   bench/cuda/bin/tune  the whole binary, `go build -tags cuda ./cmd/tune`
-# The second needs cuDNN, which Debian's mirror does not carry: see
-# bench/README.md, "CUDA build". Run as root from anywhere; it cds to the
-# repository root. Exit 0: both built; 3: gpus built, tune did not; other:
-# failed earlier. Neither binary can start without the NVIDIA driver.
+# headers and libcuda from it, and builds bench/cuda/bin/tune with
+# `go build -tags tune_cuda ./cmd/tune`, to be copied to a GPU machine that
+# has the NVIDIA driver but no Go toolchain. See bench/README.md, "CUDA
+# build". Run as root from anywhere; it cds to the repository root. The
+# binary cannot start without the NVIDIA driver and a GPU.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=bench/cuda/bin
@@ -35,23 +33,15 @@ dpkg-query -W -f='${Package} ${Version}\n' nvidia-cuda-dev libcuda1
 # 3. No CGO_CFLAGS/CGO_LDFLAGS: gorgonia.org/cu's own #cgo lines already
 # search /usr/include and /usr/lib/x86_64-linux-gnu, where Debian puts
 # cuda.h and the libcuda.so link. cu's generated code warns about deprecated
-# texture-reference calls; those warnings are filtered out of the log.
+# texture-reference calls; those warnings are filtered out of what is shown.
+# The tag is tune_cuda, not gorgonia's cuda, which would also switch
+# gorgonia to its CUDA engine and need cuDNN (not in Debian's mirror).
 export CGO_ENABLED=1
-build() { # name package
-  local log="$out/$1.log"
-  if go build -tags cuda -o "$out/$1" "$2" >"$log" 2>&1; then
-    echo "built $out/$1"
-  else
-    grep -vE 'deprecated|cgo-gcc-prolog|note: declared here|^ *[0-9]* \||^ *\|' "$log" >&2 || true
-    echo "go build -tags cuda $2: failed (full log: $log)" >&2
-    return 1
-  fi
-}
-build gpus ./bench/cuda/gpus
-if ! build tune ./cmd/tune; then
-  if grep -q 'cudnn.h: No such file' "$out/tune.log"; then
-    echo "-tags cuda also turns on gorgonia's own CUDA build (runner/mnist imports" >&2
-    echo "gorgonia), whose gorgonia.org/cu/dnn needs cuDNN (cudnn.h, libcudnn)." >&2
-  fi
-  exit 3
+log="$out/tune.log"
+if go build -tags tune_cuda -o "$out/tune" ./cmd/tune >"$log" 2>&1; then
+  echo "built $out/tune (needs the NVIDIA driver and a GPU to start)"
+else
+  grep -vE 'deprecated|cgo-gcc-prolog|note: declared here|^ *[0-9]* \||^ *\|' "$log" >&2 || true
+  echo "go build -tags tune_cuda ./cmd/tune: failed (full log: $log)" >&2
+  exit 1
 fi

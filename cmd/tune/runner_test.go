@@ -34,7 +34,7 @@ func TestRunnerFlagErrors(t *testing.T) {
 		cases = append(cases, struct {
 			args []string
 			want string
-		}{[]string{"runner", "--device", "cuda:0"}, "--device cuda:0: this tune binary was built without CUDA support; rebuild with -tags cuda"})
+		}{[]string{"runner", "--device", "cuda:0"}, "--device cuda:0: this tune binary was built without CUDA support; rebuild with -tags tune_cuda"})
 	}
 	for _, tc := range cases {
 		if msg := c.fails(tc.args...); !strings.Contains(msg, tc.want) {
