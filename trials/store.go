@@ -15,6 +15,14 @@ type TrialFilter struct {
 	Limit int
 }
 
+// Validate refuses a filter on an unknown state. The error is KindInvalid.
+func (f TrialFilter) Validate() error {
+	if f.State != "" && !f.State.Valid() {
+		return Invalidf("unknown trial state %q: use waiting, running, complete, pruned or failed", f.State)
+	}
+	return nil
+}
+
 // Store keeps studies and trials. Every method returns errors of this
 // package's kinds: ErrNotFound for unknown ids, ErrConflict when the current
 // state forbids the change, ErrInvalid for arguments it cannot honour; any

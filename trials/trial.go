@@ -1,6 +1,10 @@
 package trials
 
-import "time"
+import (
+	"fmt"
+	"maps"
+	"time"
+)
 
 // TrialState is where a trial is in its life: waiting -> running -> complete
 // | pruned | failed, and running -> waiting again when a lease expires and a
@@ -94,6 +98,27 @@ type Outcome struct {
 	Error   string
 	// Device is what the trial ran on; it is kept only when given.
 	Device string
+}
+
+// SameOutcome reports whether t finished with outcome o: the same state,
+// value, error and metrics (the device is not compared).
+func (t *Trial) SameOutcome(o Outcome) bool {
+	sameValue := (t.Value == nil) == (o.Value == nil) && (t.Value == nil || *t.Value == *o.Value)
+	return t.State == o.State && sameValue && t.Error == o.Error && maps.Equal(t.Metrics, o.Metrics)
+}
+
+// DescribeOutcome renders a finished trial's outcome for a conflict
+// message: its state, with its value and error when it has them.
+func (t *Trial) DescribeOutcome() string {
+	switch {
+	case t.Value != nil && t.Error != "":
+		return fmt.Sprintf("%s (value %v, error %q)", t.State, *t.Value, t.Error)
+	case t.Value != nil:
+		return fmt.Sprintf("%s (value %v)", t.State, *t.Value)
+	case t.Error != "":
+		return fmt.Sprintf("%s (error %q)", t.State, t.Error)
+	}
+	return string(t.State)
 }
 
 // Device is one compute device a runner offers.

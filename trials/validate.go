@@ -68,12 +68,17 @@ func (s Study) Validate() error {
 	if s.LeaseSeconds < 1 || s.LeaseSeconds > MaxLeaseSeconds {
 		return Invalidf("lease_seconds must be between 1 and %d", MaxLeaseSeconds)
 	}
-	switch s.State {
+	return s.State.Validate()
+}
+
+// Validate refuses a study state other than running, paused or done. The
+// error is KindInvalid.
+func (s StudyState) Validate() error {
+	switch s {
 	case StudyRunning, StudyPaused, StudyDone:
-	default:
-		return Invalidf("state must be running, paused or done, got %q", s.State)
+		return nil
 	}
-	return nil
+	return Invalidf("state must be running, paused or done, got %q", s)
 }
 
 func (s Sampler) validate() error {
@@ -220,6 +225,44 @@ func (t *Trial) ValidateFinished() error {
 	if t.StartedAt != nil && t.FinishedAt != nil && t.FinishedAt.Before(*t.StartedAt) {
 		return Invalidf("finished_at (%s) is before started_at (%s)",
 			t.FinishedAt.Format(time.RFC3339), t.StartedAt.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// Validate refuses outcomes a store cannot record (Store.Tell): an
+// unfinished state, a complete outcome without its value, numbers that are
+// not finite. The error is KindInvalid.
+func (o Outcome) Validate() error {
+	if !o.State.Finished() {
+		return Invalidf("state must be complete, pruned or failed, got %q", o.State)
+	}
+	if o.State == TrialComplete && o.Value == nil {
+		return Invalidf("a complete trial needs a value")
+	}
+	if o.Value != nil && !Finite(*o.Value) {
+		return Invalidf("value must be a finite number; report a diverged run as failed")
+	}
+	for name, v := range o.Metrics {
+		if !Finite(v) {
+			return Invalidf("metric %q must be a finite number", name)
+		}
+	}
+	return nil
+}
+
+// Validate refuses a point a store cannot record (Store.Report): a negative
+// step, numbers that are not finite. The error is KindInvalid.
+func (p Intermediate) Validate() error {
+	if p.Step < 0 {
+		return Invalidf("step must be >= 0, got %d", p.Step)
+	}
+	if !Finite(p.Value) {
+		return Invalidf("value must be a finite number; report a diverged run as failed")
+	}
+	for name, v := range p.Metrics {
+		if !Finite(v) {
+			return Invalidf("metric %q must be a finite number", name)
+		}
 	}
 	return nil
 }

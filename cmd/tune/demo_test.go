@@ -76,7 +76,7 @@ func TestDemoFlagErrors(t *testing.T) {
 func TestDemoSummary(t *testing.T) {
 	trial := func(id int64, state openapi.TrialState, value, speed, epoch float64, batch int) openapi.Trial {
 		tr := openapi.Trial{Id: id, Number: int(id), State: state,
-			Params: map[string]any{"batch_size": float64(batch), "learning_rate": 0.001, "activation": "relu", "precision": "float32", "workers": 1.0},
+			Params:  map[string]any{"batch_size": float64(batch), "learning_rate": 0.001, "activation": "relu", "precision": "float32", "workers": 1.0},
 			Metrics: openapi.Metrics{"val_accuracy": value, "samples_per_second": speed, "seconds_per_epoch": epoch}}
 		if state == openapi.TrialStateComplete {
 			tr.Value = &value

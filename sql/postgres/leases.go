@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tune-dev/tune/sql/record"
 	"github.com/tune-dev/tune/trials"
 )
 
@@ -40,21 +40,11 @@ func readTrial(row pgx.Row) (t *trials.Trial, found bool, err error) {
 }
 
 // leaseConflict explains why a guarded write on t, made with the presented
-// token, matched nothing: t is not running, or it runs under another lease.
+// token, matched nothing: t is not running, or it runs under another lease
+// (trials.LeaseConflict).
 func leaseConflict(t *trials.Trial, presented *int64) error {
-	switch {
-	case t.State == trials.TrialRunning && presented != nil && *presented != t.Lease:
-		return trials.Conflictf("trial %d is no longer yours: its lease expired and it was handed to another runner (lease %d, you presented %d)",
-			t.ID, t.Lease, *presented)
-	case t.State == trials.TrialWaiting && presented != nil:
-		return trials.Conflictf("trial %d is no longer running: its lease expired and it waits to be retried (you presented lease %d)",
-			t.ID, *presented)
-	case t.State == trials.TrialWaiting:
-		return trials.Conflictf("trial %d is waiting: it has not been handed out, so it cannot be reported on yet", t.ID)
-	case t.State == trials.TrialFailed && t.Error != "":
-		return trials.Conflictf("trial %d already finished as failed (%s) and cannot change", t.ID, t.Error)
-	case t.State.Finished():
-		return trials.Conflictf("trial %d already finished as %s and cannot change", t.ID, t.State)
+	if err := trials.LeaseConflict(t, presented); err != nil {
+		return err
 	}
 	// The guarded write and the read that follows it run in one implicit
 	// transaction but with separate snapshots: a concurrent grant can land
@@ -98,7 +88,7 @@ func (s *Store) Heartbeat(ctx context.Context, trialID int64, lease *int64) (exp
 		case err != nil:
 			return err
 		case !found:
-			return trialNotFound(trialID)
+			return trials.TrialNotFound(trialID)
 		case tag.RowsAffected() == 0 || expiresAt == nil:
 			t.State = trials.TrialState(state)
 			return leaseConflict(&t, lease)
@@ -117,16 +107,8 @@ func (s *Store) Heartbeat(ctx context.Context, trialID int64, lease *int64) (exp
 // step order. Token rules as Heartbeat.
 func (s *Store) Report(ctx context.Context, trialID int64, lease *int64, point trials.Intermediate) (_ *trials.Trial, err error) {
 	defer wrap(&err, "Report(%d, step %d)", trialID, point.Step)
-	if point.Step < 0 {
-		return nil, trials.Invalidf("step must be >= 0, got %d", point.Step)
-	}
-	if !trials.Finite(point.Value) {
-		return nil, trials.Invalidf("value must be a finite number; report a diverged run as failed")
-	}
-	for name, v := range point.Metrics {
-		if !trials.Finite(v) {
-			return nil, trials.Invalidf("metric %q must be a finite number", name)
-		}
+	if err := point.Validate(); err != nil {
+		return nil, err
 	}
 	if point.Metrics == nil {
 		point.Metrics = map[string]float64{}
@@ -164,7 +146,7 @@ func (s *Store) Report(ctx context.Context, trialID int64, lease *int64, point t
 		case err != nil:
 			return err
 		case !found:
-			return trialNotFound(trialID)
+			return trials.TrialNotFound(trialID)
 		case tag.RowsAffected() == 0:
 			return leaseConflict(t, lease)
 		}
@@ -178,7 +160,7 @@ func (s *Store) Report(ctx context.Context, trialID int64, lease *int64, point t
 // replace those stored, others stay. ErrConflict when it is not running.
 func (s *Store) SetSystemAttrs(ctx context.Context, trialID int64, attrs map[string]string) (err error) {
 	defer wrap(&err, "SetSystemAttrs(%d)", trialID)
-	doc, err := jsonObject(attrs)
+	doc, err := record.JSONObject(attrs)
 	if err != nil {
 		return fmt.Errorf("encode attrs: %w", err)
 	}
@@ -202,7 +184,7 @@ func (s *Store) SetSystemAttrs(ctx context.Context, trialID int64, attrs map[str
 		case err != nil:
 			return err
 		case !found:
-			return trialNotFound(trialID)
+			return trials.TrialNotFound(trialID)
 		case tag.RowsAffected() == 0:
 			t.State = trials.TrialState(state)
 			return leaseConflict(&t, nil)
@@ -231,10 +213,10 @@ const studyDoneCond = `s.state <> 'done' AND s.max_trials > 0 AND s.next_number 
 // trials, the study becomes done in the same transaction.
 func (s *Store) Tell(ctx context.Context, trialID int64, lease *int64, o trials.Outcome) (_ *trials.Trial, err error) {
 	defer wrap(&err, "Tell(%d, %s)", trialID, o.State)
-	if err := checkOutcome(o); err != nil {
+	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	metrics, err := jsonObject(o.Metrics)
+	metrics, err := record.JSONObject(o.Metrics)
 	if err != nil {
 		return nil, fmt.Errorf("encode metrics: %w", err)
 	}
@@ -280,62 +262,21 @@ func (s *Store) Tell(ctx context.Context, trialID int64, lease *int64, o trials.
 		case err != nil:
 			return err
 		case !found:
-			return trialNotFound(trialID)
+			return trials.TrialNotFound(trialID)
 		case told == 1:
 			out = t
 			return nil
-		case t.State.Finished() && lease != nil && *lease != t.Lease:
-			return trials.Conflictf("trial %d already finished as %s under lease %d; you presented lease %d",
-				t.ID, describeOutcome(t), t.Lease, *lease)
-		case t.State.Finished() && sameOutcome(t, o):
+		case t.State.Finished():
+			if err := t.RetellConflict(lease, o); err != nil {
+				return err
+			}
 			// A retried tell whose first attempt got through.
 			out = t
 			return nil
-		case t.State.Finished():
-			return trials.Conflictf("trial %d already finished as %s; a different outcome cannot replace it",
-				t.ID, describeOutcome(t))
 		}
 		return leaseConflict(t, lease)
 	})
 	return out, err
-}
-
-// checkOutcome refuses outcomes the store cannot record.
-func checkOutcome(o trials.Outcome) error {
-	if !o.State.Finished() {
-		return trials.Invalidf("state must be complete, pruned or failed, got %q", o.State)
-	}
-	if o.State == trials.TrialComplete && o.Value == nil {
-		return trials.Invalidf("a complete trial needs a value")
-	}
-	if o.Value != nil && !trials.Finite(*o.Value) {
-		return trials.Invalidf("value must be a finite number; report a diverged run as failed")
-	}
-	for name, v := range o.Metrics {
-		if !trials.Finite(v) {
-			return trials.Invalidf("metric %q must be a finite number", name)
-		}
-	}
-	return nil
-}
-
-// sameOutcome reports whether t finished with outcome o.
-func sameOutcome(t *trials.Trial, o trials.Outcome) bool {
-	sameValue := (t.Value == nil) == (o.Value == nil) && (t.Value == nil || *t.Value == *o.Value)
-	return t.State == o.State && sameValue && t.Error == o.Error && maps.Equal(t.Metrics, o.Metrics)
-}
-
-// describeOutcome renders a finished trial's outcome for a conflict message.
-func describeOutcome(t *trials.Trial) string {
-	switch {
-	case t.Value != nil && t.Error != "":
-		return fmt.Sprintf("%s (value %v, error %q)", t.State, *t.Value, t.Error)
-	case t.Value != nil:
-		return fmt.Sprintf("%s (value %v)", t.State, *t.Value)
-	case t.Error != "":
-		return fmt.Sprintf("%s (error %q)", t.State, t.Error)
-	}
-	return string(t.State)
 }
 
 // ReapExpired sends running trials whose lease expired (by the database
@@ -386,6 +327,7 @@ func (s *Store) ReapExpired(ctx context.Context) (requeued, failed int, err erro
 				intermediate = CASE WHEN t.attempt < s.max_retries THEN '[]'::jsonb ELSE t.intermediate END,
 				metrics = CASE WHEN t.attempt < s.max_retries THEN '{}'::jsonb ELSE t.metrics END,
 				system_attrs = CASE WHEN t.attempt < s.max_retries THEN '{}'::jsonb ELSE t.system_attrs END,
+				-- trials.ExpiredLeaseError's text.
 				error = CASE WHEN t.attempt < s.max_retries THEN ''
 					ELSE format('lease expired after %s attempt%s; %s stopped heartbeating',
 						t.attempt + 1,

@@ -1,11 +1,7 @@
 package postgres
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"strings"
-
+	"github.com/tune-dev/tune/sql/record"
 	"github.com/tune-dev/tune/trials"
 )
 
@@ -15,38 +11,22 @@ const studyCols = `s.id, s.name, s.objective, s.search_space, s.sampler, s.prune
 
 // studyRow receives studyCols; the JSON documents are decoded afterwards.
 type studyRow struct {
-	st                                          trials.Study
-	state                                       string
-	objective, space, sampler, pruner, workload []byte
+	st    trials.Study
+	state string
+	docs  record.StudyDocs
 }
 
 func (r *studyRow) dest() []any {
-	return []any{&r.st.ID, &r.st.Name, &r.objective, &r.space, &r.sampler, &r.pruner, &r.workload,
-		&r.st.MaxTrials, &r.st.MaxParallel, &r.st.MaxRetries, &r.st.LeaseSeconds, &r.state, &r.st.CreatedAt}
+	return []any{&r.st.ID, &r.st.Name, &r.docs.Objective, &r.docs.SearchSpace, &r.docs.Sampler, &r.docs.Pruner,
+		&r.docs.Workload, &r.st.MaxTrials, &r.st.MaxParallel, &r.st.MaxRetries, &r.st.LeaseSeconds, &r.state,
+		&r.st.CreatedAt}
 }
 
 func (r *studyRow) study() (*trials.Study, error) {
 	st := r.st
 	st.State = trials.StudyState(r.state)
-	for _, doc := range []struct {
-		name string
-		raw  []byte
-		dst  any
-	}{
-		{"objective", r.objective, &st.Objective},
-		{"search_space", r.space, &st.SearchSpace},
-		{"sampler", r.sampler, &st.Sampler},
-		{"pruner", r.pruner, &st.Pruner},
-	} {
-		if err := json.Unmarshal(doc.raw, doc.dst); err != nil {
-			return nil, fmt.Errorf("study %d: decode %s: %w", st.ID, doc.name, err)
-		}
-	}
-	if r.workload != nil {
-		st.Workload = new(trials.Workload)
-		if err := json.Unmarshal(r.workload, st.Workload); err != nil {
-			return nil, fmt.Errorf("study %d: decode workload: %w", st.ID, err)
-		}
+	if err := r.docs.Decode(&st); err != nil {
+		return nil, err
 	}
 	return &st, nil
 }
@@ -59,108 +39,23 @@ const trialCols = `t.id, t.study_id, t.number, t.state, t.params, t.value, t.int
 // trialRow receives trialCols. Its params can only be decoded with the
 // study's search space at hand, so decoding is a second step.
 type trialRow struct {
-	t                                    trials.Trial
-	state                                string
-	params, intermediate, metrics, attrs []byte
+	t     trials.Trial
+	state string
+	docs  record.TrialDocs
 }
 
 func (r *trialRow) dest() []any {
-	return []any{&r.t.ID, &r.t.StudyID, &r.t.Number, &r.state, &r.params, &r.t.Value, &r.intermediate,
-		&r.metrics, &r.attrs, &r.t.Attempt, &r.t.Runner, &r.t.Lease, &r.t.LeaseExpiresAt, &r.t.CreatedAt,
-		&r.t.StartedAt, &r.t.FinishedAt, &r.t.Error, &r.t.UpdatedAt, &r.t.Device}
+	return []any{&r.t.ID, &r.t.StudyID, &r.t.Number, &r.state, &r.docs.Params, &r.t.Value, &r.docs.Intermediate,
+		&r.docs.Metrics, &r.docs.SystemAttrs, &r.t.Attempt, &r.t.Runner, &r.t.Lease, &r.t.LeaseExpiresAt,
+		&r.t.CreatedAt, &r.t.StartedAt, &r.t.FinishedAt, &r.t.Error, &r.t.UpdatedAt, &r.t.Device}
 }
 
-// trial decodes the row. Maps and slices are never nil, so that callers
-// (and JSON output) see {} and [] rather than null.
+// trial decodes the row (see record.TrialDocs.Decode).
 func (r *trialRow) trial(space trials.SearchSpace) (*trials.Trial, error) {
 	t := r.t
 	t.State = trials.TrialState(r.state)
-	var err error
-	if t.Params, err = decodeParams(r.params, space); err != nil {
-		return nil, fmt.Errorf("trial %d: decode params: %w", t.ID, err)
-	}
-	if err := json.Unmarshal(r.intermediate, &t.Intermediate); err != nil {
-		return nil, fmt.Errorf("trial %d: decode intermediate values: %w", t.ID, err)
-	}
-	if t.Intermediate == nil {
-		t.Intermediate = []trials.Intermediate{}
-	}
-	for i := range t.Intermediate {
-		if t.Intermediate[i].Metrics == nil {
-			t.Intermediate[i].Metrics = map[string]float64{}
-		}
-	}
-	if err := json.Unmarshal(r.metrics, &t.Metrics); err != nil {
-		return nil, fmt.Errorf("trial %d: decode metrics: %w", t.ID, err)
-	}
-	if t.Metrics == nil {
-		t.Metrics = map[string]float64{}
-	}
-	if err := json.Unmarshal(r.attrs, &t.SystemAttrs); err != nil {
-		return nil, fmt.Errorf("trial %d: decode system attrs: %w", t.ID, err)
-	}
-	if t.SystemAttrs == nil {
-		t.SystemAttrs = map[string]string{}
-	}
-	return &t, nil
-}
-
-// decodeSpace decodes a study's search space.
-func decodeSpace(raw []byte) (trials.SearchSpace, error) {
-	var space trials.SearchSpace
-	if err := json.Unmarshal(raw, &space); err != nil {
-		return nil, fmt.Errorf("decode search space: %w", err)
-	}
-	return space, nil
-}
-
-// decodeParams decodes stored params into their canonical Go types: int64
-// for int params, float64 for float params, the declared choice for
-// categorical ones. Numbers are decoded as json.Number first so that large
-// integers keep every digit on their way to int64.
-func decodeParams(raw []byte, space trials.SearchSpace) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var stored map[string]any
-	if err := dec.Decode(&stored); err != nil {
+	if err := r.docs.Decode(&t, space); err != nil {
 		return nil, err
 	}
-	params := make(map[string]any, len(stored))
-	for name, v := range stored {
-		if d, ok := space[name]; ok {
-			if nv, err := d.Normalize(v); err == nil {
-				params[name] = nv
-				continue
-			}
-		}
-		// Params are normalized before they are stored, so this is only
-		// reached if the data was written some other way: keep the value,
-		// in a plain Go type.
-		params[name] = plainNumber(v)
-	}
-	return params, nil
-}
-
-// plainNumber turns a json.Number into an int64 or a float64.
-func plainNumber(v any) any {
-	n, ok := v.(json.Number)
-	if !ok {
-		return v
-	}
-	if !strings.ContainsAny(n.String(), ".eE") {
-		if i, err := n.Int64(); err == nil {
-			return i
-		}
-	}
-	f, _ := n.Float64()
-	return f
-}
-
-// jsonObject encodes a map as a JSON object, {} when it is nil (a nil map
-// would encode as null, which the schema refuses).
-func jsonObject[M ~map[K]V, K comparable, V any](m M) (json.RawMessage, error) {
-	if m == nil {
-		return json.RawMessage(`{}`), nil
-	}
-	return json.Marshal(m)
+	return &t, nil
 }

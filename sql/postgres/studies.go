@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tune-dev/tune/sql/record"
 	"github.com/tune-dev/tune/trials"
 )
 
@@ -25,26 +26,18 @@ func (s *Store) CreateStudy(ctx context.Context, study trials.Study) (_ *trials.
 		"lease_seconds": study.LeaseSeconds,
 		"state":         string(study.State),
 	}
-	for name, v := range map[string]any{
-		"objective":    study.Objective,
-		"search_space": study.SearchSpace,
-		"sampler":      study.Sampler,
-		"pruner":       study.Pruner,
-	} {
-		doc, err := json.Marshal(v)
-		if err != nil {
-			return nil, fmt.Errorf("encode %s: %w", name, err)
-		}
-		a[name] = json.RawMessage(doc)
+	docs, err := record.EncodeStudy(study)
+	if err != nil {
+		return nil, err
 	}
-	// A study without a workload stores SQL NULL, not JSON null.
+	a["objective"] = json.RawMessage(docs.Objective)
+	a["search_space"] = json.RawMessage(docs.SearchSpace)
+	a["sampler"] = json.RawMessage(docs.Sampler)
+	a["pruner"] = json.RawMessage(docs.Pruner)
+	// A nil json.RawMessage would be bound as JSON null: SQL NULL instead.
 	a["workload"] = nil
-	if study.Workload != nil {
-		doc, err := json.Marshal(study.Workload)
-		if err != nil {
-			return nil, fmt.Errorf("encode workload: %w", err)
-		}
-		a["workload"] = json.RawMessage(doc)
+	if docs.Workload != nil {
+		a["workload"] = json.RawMessage(docs.Workload)
 	}
 	var r studyRow
 	err = s.pool.QueryRow(ctx, `
@@ -55,7 +48,7 @@ func (s *Store) CreateStudy(ctx context.Context, study trials.Study) (_ *trials.
 			now() + @clock_offset::interval)
 		RETURNING `+studyCols, s.args(a)).Scan(r.dest()...)
 	if isUniqueViolation(err, "studies_name_key") {
-		return nil, trials.Conflictf("a study named %q already exists", study.Name)
+		return nil, trials.StudyNameTaken(study.Name)
 	}
 	if err != nil {
 		return nil, err
@@ -71,7 +64,7 @@ func (s *Store) GetStudy(ctx context.Context, id int64) (_ *trials.Study, err er
 	err = s.pool.QueryRow(ctx, `SELECT `+studyCols+` FROM studies s WHERE s.id = @id`,
 		pgx.NamedArgs{"id": id}).Scan(r.dest()...)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, studyNotFound(id)
+		return nil, trials.StudyNotFound(id)
 	}
 	if err != nil {
 		return nil, err
@@ -86,15 +79,13 @@ func (s *Store) GetStudyByName(ctx context.Context, name string) (_ *trials.Stud
 	err = s.pool.QueryRow(ctx, `SELECT `+studyCols+` FROM studies s WHERE s.name = @name`,
 		pgx.NamedArgs{"name": name}).Scan(r.dest()...)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, trials.NotFoundf("study %q does not exist", name)
+		return nil, trials.StudyNameNotFound(name)
 	}
 	if err != nil {
 		return nil, err
 	}
 	return r.study()
 }
-
-func studyNotFound(id int64) error { return trials.NotFoundf("study %d does not exist", id) }
 
 // bestSQL selects the best complete trial of study s, the earliest among
 // equals, with the columns given as %[1]s. One branch per direction, each
@@ -195,7 +186,7 @@ func (s *Store) SummarizeStudy(ctx context.Context, id int64) (_ *trials.StudySu
 	defer wrap(&err, "SummarizeStudy(%d)", id)
 	sum, err := scanSummary(s.pool.QueryRow(ctx, oneSummarySQL, pgx.NamedArgs{"id": id}))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, studyNotFound(id)
+		return nil, trials.StudyNotFound(id)
 	}
 	return sum, err
 }
@@ -206,10 +197,8 @@ func (s *Store) SummarizeStudy(ctx context.Context, id int64) (_ *trials.StudySu
 // too, but has no trial left to hand out.)
 func (s *Store) SetStudyState(ctx context.Context, id int64, state trials.StudyState) (_ *trials.Study, err error) {
 	defer wrap(&err, "SetStudyState(%d, %q)", id, state)
-	switch state {
-	case trials.StudyRunning, trials.StudyPaused, trials.StudyDone:
-	default:
-		return nil, trials.Invalidf("state must be running, paused or done, got %q", state)
+	if err := state.Validate(); err != nil {
+		return nil, err
 	}
 	var r studyRow
 	err = s.pool.QueryRow(ctx, `
@@ -217,7 +206,7 @@ func (s *Store) SetStudyState(ctx context.Context, id int64, state trials.StudyS
 		RETURNING `+studyCols,
 		pgx.NamedArgs{"id": id, "state": string(state)}).Scan(r.dest()...)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, studyNotFound(id)
+		return nil, trials.StudyNotFound(id)
 	}
 	if err != nil {
 		return nil, err
@@ -233,7 +222,7 @@ func (s *Store) DeleteStudy(ctx context.Context, id int64) (err error) {
 		return err
 	}
 	if tag.RowsAffected() == 0 {
-		return studyNotFound(id)
+		return trials.StudyNotFound(id)
 	}
 	return nil
 }

@@ -1,16 +1,15 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tune-dev/tune/sql/record"
 	"github.com/tune-dev/tune/trials"
 )
 
@@ -55,7 +54,7 @@ func readStudyInfo(row pgx.Row) (info studyInfo, found bool, err error) {
 		return info, false, err
 	}
 	info.state = trials.StudyState(state)
-	info.space, err = decodeSpace(raw)
+	info.space, err = record.DecodeSpace(raw)
 	return info, err == nil, err
 }
 
@@ -64,7 +63,7 @@ func readStudyInfo(row pgx.Row) (info studyInfo, found bool, err error) {
 // paused study accepts trials; they wait until it is resumed.
 func (s *Store) EnqueueTrial(ctx context.Context, studyID int64, params map[string]any) (_ *trials.Trial, err error) {
 	defer wrap(&err, "EnqueueTrial(%d)", studyID)
-	doc, err := jsonObject(params)
+	doc, err := record.JSONObject(params)
 	if err != nil {
 		return nil, fmt.Errorf("encode params: %w", err)
 	}
@@ -97,11 +96,11 @@ func (s *Store) EnqueueTrial(ctx context.Context, studyID int64, params map[stri
 		case err != nil:
 			return err
 		case !found:
-			return studyNotFound(studyID)
+			return trials.StudyNotFound(studyID)
 		case !inserted && info.state == trials.StudyDone:
-			return trials.Conflictf("study %d is done and takes no new trials", studyID)
+			return trials.StudyDoneConflict(studyID)
 		case !inserted:
-			return maxTrialsConflict(studyID, info)
+			return trials.MaxTrialsConflict(studyID, info.maxTrials)
 		}
 		out, err = r.trial(info.space)
 		return err
@@ -117,15 +116,15 @@ func (s *Store) AddTrial(ctx context.Context, studyID int64, t trials.Trial) (_ 
 	if err := t.ValidateFinished(); err != nil {
 		return nil, err
 	}
-	params, err := jsonObject(t.Params)
+	params, err := record.JSONObject(t.Params)
 	if err != nil {
 		return nil, fmt.Errorf("encode params: %w", err)
 	}
-	metrics, err := jsonObject(t.Metrics)
+	metrics, err := record.JSONObject(t.Metrics)
 	if err != nil {
 		return nil, fmt.Errorf("encode metrics: %w", err)
 	}
-	curve := sortedCurve(t.Intermediate)
+	curve := record.SortedCurve(t.Intermediate)
 	intermediate, err := json.Marshal(curve)
 	if err != nil {
 		return nil, fmt.Errorf("encode intermediate values: %w", err)
@@ -172,30 +171,16 @@ func (s *Store) AddTrial(ctx context.Context, studyID int64, t trials.Trial) (_ 
 		case err != nil:
 			return err
 		case !found:
-			return studyNotFound(studyID)
+			return trials.StudyNotFound(studyID)
 		case !inserted && info.state == trials.StudyDone:
-			return trials.Conflictf("study %d is done and takes no new trials", studyID)
+			return trials.StudyDoneConflict(studyID)
 		case !inserted:
-			return maxTrialsConflict(studyID, info)
+			return trials.MaxTrialsConflict(studyID, info.maxTrials)
 		}
 		out, err = r.trial(info.space)
 		return err
 	})
 	return out, err
-}
-
-// sortedCurve returns the points in step order with no nil metrics, the
-// shape Report keeps them in.
-func sortedCurve(points []trials.Intermediate) []trials.Intermediate {
-	out := make([]trials.Intermediate, len(points))
-	copy(out, points)
-	slices.SortFunc(out, func(a, b trials.Intermediate) int { return cmp.Compare(a.Step, b.Step) })
-	for i := range out {
-		if out[i].Metrics == nil {
-			out[i].Metrics = map[string]float64{}
-		}
-	}
-	return out
 }
 
 // optionalTime is nil for the zero time, so that the query's default applies.
@@ -204,10 +189,6 @@ func optionalTime(t time.Time) *time.Time {
 		return nil
 	}
 	return &t
-}
-
-func maxTrialsConflict(studyID int64, info studyInfo) error {
-	return trials.Conflictf("study %d already has %d trials, its max_trials", studyID, info.maxTrials)
 }
 
 // scanOptional scans a row that may not exist.
@@ -284,9 +265,9 @@ func (s *Store) ClaimWaiting(ctx context.Context, studyID int64, runner string, 
 		case err != nil:
 			return err
 		case !found:
-			return studyNotFound(studyID)
+			return trials.StudyNotFound(studyID)
 		case !claimed && info.state != trials.StudyRunning:
-			return studyNotRunning(studyID, info.state)
+			return trials.StudyNotRunning(studyID, info.state)
 		case !claimed:
 			return nil // nothing waits, or max_parallel is reached
 		}
@@ -296,20 +277,13 @@ func (s *Store) ClaimWaiting(ctx context.Context, studyID int64, runner string, 
 	return out, err
 }
 
-func studyNotRunning(id int64, state trials.StudyState) error {
-	if state == trials.StudyDone {
-		return trials.Conflictf("study %d is done and hands out no more trials", id)
-	}
-	return trials.Conflictf("study %d is %s: it hands out no trials until it is resumed", id, state)
-}
-
 // CreateRunning adds a running trial with the given normalized params, the
 // study's next number and lease token 1. ErrConflict when the study is not
 // running, has MaxTrials trials, or (with limitParallel) runs MaxParallel
 // trials.
 func (s *Store) CreateRunning(ctx context.Context, studyID int64, params map[string]any, runner string, limitParallel bool) (_ *trials.Trial, err error) {
 	defer wrap(&err, "CreateRunning(%d, %q)", studyID, runner)
-	doc, err := jsonObject(params)
+	doc, err := record.JSONObject(params)
 	if err != nil {
 		return nil, fmt.Errorf("encode params: %w", err)
 	}
@@ -353,17 +327,16 @@ func (s *Store) CreateRunning(ctx context.Context, studyID int64, params map[str
 		case err != nil:
 			return err
 		case !found:
-			return studyNotFound(studyID)
+			return trials.StudyNotFound(studyID)
 		case inserted:
 			out, err = r.trial(info.space)
 			return err
 		case info.state != trials.StudyRunning:
-			return studyNotRunning(studyID, info.state)
+			return trials.StudyNotRunning(studyID, info.state)
 		case info.maxTrials > 0 && info.nextNumber >= info.maxTrials:
-			return maxTrialsConflict(studyID, info)
+			return trials.MaxTrialsConflict(studyID, info.maxTrials)
 		default:
-			return trials.Conflictf("study %d already runs %d trials, its max_parallel; try again when one finishes",
-				studyID, info.running)
+			return trials.MaxParallelConflict(studyID, info.running)
 		}
 	})
 	return out, err
@@ -379,7 +352,7 @@ func (s *Store) GetTrial(ctx context.Context, id int64) (_ *trials.Trial, err er
 		FROM trials t JOIN studies s ON s.id = t.study_id
 		WHERE t.id = @id`, pgx.NamedArgs{"id": id}).Scan(append(r.dest(), &space)...)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, trialNotFound(id)
+		return nil, trials.TrialNotFound(id)
 	}
 	if err != nil {
 		return nil, err
@@ -387,11 +360,9 @@ func (s *Store) GetTrial(ctx context.Context, id int64) (_ *trials.Trial, err er
 	return decodeTrial(&r, space)
 }
 
-func trialNotFound(id int64) error { return trials.NotFoundf("trial %d does not exist", id) }
-
 // decodeTrial decodes a trial row with its study's raw search space.
 func decodeTrial(r *trialRow, rawSpace []byte) (*trials.Trial, error) {
-	space, err := decodeSpace(rawSpace)
+	space, err := record.DecodeSpace(rawSpace)
 	if err != nil {
 		return nil, err
 	}
@@ -415,9 +386,9 @@ func (s *Store) queryStudyTrials(ctx context.Context, studyID int64, studySQL, t
 			return err
 		}
 		if !found {
-			return studyNotFound(studyID)
+			return trials.StudyNotFound(studyID)
 		}
-		space, err := decodeSpace(raw)
+		space, err := record.DecodeSpace(raw)
 		if err != nil {
 			return err
 		}
@@ -448,8 +419,8 @@ func (s *Store) queryStudyTrials(ctx context.Context, studyID int64, studySQL, t
 // the first trial: AfterNumber 0 starts after trial 0.
 func (s *Store) ListTrials(ctx context.Context, studyID int64, f trials.TrialFilter) (_ []trials.Trial, more bool, err error) {
 	defer wrap(&err, "ListTrials(%d)", studyID)
-	if f.State != "" && !f.State.Valid() {
-		return nil, false, trials.Invalidf("unknown trial state %q: use waiting, running, complete, pruned or failed", f.State)
+	if err := f.Validate(); err != nil {
+		return nil, false, err
 	}
 	limit := f.Limit
 	if limit <= 0 {
@@ -491,7 +462,7 @@ func (s *Store) BestTrial(ctx context.Context, studyID int64) (_ *trials.Trial, 
 		return nil, err
 	}
 	if len(best) == 0 {
-		return nil, trials.NotFoundf("study %d has no complete trial yet", studyID)
+		return nil, trials.NoCompleteTrial(studyID)
 	}
 	return &best[0], nil
 }
@@ -547,9 +518,9 @@ func (s *Store) TrialsChangedSince(ctx context.Context, studyID int64, cursor in
 			return err
 		}
 		if !found {
-			return studyNotFound(studyID)
+			return trials.StudyNotFound(studyID)
 		}
-		space, err := decodeSpace(raw)
+		space, err := record.DecodeSpace(raw)
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"time"
 
+	"github.com/tune-dev/tune/sql/record"
 	"github.com/tune-dev/tune/trials"
 )
 
@@ -39,28 +40,13 @@ func loadLeased(ctx context.Context, tx *sql.Tx, id int64) (lt leasedTrial, foun
 	return lt, true, nil
 }
 
-// holds reports whether a write presenting the lease token may change t:
-// t is running and, when a token is presented, it is the current grant's.
-func holds(t *trials.Trial, presented *int64) bool {
-	return t.State == trials.TrialRunning && (presented == nil || *presented == t.Lease)
-}
-
 // leaseConflict explains why a write on t, made with the presented token,
-// is refused: t is not running, or it runs under another lease.
+// is refused: t is not running, or it runs under another lease
+// (trials.LeaseConflict). Callers check t.Holds first, under the write
+// lock, so a write it holds is never refused.
 func leaseConflict(t *trials.Trial, presented *int64) error {
-	switch {
-	case t.State == trials.TrialRunning && presented != nil && *presented != t.Lease:
-		return trials.Conflictf("trial %d is no longer yours: its lease expired and it was handed to another runner (lease %d, you presented %d)",
-			t.ID, t.Lease, *presented)
-	case t.State == trials.TrialWaiting && presented != nil:
-		return trials.Conflictf("trial %d is no longer running: its lease expired and it waits to be retried (you presented lease %d)",
-			t.ID, *presented)
-	case t.State == trials.TrialWaiting:
-		return trials.Conflictf("trial %d is waiting: it has not been handed out, so it cannot be reported on yet", t.ID)
-	case t.State == trials.TrialFailed && t.Error != "":
-		return trials.Conflictf("trial %d already finished as failed (%s) and cannot change", t.ID, t.Error)
-	case t.State.Finished():
-		return trials.Conflictf("trial %d already finished as %s and cannot change", t.ID, t.State)
+	if err := trials.LeaseConflict(t, presented); err != nil {
+		return err
 	}
 	return fmt.Errorf("trial %d in state %s under lease %d was refused a write it holds", t.ID, t.State, t.Lease)
 }
@@ -77,8 +63,8 @@ func (s *Store) Heartbeat(ctx context.Context, trialID int64, lease *int64) (exp
 		case err != nil:
 			return err
 		case !found:
-			return trialNotFound(trialID)
-		case !holds(&lt.t, lease):
+			return trials.TrialNotFound(trialID)
+		case !lt.t.Holds(lease):
 			return leaseConflict(&lt.t, lease)
 		}
 		expires = now.Add(time.Duration(lt.leaseSeconds) * time.Second)
@@ -98,16 +84,8 @@ func (s *Store) Heartbeat(ctx context.Context, trialID int64, lease *int64) (exp
 // step order. Token rules as Heartbeat.
 func (s *Store) Report(ctx context.Context, trialID int64, lease *int64, point trials.Intermediate) (_ *trials.Trial, err error) {
 	defer wrap(&err, "Report(%d, step %d)", trialID, point.Step)
-	if point.Step < 0 {
-		return nil, trials.Invalidf("step must be >= 0, got %d", point.Step)
-	}
-	if !trials.Finite(point.Value) {
-		return nil, trials.Invalidf("value must be a finite number; report a diverged run as failed")
-	}
-	for name, v := range point.Metrics {
-		if !trials.Finite(v) {
-			return nil, trials.Invalidf("metric %q must be a finite number", name)
-		}
+	if err := point.Validate(); err != nil {
+		return nil, err
 	}
 	var out *trials.Trial
 	err = s.write(ctx, func(tx *sql.Tx, now time.Time) error {
@@ -116,8 +94,8 @@ func (s *Store) Report(ctx context.Context, trialID int64, lease *int64, point t
 		case err != nil:
 			return err
 		case !found:
-			return trialNotFound(trialID)
-		case !holds(t, lease):
+			return trials.TrialNotFound(trialID)
+		case !t.Holds(lease):
 			return leaseConflict(t, lease)
 		}
 		// The write lock is held since the read: replacing the point in Go
@@ -128,7 +106,7 @@ func (s *Store) Report(ctx context.Context, trialID int64, lease *int64, point t
 				curve = append(curve, p)
 			}
 		}
-		doc, err := json.Marshal(sortedCurve(curve))
+		doc, err := json.Marshal(record.SortedCurve(curve))
 		if err != nil {
 			return fmt.Errorf("encode intermediate values: %w", err)
 		}
@@ -146,7 +124,7 @@ func updateTrial(ctx context.Context, tx *sql.Tx, trialID int64, set string, arg
 	}
 	t, found, err := readTrial(ctx, tx, trialID)
 	if err == nil && !found {
-		err = trialNotFound(trialID)
+		err = trials.TrialNotFound(trialID)
 	}
 	return t, err
 }
@@ -161,8 +139,8 @@ func (s *Store) SetSystemAttrs(ctx context.Context, trialID int64, attrs map[str
 		case err != nil:
 			return err
 		case !found:
-			return trialNotFound(trialID)
-		case !holds(t, nil):
+			return trials.TrialNotFound(trialID)
+		case !t.Holds(nil):
 			return leaseConflict(t, nil)
 		}
 		merged := maps.Clone(t.SystemAttrs)
@@ -184,7 +162,7 @@ func (s *Store) SetSystemAttrs(ctx context.Context, trialID int64, attrs map[str
 // trials, the study becomes done in the same transaction.
 func (s *Store) Tell(ctx context.Context, trialID int64, lease *int64, o trials.Outcome) (_ *trials.Trial, err error) {
 	defer wrap(&err, "Tell(%d, %s)", trialID, o.State)
-	if err := checkOutcome(o); err != nil {
+	if err := o.Validate(); err != nil {
 		return nil, err
 	}
 	metrics, err := jsonObject(o.Metrics)
@@ -198,8 +176,8 @@ func (s *Store) Tell(ctx context.Context, trialID int64, lease *int64, o trials.
 		case err != nil:
 			return err
 		case !found:
-			return trialNotFound(trialID)
-		case holds(t, lease):
+			return trials.TrialNotFound(trialID)
+		case t.Holds(lease):
 			device := t.Device
 			if o.Device != "" {
 				device = o.Device
@@ -212,58 +190,17 @@ func (s *Store) Tell(ctx context.Context, trialID int64, lease *int64, o trials.
 				return err
 			}
 			return markDoneIfFinished(ctx, tx, t.StudyID)
-		case t.State.Finished() && lease != nil && *lease != t.Lease:
-			return trials.Conflictf("trial %d already finished as %s under lease %d; you presented lease %d",
-				t.ID, describeOutcome(t), t.Lease, *lease)
-		case t.State.Finished() && sameOutcome(t, o):
+		case t.State.Finished():
+			if err := t.RetellConflict(lease, o); err != nil {
+				return err
+			}
 			// A retried tell whose first attempt got through.
 			out = t
 			return nil
-		case t.State.Finished():
-			return trials.Conflictf("trial %d already finished as %s; a different outcome cannot replace it",
-				t.ID, describeOutcome(t))
 		}
 		return leaseConflict(t, lease)
 	})
 	return out, err
-}
-
-// checkOutcome refuses outcomes the store cannot record.
-func checkOutcome(o trials.Outcome) error {
-	if !o.State.Finished() {
-		return trials.Invalidf("state must be complete, pruned or failed, got %q", o.State)
-	}
-	if o.State == trials.TrialComplete && o.Value == nil {
-		return trials.Invalidf("a complete trial needs a value")
-	}
-	if o.Value != nil && !trials.Finite(*o.Value) {
-		return trials.Invalidf("value must be a finite number; report a diverged run as failed")
-	}
-	for name, v := range o.Metrics {
-		if !trials.Finite(v) {
-			return trials.Invalidf("metric %q must be a finite number", name)
-		}
-	}
-	return nil
-}
-
-// sameOutcome reports whether t finished with outcome o.
-func sameOutcome(t *trials.Trial, o trials.Outcome) bool {
-	sameValue := (t.Value == nil) == (o.Value == nil) && (t.Value == nil || *t.Value == *o.Value)
-	return t.State == o.State && sameValue && t.Error == o.Error && maps.Equal(t.Metrics, o.Metrics)
-}
-
-// describeOutcome renders a finished trial's outcome for a conflict message.
-func describeOutcome(t *trials.Trial) string {
-	switch {
-	case t.Value != nil && t.Error != "":
-		return fmt.Sprintf("%s (value %v, error %q)", t.State, *t.Value, t.Error)
-	case t.Value != nil:
-		return fmt.Sprintf("%s (value %v)", t.State, *t.Value)
-	case t.Error != "":
-		return fmt.Sprintf("%s (error %q)", t.State, t.Error)
-	}
-	return string(t.State)
 }
 
 // ReapExpired sends running trials whose lease expired (by the store's
@@ -319,7 +256,7 @@ func (s *Store) ReapExpired(ctx context.Context) (requeued, failed int, err erro
 				_, err = tx.ExecContext(ctx, `
 					UPDATE trials SET state = 'failed', attempt = attempt + 1, lease_expires_at = NULL,
 						finished_at = ?, error = ?, updated_at = ?
-					WHERE id = ?`, nanos(now), expiryError(e.attempt+1, e.runner), nanos(now), e.id)
+					WHERE id = ?`, nanos(now), trials.ExpiredLeaseError(e.attempt+1, e.runner), nanos(now), e.id)
 				failed++
 				failedIn[e.studyID] = true
 			}
@@ -335,17 +272,4 @@ func (s *Store) ReapExpired(ctx context.Context) (requeued, failed int, err erro
 		return nil
 	})
 	return requeued, failed, err
-}
-
-// expiryError says why a trial failed when its last lease expired.
-func expiryError(attempts int, runner string) string {
-	plural := "s"
-	if attempts == 1 {
-		plural = ""
-	}
-	who := "its ask/tell client"
-	if runner != "" {
-		who = "runner " + runner
-	}
-	return fmt.Sprintf("lease expired after %d attempt%s; %s stopped heartbeating", attempts, plural, who)
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tune-dev/tune/sql/record"
 	"github.com/tune-dev/tune/trials"
 )
 
@@ -17,27 +18,14 @@ func (s *Store) CreateStudy(ctx context.Context, study trials.Study) (_ *trials.
 	if err := study.Validate(); err != nil {
 		return nil, err
 	}
-	docs := map[string]any{}
-	for name, v := range map[string]any{
-		"objective":    study.Objective,
-		"search_space": study.SearchSpace,
-		"sampler":      study.Sampler,
-		"pruner":       study.Pruner,
-	} {
-		doc, err := json.Marshal(v)
-		if err != nil {
-			return nil, fmt.Errorf("encode %s: %w", name, err)
-		}
-		docs[name] = jsonText(doc)
+	docs, err := record.EncodeStudy(study)
+	if err != nil {
+		return nil, err
 	}
-	// A study without a workload stores SQL NULL, not JSON null.
+	// A nil jsonText would be bound as '' (TEXT): SQL NULL instead.
 	var workload any
-	if study.Workload != nil {
-		doc, err := json.Marshal(study.Workload)
-		if err != nil {
-			return nil, fmt.Errorf("encode workload: %w", err)
-		}
-		workload = jsonText(doc)
+	if docs.Workload != nil {
+		workload = jsonText(docs.Workload)
 	}
 	var out *trials.Study
 	err = s.write(ctx, func(tx *sql.Tx, now time.Time) error {
@@ -48,7 +36,7 @@ func (s *Store) CreateStudy(ctx context.Context, study trials.Study) (_ *trials.
 			return err
 		}
 		if taken {
-			return trials.Conflictf("a study named %q already exists", study.Name)
+			return trials.StudyNameTaken(study.Name)
 		}
 		var r studyRow
 		err := tx.QueryRowContext(ctx, `
@@ -56,7 +44,8 @@ func (s *Store) CreateStudy(ctx context.Context, study trials.Study) (_ *trials.
 				max_trials, max_parallel, max_retries, lease_seconds, state, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			RETURNING `+studyReturning,
-			study.Name, docs["objective"], docs["search_space"], docs["sampler"], docs["pruner"], workload,
+			study.Name, jsonText(docs.Objective), jsonText(docs.SearchSpace), jsonText(docs.Sampler),
+			jsonText(docs.Pruner), workload,
 			study.MaxTrials, study.MaxParallel, study.MaxRetries, study.LeaseSeconds, string(study.State), nanos(now),
 		).Scan(r.dest()...)
 		if err != nil {
@@ -77,7 +66,7 @@ func (s *Store) GetStudy(ctx context.Context, id int64) (_ *trials.Study, err er
 		var r studyRow
 		err := tx.QueryRowContext(ctx, `SELECT `+studyCols+` FROM studies s WHERE s.id = ?`, id).Scan(r.dest()...)
 		if errors.Is(err, sql.ErrNoRows) {
-			return studyNotFound(id)
+			return trials.StudyNotFound(id)
 		}
 		if err != nil {
 			return err
@@ -96,7 +85,7 @@ func (s *Store) GetStudyByName(ctx context.Context, name string) (_ *trials.Stud
 		var r studyRow
 		err := tx.QueryRowContext(ctx, `SELECT `+studyCols+` FROM studies s WHERE s.name = ?`, name).Scan(r.dest()...)
 		if errors.Is(err, sql.ErrNoRows) {
-			return trials.NotFoundf("study %q does not exist", name)
+			return trials.StudyNameNotFound(name)
 		}
 		if err != nil {
 			return err
@@ -106,8 +95,6 @@ func (s *Store) GetStudyByName(ctx context.Context, name string) (_ *trials.Stud
 	})
 	return out, err
 }
-
-func studyNotFound(id int64) error { return trials.NotFoundf("study %d does not exist", id) }
 
 // bestIDSQL selects the id of the best complete trial of study s, the
 // earliest among equals.
@@ -200,7 +187,7 @@ func (s *Store) SummarizeStudy(ctx context.Context, id int64) (_ *trials.StudySu
 	err = s.read(ctx, func(tx *sql.Tx) error {
 		sum, err := scanSummary(tx.QueryRowContext(ctx, summarySQL, sql.Named("id", id)))
 		if errors.Is(err, sql.ErrNoRows) {
-			return studyNotFound(id)
+			return trials.StudyNotFound(id)
 		}
 		out = sum
 		return err
@@ -213,10 +200,8 @@ func (s *Store) SummarizeStudy(ctx context.Context, id int64) (_ *trials.StudySu
 // resumed.
 func (s *Store) SetStudyState(ctx context.Context, id int64, state trials.StudyState) (_ *trials.Study, err error) {
 	defer wrap(&err, "SetStudyState(%d, %q)", id, state)
-	switch state {
-	case trials.StudyRunning, trials.StudyPaused, trials.StudyDone:
-	default:
-		return nil, trials.Invalidf("state must be running, paused or done, got %q", state)
+	if err := state.Validate(); err != nil {
+		return nil, err
 	}
 	var out *trials.Study
 	err = s.write(ctx, func(tx *sql.Tx, _ time.Time) error {
@@ -225,7 +210,7 @@ func (s *Store) SetStudyState(ctx context.Context, id int64, state trials.StudyS
 			UPDATE studies AS s SET state = ? WHERE s.id = ?
 			RETURNING `+studyReturning, string(state), id).Scan(r.dest()...)
 		if errors.Is(err, sql.ErrNoRows) {
-			return studyNotFound(id)
+			return trials.StudyNotFound(id)
 		}
 		if err != nil {
 			return err
@@ -250,7 +235,7 @@ func (s *Store) DeleteStudy(ctx context.Context, id int64) (err error) {
 			return err
 		}
 		if n == 0 {
-			return studyNotFound(id)
+			return trials.StudyNotFound(id)
 		}
 		return nil
 	})

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tune-dev/tune/sql/record"
 	"github.com/tune-dev/tune/trials"
 )
 
@@ -45,7 +46,7 @@ func loadStudy(ctx context.Context, tx *sql.Tx, id int64) (info studyInfo, found
 		return info, false, err
 	}
 	info.state = trials.StudyState(state)
-	info.space, err = decodeSpace(raw)
+	info.space, err = record.DecodeSpace(raw)
 	return info, err == nil, err
 }
 
@@ -56,17 +57,6 @@ func (info studyInfo) full() bool { return info.maxTrials > 0 && info.nextNumber
 func countRunning(ctx context.Context, tx *sql.Tx, studyID int64) (n int, err error) {
 	err = tx.QueryRowContext(ctx, `SELECT count(*) FROM trials WHERE study_id = ? AND state = 'running'`, studyID).Scan(&n)
 	return n, err
-}
-
-func maxTrialsConflict(studyID int64, info studyInfo) error {
-	return trials.Conflictf("study %d already has %d trials, its max_trials", studyID, info.maxTrials)
-}
-
-func studyNotRunning(id int64, state trials.StudyState) error {
-	if state == trials.StudyDone {
-		return trials.Conflictf("study %d is done and hands out no more trials", id)
-	}
-	return trials.Conflictf("study %d is %s: it hands out no trials until it is resumed", id, state)
 }
 
 // newTrial is a trial row to insert; the study's next number is added by
@@ -130,11 +120,11 @@ func (s *Store) EnqueueTrial(ctx context.Context, studyID int64, params map[stri
 		case err != nil:
 			return err
 		case !found:
-			return studyNotFound(studyID)
+			return trials.StudyNotFound(studyID)
 		case info.state == trials.StudyDone:
-			return trials.Conflictf("study %d is done and takes no new trials", studyID)
+			return trials.StudyDoneConflict(studyID)
 		case info.full():
-			return maxTrialsConflict(studyID, info)
+			return trials.MaxTrialsConflict(studyID, info.maxTrials)
 		}
 		out, err = insertTrial(ctx, tx, studyID, info, newTrial{
 			state: trials.TrialWaiting, params: doc, createdAt: now, updatedAt: now,
@@ -170,7 +160,7 @@ func (s *Store) AddTrial(ctx context.Context, studyID int64, t trials.Trial) (_ 
 	if err != nil {
 		return nil, fmt.Errorf("encode metrics: %w", err)
 	}
-	intermediate, err := json.Marshal(sortedCurve(t.Intermediate))
+	intermediate, err := json.Marshal(record.SortedCurve(t.Intermediate))
 	if err != nil {
 		return nil, fmt.Errorf("encode intermediate values: %w", err)
 	}
@@ -181,11 +171,11 @@ func (s *Store) AddTrial(ctx context.Context, studyID int64, t trials.Trial) (_ 
 		case err != nil:
 			return err
 		case !found:
-			return studyNotFound(studyID)
+			return trials.StudyNotFound(studyID)
 		case info.state == trials.StudyDone:
-			return trials.Conflictf("study %d is done and takes no new trials", studyID)
+			return trials.StudyDoneConflict(studyID)
 		case info.full():
-			return maxTrialsConflict(studyID, info)
+			return trials.MaxTrialsConflict(studyID, info.maxTrials)
 		}
 		nt := newTrial{
 			state: t.State, params: params, value: t.Value, intermediate: intermediate, metrics: metrics,
@@ -234,9 +224,9 @@ func (s *Store) ClaimWaiting(ctx context.Context, studyID int64, runner string, 
 		case err != nil:
 			return err
 		case !found:
-			return studyNotFound(studyID)
+			return trials.StudyNotFound(studyID)
 		case info.state != trials.StudyRunning:
-			return studyNotRunning(studyID, info.state)
+			return trials.StudyNotRunning(studyID, info.state)
 		}
 		if limitParallel && info.maxParallel > 0 {
 			running, err := countRunning(ctx, tx, studyID)
@@ -285,11 +275,11 @@ func (s *Store) CreateRunning(ctx context.Context, studyID int64, params map[str
 		case err != nil:
 			return err
 		case !found:
-			return studyNotFound(studyID)
+			return trials.StudyNotFound(studyID)
 		case info.state != trials.StudyRunning:
-			return studyNotRunning(studyID, info.state)
+			return trials.StudyNotRunning(studyID, info.state)
 		case info.full():
-			return maxTrialsConflict(studyID, info)
+			return trials.MaxTrialsConflict(studyID, info.maxTrials)
 		}
 		if limitParallel && info.maxParallel > 0 {
 			running, err := countRunning(ctx, tx, studyID)
@@ -297,8 +287,7 @@ func (s *Store) CreateRunning(ctx context.Context, studyID int64, params map[str
 				return err
 			}
 			if running >= info.maxParallel {
-				return trials.Conflictf("study %d already runs %d trials, its max_parallel; try again when one finishes",
-					studyID, running)
+				return trials.MaxParallelConflict(studyID, running)
 			}
 		}
 		expires := now.Add(time.Duration(info.leaseSeconds) * time.Second)
@@ -318,15 +307,13 @@ func (s *Store) GetTrial(ctx context.Context, id int64) (_ *trials.Trial, err er
 	err = s.read(ctx, func(tx *sql.Tx) error {
 		t, found, err := readTrial(ctx, tx, id)
 		if err == nil && !found {
-			err = trialNotFound(id)
+			err = trials.TrialNotFound(id)
 		}
 		out = t
 		return err
 	})
 	return out, err
 }
-
-func trialNotFound(id int64) error { return trials.NotFoundf("trial %d does not exist", id) }
 
 // readTrial reads a trial and decodes it with its study's search space;
 // found is false when it does not exist.
@@ -343,7 +330,7 @@ func readTrial(ctx context.Context, tx *sql.Tx, id int64) (*trials.Trial, bool, 
 	if err != nil {
 		return nil, false, err
 	}
-	sp, err := decodeSpace(space)
+	sp, err := record.DecodeSpace(space)
 	if err != nil {
 		return nil, false, err
 	}
@@ -357,12 +344,12 @@ func studyTrials(ctx context.Context, tx *sql.Tx, studyID int64, query string, a
 	var raw []byte
 	err := tx.QueryRowContext(ctx, `SELECT search_space FROM studies WHERE id = ?`, studyID).Scan(&raw)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, studyNotFound(studyID)
+		return nil, trials.StudyNotFound(studyID)
 	}
 	if err != nil {
 		return nil, err
 	}
-	space, err := decodeSpace(raw)
+	space, err := record.DecodeSpace(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -392,8 +379,8 @@ func studyTrials(ctx context.Context, tx *sql.Tx, studyID int64, query string, a
 // the first trial: AfterNumber 0 starts after trial 0.
 func (s *Store) ListTrials(ctx context.Context, studyID int64, f trials.TrialFilter) (_ []trials.Trial, more bool, err error) {
 	defer wrap(&err, "ListTrials(%d)", studyID)
-	if f.State != "" && !f.State.Valid() {
-		return nil, false, trials.Invalidf("unknown trial state %q: use waiting, running, complete, pruned or failed", f.State)
+	if err := f.Validate(); err != nil {
+		return nil, false, err
 	}
 	limit := f.Limit
 	if limit <= 0 {
@@ -439,7 +426,7 @@ func (s *Store) BestTrial(ctx context.Context, studyID int64) (_ *trials.Trial, 
 		return nil, err
 	}
 	if len(best) == 0 {
-		return nil, trials.NotFoundf("study %d has no complete trial yet", studyID)
+		return nil, trials.NoCompleteTrial(studyID)
 	}
 	return &best[0], nil
 }
