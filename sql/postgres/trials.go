@@ -92,15 +92,8 @@ func (s *Store) EnqueueTrial(ctx context.Context, studyID int64, params map[stri
 			return err
 		}
 		info, found, err := readStudyInfo(br.QueryRow())
-		switch {
-		case err != nil:
+		if err := refuseAdd(studyID, info, found, inserted, err); err != nil {
 			return err
-		case !found:
-			return trials.StudyNotFound(studyID)
-		case !inserted && info.state == trials.StudyDone:
-			return trials.StudyDoneConflict(studyID)
-		case !inserted:
-			return trials.MaxTrialsConflict(studyID, info.maxTrials)
 		}
 		out, err = r.trial(info.space)
 		return err
@@ -167,20 +160,30 @@ func (s *Store) AddTrial(ctx context.Context, studyID int64, t trials.Trial) (_ 
 			return err
 		}
 		info, found, err := readStudyInfo(br.QueryRow())
-		switch {
-		case err != nil:
+		if err := refuseAdd(studyID, info, found, inserted, err); err != nil {
 			return err
-		case !found:
-			return trials.StudyNotFound(studyID)
-		case !inserted && info.state == trials.StudyDone:
-			return trials.StudyDoneConflict(studyID)
-		case !inserted:
-			return trials.MaxTrialsConflict(studyID, info.maxTrials)
 		}
 		out, err = r.trial(info.space)
 		return err
 	})
 	return out, err
+}
+
+// refuseAdd explains why the counter update of EnqueueTrial or AddTrial
+// inserted no trial, from the study as the batch left it (err is
+// readStudyInfo's); nil when the trial was inserted.
+func refuseAdd(studyID int64, info studyInfo, found, inserted bool, err error) error {
+	switch {
+	case err != nil:
+		return err
+	case !found:
+		return trials.StudyNotFound(studyID)
+	case !inserted && info.state == trials.StudyDone:
+		return trials.StudyDoneConflict(studyID)
+	case !inserted:
+		return trials.MaxTrialsConflict(studyID, info.maxTrials)
+	}
+	return nil
 }
 
 // optionalTime is nil for the zero time, so that the query's default applies.

@@ -104,6 +104,23 @@ func insertTrial(ctx context.Context, tx *sql.Tx, studyID int64, info studyInfo,
 	return r.trial(info.space)
 }
 
+// loadOpenStudy loads a study that takes new trials, refusing one that is
+// unknown, done, or already has max_trials trials.
+func loadOpenStudy(ctx context.Context, tx *sql.Tx, studyID int64) (studyInfo, error) {
+	info, found, err := loadStudy(ctx, tx, studyID)
+	switch {
+	case err != nil:
+		return info, err
+	case !found:
+		return info, trials.StudyNotFound(studyID)
+	case info.state == trials.StudyDone:
+		return info, trials.StudyDoneConflict(studyID)
+	case info.full():
+		return info, trials.MaxTrialsConflict(studyID, info.maxTrials)
+	}
+	return info, nil
+}
+
 // EnqueueTrial adds a waiting trial with fixed, normalized params. It is
 // ErrConflict when the study is done or already has MaxTrials trials. A
 // paused study accepts trials; they wait until it is resumed.
@@ -115,16 +132,9 @@ func (s *Store) EnqueueTrial(ctx context.Context, studyID int64, params map[stri
 	}
 	var out *trials.Trial
 	err = s.write(ctx, func(tx *sql.Tx, now time.Time) error {
-		info, found, err := loadStudy(ctx, tx, studyID)
-		switch {
-		case err != nil:
+		info, err := loadOpenStudy(ctx, tx, studyID)
+		if err != nil {
 			return err
-		case !found:
-			return trials.StudyNotFound(studyID)
-		case info.state == trials.StudyDone:
-			return trials.StudyDoneConflict(studyID)
-		case info.full():
-			return trials.MaxTrialsConflict(studyID, info.maxTrials)
 		}
 		out, err = insertTrial(ctx, tx, studyID, info, newTrial{
 			state: trials.TrialWaiting, params: doc, createdAt: now, updatedAt: now,
@@ -166,16 +176,9 @@ func (s *Store) AddTrial(ctx context.Context, studyID int64, t trials.Trial) (_ 
 	}
 	var out *trials.Trial
 	err = s.write(ctx, func(tx *sql.Tx, now time.Time) error {
-		info, found, err := loadStudy(ctx, tx, studyID)
-		switch {
-		case err != nil:
+		info, err := loadOpenStudy(ctx, tx, studyID)
+		if err != nil {
 			return err
-		case !found:
-			return trials.StudyNotFound(studyID)
-		case info.state == trials.StudyDone:
-			return trials.StudyDoneConflict(studyID)
-		case info.full():
-			return trials.MaxTrialsConflict(studyID, info.maxTrials)
 		}
 		nt := newTrial{
 			state: t.State, params: params, value: t.Value, intermediate: intermediate, metrics: metrics,
