@@ -77,7 +77,7 @@ and so do the CLI and the API.`,
 	f.IntVar(&o.trainSamples, "train-samples", 40000, "MNIST training images per trial (of 60,000)")
 	f.IntVar(&o.testSamples, "test-samples", 10000, "MNIST test images per trial (of 10,000)")
 	f.IntVar(&o.hiddenUnits, "hidden-units", 128, "hidden units of the MLP")
-	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "where the service listens; another free port when this one is taken and the flag is not given")
+	f.StringVar(&o.addr, "addr", envOr("TUNE_ADDR", "127.0.0.1:8080"), "where the service listens (env TUNE_ADDR); another free port when this one is taken and the flag is not given")
 	f.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "directory of the embedded store (env TUNE_DATA_DIR)")
 	f.StringVar(&o.databaseURL, "database-url", "", "use this Postgres database instead of the embedded store (env TUNE_DATABASE_URL)")
 	f.StringVar(&o.mnistDir, "mnist-dir", "", "directory of the MNIST IDX files; else $TUNE_MNIST_DIR, else the GoMNIST module's copy")
