@@ -283,6 +283,14 @@ func TestDashboardShowsAStudyLive(t *testing.T) {
 			t.Errorf("study row %q lacks %q", row, want)
 		}
 	}
+	// One trial runs, on one runner.
+	runners := eval[string](b, `(() => {
+		const heads = [...document.querySelectorAll('table.studies thead th')].map(th => th.textContent);
+		return document.querySelector('table.studies tbody tr').children[heads.indexOf('Running runners')].innerText;
+	})()`)
+	if runners != "1" {
+		t.Errorf("the list shows %q running runners, want 1", runners)
+	}
 	// A link on the list leads to the study page without a reload.
 	b.do(chromedp.Click(chromedp.CSS(`table.studies a`)))
 	b.waitFor(`tuneDashboard.page === 'study' && tuneDashboard.ready`)

@@ -279,7 +279,6 @@
         el('td', {}, countChips(s.counts)),
         el('td', { class: 'num', text: fmt(s.best_value) }),
         el('td', {}, progress(s)),
-        // running_runners is new in the API; older servers leave it out.
         el('td', { class: 'num', text: s.running_runners != null ? String(s.running_runners) : '—' }),
         el('td', { class: 'muted', text: fmtTime(s.created_at) }));
     }
