@@ -3,6 +3,9 @@
 #   docker build -t tune .
 #   docker run --rm -p 8080:8080 tune                      # embedded store in /data
 #   docker compose up --scale runner=4                     # Postgres + service + 4 runners
+#
+# Runners of exec studies need the study's training stack: build on this
+# image (FROM tune, then install Python, PyTorch and your code).
 
 # Build with cgo so that the mnist-mlp workload can load Debian's OpenBLAS
 # at run time; without the library it falls back to pure-Go BLAS.
@@ -17,7 +20,7 @@ RUN go build -trimpath -ldflags="-s -w" -o /out/tune ./cmd/tune \
 
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates libopenblas0 python3 \
+ && apt-get install -y --no-install-recommends ca-certificates libopenblas0 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /data --create-home tune
 COPY --from=build /out/tune /usr/local/bin/tune

@@ -18,7 +18,7 @@ import (
 )
 
 // defaultServer is where `tune serve` listens unless told otherwise.
-const defaultServer = "http://127.0.0.1:8080"
+const defaultServer = "http://" + defaultServeAddr
 
 // serverEnv names the environment variable that points the client
 // commands at a server when --server is not given.

@@ -77,7 +77,7 @@ and so do the CLI and the API.`,
 	f.IntVar(&o.trainSamples, "train-samples", 40000, "MNIST training images per trial (of 60,000)")
 	f.IntVar(&o.testSamples, "test-samples", 10000, "MNIST test images per trial (of 10,000)")
 	f.IntVar(&o.hiddenUnits, "hidden-units", 128, "hidden units of the MLP")
-	f.StringVar(&o.addr, "addr", envOr("TUNE_ADDR", "127.0.0.1:8080"), "where the service listens (env TUNE_ADDR); another free port when this one is taken and the flag is not given")
+	f.StringVar(&o.addr, "addr", envOr("TUNE_ADDR", defaultServeAddr), "where the service listens (env TUNE_ADDR); another free port when this one is taken and the flag is not given")
 	f.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "directory of the embedded store (env TUNE_DATA_DIR)")
 	f.StringVar(&o.databaseURL, "database-url", "", "use this Postgres database instead of the embedded store (env TUNE_DATABASE_URL)")
 	f.StringVar(&o.mnistDir, "mnist-dir", "", "directory of the MNIST IDX files; else $TUNE_MNIST_DIR, else the GoMNIST module's copy")
@@ -189,18 +189,21 @@ func runDemo(cmd *cobra.Command, o demoOptions, addrGiven bool) error {
 	if err := printDemoSummary(ctx, c, out, study, time.Since(started)); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nThe study is kept in %s. To see it again:\n", where)
+	if o.serve {
+		fmt.Fprintf(out, "\nThe dashboard is at %s/studies/%s and the API at %s%s; data in %s.\nServing until Ctrl-C.\n",
+			url, study.Name, url, apiPrefix, where)
+		<-ctx.Done()
+		return nil
+	}
+	fmt.Fprintf(out, "\nThe study is kept in %s. To see it again, start the service\n", where)
 	if o.databaseURL == "" {
 		fmt.Fprintf(out, "  tune serve --data-dir %s\n", o.dataDir)
 	} else {
 		fmt.Fprintf(out, "  tune serve --database-url %s\n", where)
 	}
+	fmt.Fprintf(out, "and open the dashboard at http://%s/studies/%s (the API is under %s), or ask the CLI:\n",
+		defaultServeAddr, study.Name, apiPrefix)
 	fmt.Fprintf(out, "  tune study show %s · tune trial list %s · tune study best %s\n", study.Name, study.Name, study.Name)
-	if !o.serve {
-		return nil
-	}
-	fmt.Fprintf(out, "\nServing %s (API %s%s) until Ctrl-C.\n", url, url, apiPrefix)
-	<-ctx.Done()
 	return nil
 }
 

@@ -23,7 +23,7 @@ func TestDemo(t *testing.T) {
 		"study mnist-demo, 3 trials", "trial 0 is the baseline",
 		"baseline (trial 0)", "best (trial ", "batch_size", "learning_rate", "activation", "precision", "workers",
 		"val_accuracy", "samples/s", "seconds/epoch",
-		"The study is kept in "+dataDir, "tune serve --data-dir "+dataDir)
+		"The study is kept in "+dataDir, "tune serve --data-dir "+dataDir, "open the dashboard at http://127.0.0.1:8080/studies/mnist-demo")
 	wantContains(t, "demo progress", stderr, "trial  0 ", "trial  1 ", "trial  2 ", "3/3 trials")
 
 	// A second demo on the same store keeps the first study.

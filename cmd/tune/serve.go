@@ -15,6 +15,9 @@ import (
 	"github.com/tune-dev/tune/tuner"
 )
 
+// defaultServeAddr is where `tune serve` listens unless told otherwise.
+const defaultServeAddr = "127.0.0.1:8080"
+
 type serveOptions struct {
 	addr         string
 	databaseURL  string
@@ -43,7 +46,7 @@ several replicas of the service.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.addr, "addr", envOr("TUNE_ADDR", "127.0.0.1:8080"), "address to listen on (env TUNE_ADDR)")
+	f.StringVar(&o.addr, "addr", envOr("TUNE_ADDR", defaultServeAddr), "address to listen on (env TUNE_ADDR)")
 	f.StringVar(&o.databaseURL, "database-url", os.Getenv("TUNE_DATABASE_URL"), "Postgres URL, e.g. postgres://user@host:5432/tune (env TUNE_DATABASE_URL); without one, the embedded store in --data-dir")
 	f.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "directory of the embedded store, used when no database URL is given (env TUNE_DATA_DIR)")
 	f.StringVar(&o.logFormat, "log-format", envOr("TUNE_LOG_FORMAT", "text"), "log format: text or json (env TUNE_LOG_FORMAT)")
