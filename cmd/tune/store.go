@@ -71,6 +71,8 @@ func openStore(ctx context.Context, databaseURL, dataDir string, migrate bool) (
 // would fail on its first query that needs a newer column.
 func checkSchema(ctx context.Context, v versioned, migrate bool) error {
 	if migrate {
+		// Under the migration lock, so that replicas starting at once take
+		// turns; a no-op on a schema that is current or newer.
 		if err := v.Migrate(ctx); err != nil {
 			return fmt.Errorf("migrating the database: %w", err)
 		}
@@ -79,8 +81,12 @@ func checkSchema(ctx context.Context, v versioned, migrate bool) error {
 	if err != nil {
 		return fmt.Errorf("reading the schema version: %w", err)
 	}
-	if current < latest {
+	switch {
+	case current < latest:
 		return fmt.Errorf("the database schema is at version %d but this tune needs version %d: run `tune migrate` first, or start with --migrate", current, latest)
+	case current > latest:
+		// A newer tune migrated it: its columns and rules are unknown here.
+		return fmt.Errorf("the database schema is at version %d, newer than this tune knows (%d): upgrade tune", current, latest)
 	}
 	return nil
 }

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"database/sql"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	// The database/sql driver the embedded store uses, to write what a
+	// newer tune would.
+	_ "modernc.org/sqlite"
 )
 
 func TestRedactDatabaseURL(t *testing.T) {
@@ -56,5 +61,32 @@ func TestOpenStoreEmbedded(t *testing.T) {
 	}
 	if err := st.Ping(t.Context()); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestOpenStoreRefusesNewerSchema: a database that a newer tune migrated
+// is refused by an older one, which does not know its columns and rules.
+func TestOpenStoreRefusesNewerSchema(t *testing.T) {
+	dir := t.TempDir()
+	st, _, err := openStore(t.Context(), "", dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	db, err := sql.Open("sqlite", filepath.Join(dir, "tune.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What goose records when a later release adds migration 99.
+	if _, err := db.Exec(`INSERT INTO goose_db_version (version_id, is_applied) VALUES (99, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	for _, migrate := range []bool{true, false} {
+		_, _, err := openStore(t.Context(), "", dir, migrate)
+		if err == nil || !strings.Contains(err.Error(), "schema is at version 99, newer than this tune knows") ||
+			!strings.Contains(err.Error(), "upgrade tune") {
+			t.Errorf("openStore(migrate=%v) on a newer schema: %v", migrate, err)
+		}
 	}
 }
