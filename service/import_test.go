@@ -39,6 +39,13 @@ func TestRecordFinishedTrials(t *testing.T) {
 	if tr := e.ask("s"); tr.Number != 2 {
 		t.Errorf("ask after two recorded trials got number %d, want 2", tr.Number)
 	}
+	// As with a tell, the objective metric stands for a missing value.
+	e.createStudy("m", "")
+	var fromMetric openapi.Trial
+	e.mustDo("POST", "/api/v1/studies/m/trials", `{`+params+`, "state": "complete", "metrics": {"val_accuracy": 0.91}}`, http.StatusCreated, &fromMetric)
+	if fromMetric.Value == nil || *fromMetric.Value != 0.91 {
+		t.Errorf("complete trial recorded with its objective metric only: value %v, want 0.91", fromMetric.Value)
+	}
 
 	for name, c := range map[string]struct {
 		body   string
@@ -46,7 +53,7 @@ func TestRecordFinishedTrials(t *testing.T) {
 	}{
 		"value on a waiting trial":  {`{` + params + `, "value": 0.5}`, http.StatusUnprocessableEntity},
 		"metrics without a state":   {`{` + params + `, "metrics": {"x": 1}}`, http.StatusUnprocessableEntity},
-		"complete without a value":  {`{` + params + `, "state": "complete"}`, http.StatusUnprocessableEntity},
+		"complete without a value":  {`{` + params + `, "state": "complete", "metrics": {"val_loss": 0.2}}`, http.StatusUnprocessableEntity},
 		"duplicate steps":           {`{` + params + `, "state": "pruned", "intermediate_values": [{"step": 1, "value": 1}, {"step": 1, "value": 2}]}`, http.StatusUnprocessableEntity},
 		"finished before started":   {`{` + params + `, "state": "failed", "started_at": "2026-01-02T00:00:00Z", "finished_at": "2026-01-01T00:00:00Z"}`, http.StatusUnprocessableEntity},
 		"running is not recordable": {`{` + params + `, "state": "running"}`, http.StatusBadRequest},

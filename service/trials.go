@@ -57,7 +57,13 @@ func (h *handlers) EnqueueTrial(ctx context.Context, req openapi.EnqueueTrialReq
 		return nil, err
 	}
 	if b := req.Body; b.State != nil && *b.State != openapi.EnqueueRequestStateWaiting {
-		t, err := h.s.cfg.Store.AddTrial(ctx, s.ID, finishedTrialFromAPI(b, params))
+		rec := finishedTrialFromAPI(b, params)
+		// As with a tell, a complete trial may carry its value as the
+		// objective metric.
+		if v, ok := rec.Metrics[s.Objective.Metric]; ok && rec.Value == nil && rec.State == trials.TrialComplete {
+			rec.Value = &v
+		}
+		t, err := h.s.cfg.Store.AddTrial(ctx, s.ID, rec)
 		if err != nil {
 			return nil, err
 		}
