@@ -82,6 +82,33 @@ func LeaseConflict(t *Trial, presented *int64) error {
 	return nil
 }
 
+// RefusedWrite is the error for a write on behalf of a lease holder,
+// presenting the token, that a store did not make on t, as t reads after
+// it: LeaseConflict's when t does not hold, else a conflict saying that t
+// changed while it was being updated. That last case is a store whose
+// guarded write and following read see different snapshots (a concurrent
+// grant landed in between): the caller may try again. It is always
+// KindConflict, so that every store refuses alike.
+func RefusedWrite(t *Trial, presented *int64) error {
+	if err := LeaseConflict(t, presented); err != nil {
+		return err
+	}
+	return Conflictf("trial %d changed while it was being updated (it is %s under lease %d); try again",
+		t.ID, t.State, t.Lease)
+}
+
+// RefusedTell decides a tell of o, presenting the token, that a store did
+// not write on t, as t reads after it: nil when t already finished with o
+// (a retried tell whose first attempt got through, answered with t
+// unchanged), else the KindConflict error that says why (RetellConflict
+// for a finished trial, RefusedWrite for any other).
+func (t *Trial) RefusedTell(presented *int64, o Outcome) error {
+	if t.State.Finished() {
+		return t.RetellConflict(presented, o)
+	}
+	return RefusedWrite(t, presented)
+}
+
 // RetellConflict decides a tell of o, presenting the token, that finds t
 // already finished: nil when it tells the outcome t finished with again (a
 // retried tell whose first attempt got through, answered with t
@@ -101,8 +128,7 @@ func (t *Trial) RetellConflict(presented *int64, o Outcome) error {
 
 // ExpiredLeaseError is the error text of a trial that failed because its
 // last lease expired after attempts grants, saying which runner ("" for a
-// plain ask/tell client) stopped heartbeating. sql/postgres composes the
-// same text in SQL, in ReapExpired's UPDATE.
+// plain ask/tell client) stopped heartbeating (see Reap).
 func ExpiredLeaseError(attempts int, runner string) string {
 	plural := "s"
 	if attempts == 1 {

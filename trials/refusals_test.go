@@ -3,6 +3,7 @@ package trials
 import (
 	"errors"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -96,5 +97,82 @@ func TestExpiredLeaseError(t *testing.T) {
 	}
 	if got, want := ExpiredLeaseError(3, "r1"), "lease expired after 3 attempts; runner r1 stopped heartbeating"; got != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestRefusedWrite: every store answers a refused write with a conflict,
+// the case where the trial holds as read after the write included (a
+// store whose write and read see different snapshots). sql/sqlite used to
+// answer that case with an internal error (a 500), sql/postgres with a 409.
+func TestRefusedWrite(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		trial     Trial
+		presented *int64
+		want      string
+	}{
+		{"held with token", Trial{ID: 1, State: TrialRunning, Lease: 2}, lease(2), "changed while it was being updated (it is running under lease 2); try again"},
+		{"held without token", Trial{ID: 1, State: TrialRunning, Lease: 2}, nil, "changed while it was being updated"},
+		{"taken over", Trial{ID: 1, State: TrialRunning, Lease: 3}, lease(2), "no longer yours"},
+		{"never handed out", Trial{ID: 1, State: TrialWaiting}, nil, "has not been handed out"},
+		{"complete", Trial{ID: 1, State: TrialComplete}, lease(1), "already finished as complete"},
+	} {
+		err := RefusedWrite(&tc.trial, tc.presented)
+		if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v (kind %v), want a conflict containing %q", tc.name, err, KindOf(err), tc.want)
+		}
+	}
+}
+
+func TestRefusedTell(t *testing.T) {
+	done := Trial{ID: 7, State: TrialComplete, Value: f(0.25), Lease: 2}
+	same := Outcome{State: TrialComplete, Value: f(0.25)}
+	if err := done.RefusedTell(lease(2), same); err != nil {
+		t.Errorf("same outcome told again: %v", err)
+	}
+	other := Outcome{State: TrialPruned}
+	if err := done.RefusedTell(lease(2), other); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "a different outcome") {
+		t.Errorf("different outcome: %v", err)
+	}
+	requeued := Trial{ID: 7, State: TrialWaiting, Lease: 2}
+	if err := requeued.RefusedTell(lease(2), same); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "waits to be retried") {
+		t.Errorf("requeued trial: %v", err)
+	}
+	held := Trial{ID: 7, State: TrialRunning, Lease: 2}
+	if err := held.RefusedTell(nil, same); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "try again") {
+		t.Errorf("a trial that holds as read after the refused tell: %v", err)
+	}
+}
+
+func TestReap(t *testing.T) {
+	got := Reap([]LapsedLease{
+		{TrialID: 1, StudyID: 5, Attempt: 0, MaxRetries: 1, Runner: "r1"},
+		{TrialID: 2, StudyID: 5, Attempt: 1, MaxRetries: 1, Runner: "r1"},
+		{TrialID: 3, StudyID: 4, Attempt: 0, MaxRetries: 0},
+		{TrialID: 4, StudyID: 5, Attempt: 2, MaxRetries: 2, Runner: "r2"},
+	})
+	want := Reaping{
+		Requeue: []int64{1},
+		Fail:    []int64{2, 3, 4},
+		FailErrors: []string{
+			"lease expired after 2 attempts; runner r1 stopped heartbeating",
+			"lease expired after 1 attempt; its ask/tell client stopped heartbeating",
+			"lease expired after 3 attempts; runner r2 stopped heartbeating",
+		},
+		FailedIn: []int64{4, 5},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Reap = %+v\nwant %+v", got, want)
+	}
+	if got := Reap(nil); !reflect.DeepEqual(got, Reaping{}) {
+		t.Errorf("Reap(nil) = %+v, want nothing", got)
+	}
+}
+
+func TestPageSize(t *testing.T) {
+	for limit, want := range map[int]int{-1: 100, 0: 100, 1: 1, 1000: 1000, 1001: 1000} {
+		if got := (TrialFilter{Limit: limit}).PageSize(); got != want {
+			t.Errorf("PageSize with Limit %d = %d, want %d", limit, got, want)
+		}
 	}
 }

@@ -11,8 +11,23 @@ type TrialFilter struct {
 	State TrialState
 	// AfterNumber, when >= 0, starts the page after that trial number.
 	AfterNumber int
-	// Limit is the page size; the store caps it.
+	// Limit is the page size; the store caps it (see PageSize).
 	Limit int
+}
+
+// Page sizes of Store.ListTrials.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
+
+// PageSize is how many trials a page of f holds: Limit, or DefaultPageSize
+// when Limit is 0 or less, and never more than MaxPageSize.
+func (f TrialFilter) PageSize() int {
+	if f.Limit <= 0 {
+		return DefaultPageSize
+	}
+	return min(f.Limit, MaxPageSize)
 }
 
 // Validate refuses a filter on an unknown state. The error is KindInvalid.
