@@ -2,8 +2,10 @@
 // sql/sqlite) keep studies and trials in: how a study's objective, search
 // space, sampler, pruner and workload, and a trial's params, learning curve,
 // metrics and system attrs are written as JSON in their columns, and how
-// they are read back into canonical Go types. Scanning the rows, and every
-// other column, stays with each store's dialect.
+// they are read back into canonical Go types; and the rows both stores
+// read: the study, trial and summary columns they select and how a row is
+// scanned and decoded (rows.go). Each store keeps its SQL, its locking and
+// how its driver scans a time (Times).
 package record
 
 import (

@@ -1,0 +1,199 @@
+package record
+
+import (
+	"time"
+
+	"github.com/tune-dev/tune/trials"
+)
+
+// Times says how a store's driver scans its time columns: PostgreSQL's
+// timestamptz scans into a time.Time as it is, while SQLite's stored
+// nanoseconds need a decoding destination.
+type Times interface {
+	// Time returns the scan destination of a NOT NULL time column.
+	Time(*time.Time) any
+	// OptionalTime returns that of a nullable one (NULL scans as nil).
+	OptionalTime(**time.Time) any
+}
+
+// Rows are the query results the Scan functions read: *sql.Rows and
+// pgx.Rows alike.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// StudyCols are the columns StudyRow receives, from studies aliased s.
+const StudyCols = `s.id, s.name, s.objective, s.search_space, s.sampler, s.pruner, s.workload,
+	s.max_trials, s.max_parallel, s.max_retries, s.lease_seconds, s.state, s.created_at`
+
+// StudyRow receives StudyCols; the JSON documents are decoded afterwards.
+type StudyRow struct {
+	st    trials.Study
+	state string
+	docs  StudyDocs
+}
+
+// Dest returns the scan destinations of StudyCols, in order.
+func (r *StudyRow) Dest(tm Times) []any {
+	return []any{&r.st.ID, &r.st.Name, &r.docs.Objective, &r.docs.SearchSpace, &r.docs.Sampler, &r.docs.Pruner,
+		&r.docs.Workload, &r.st.MaxTrials, &r.st.MaxParallel, &r.st.MaxRetries, &r.st.LeaseSeconds, &r.state,
+		tm.Time(&r.st.CreatedAt)}
+}
+
+// Study decodes the scanned row.
+func (r *StudyRow) Study() (*trials.Study, error) {
+	st := r.st
+	st.State = trials.StudyState(r.state)
+	if err := r.docs.Decode(&st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// ScanStudies reads every row of a query that selects StudyCols.
+func ScanStudies(rows Rows, tm Times) ([]trials.Study, error) {
+	out := []trials.Study{}
+	for rows.Next() {
+		var r StudyRow
+		if err := rows.Scan(r.Dest(tm)...); err != nil {
+			return nil, err
+		}
+		st, err := r.Study()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *st)
+	}
+	return out, rows.Err()
+}
+
+// SummaryRow receives StudyCols followed by the study's trial counts in
+// state order (waiting, running, complete, pruned, failed), the number of
+// distinct runners holding its running trials, and the id and value of
+// its best complete trial (NULL while none).
+type SummaryRow struct {
+	study                                      StudyRow
+	waiting, running, complete, pruned, failed int
+	sum                                        trials.StudySummary
+}
+
+// Dest returns the scan destinations of the row's columns, in order.
+func (r *SummaryRow) Dest(tm Times) []any {
+	return append(r.study.Dest(tm), &r.waiting, &r.running, &r.complete, &r.pruned, &r.failed,
+		&r.sum.RunningRunners, &r.sum.BestTrialID, &r.sum.BestValue)
+}
+
+// Summary decodes the scanned row; Counts has every state, zero included.
+func (r *SummaryRow) Summary() (*trials.StudySummary, error) {
+	st, err := r.study.Study()
+	if err != nil {
+		return nil, err
+	}
+	sum := r.sum
+	sum.Study = *st
+	sum.Counts = map[trials.TrialState]int{
+		trials.TrialWaiting:  r.waiting,
+		trials.TrialRunning:  r.running,
+		trials.TrialComplete: r.complete,
+		trials.TrialPruned:   r.pruned,
+		trials.TrialFailed:   r.failed,
+	}
+	return &sum, nil
+}
+
+// ScanSummaries reads every row of a query whose rows SummaryRow receives.
+func ScanSummaries(rows Rows, tm Times) ([]trials.StudySummary, error) {
+	out := []trials.StudySummary{}
+	for rows.Next() {
+		var r SummaryRow
+		if err := rows.Scan(r.Dest(tm)...); err != nil {
+			return nil, err
+		}
+		sum, err := r.Summary()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *sum)
+	}
+	return out, rows.Err()
+}
+
+// TrialCols are the columns TrialRow receives, from trials aliased t.
+const TrialCols = `t.id, t.study_id, t.number, t.state, t.params, t.value, t.intermediate, t.metrics,
+	t.system_attrs, t.attempt, t.runner, t.lease, t.lease_expires_at, t.created_at, t.started_at,
+	t.finished_at, t.error, t.updated_at, t.device`
+
+// TrialRow receives TrialCols. Its params can only be decoded with the
+// study's search space at hand, so decoding is a second step.
+type TrialRow struct {
+	t     trials.Trial
+	state string
+	docs  TrialDocs
+}
+
+// Dest returns the scan destinations of TrialCols, in order.
+func (r *TrialRow) Dest(tm Times) []any {
+	return []any{&r.t.ID, &r.t.StudyID, &r.t.Number, &r.state, &r.docs.Params, &r.t.Value, &r.docs.Intermediate,
+		&r.docs.Metrics, &r.docs.SystemAttrs, &r.t.Attempt, &r.t.Runner, &r.t.Lease, tm.OptionalTime(&r.t.LeaseExpiresAt),
+		tm.Time(&r.t.CreatedAt), tm.OptionalTime(&r.t.StartedAt), tm.OptionalTime(&r.t.FinishedAt), &r.t.Error,
+		tm.Time(&r.t.UpdatedAt), &r.t.Device}
+}
+
+// Trial decodes the scanned row with its study's search space (see
+// TrialDocs.Decode).
+func (r *TrialRow) Trial(space trials.SearchSpace) (*trials.Trial, error) {
+	t := r.t
+	t.State = trials.TrialState(r.state)
+	if err := r.docs.Decode(&t, space); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// TrialWithSpace decodes the scanned row with its study's search space as
+// stored.
+func (r *TrialRow) TrialWithSpace(rawSpace []byte) (*trials.Trial, error) {
+	space, err := DecodeSpace(rawSpace)
+	if err != nil {
+		return nil, err
+	}
+	return r.Trial(space)
+}
+
+// ScanTrials reads every row of a query that selects TrialCols, decoding
+// the params with the study's search space.
+func ScanTrials(rows Rows, tm Times, space trials.SearchSpace) ([]trials.Trial, error) {
+	out := []trials.Trial{}
+	for rows.Next() {
+		var r TrialRow
+		if err := rows.Scan(r.Dest(tm)...); err != nil {
+			return nil, err
+		}
+		t, err := r.Trial(space)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *t)
+	}
+	return out, rows.Err()
+}
+
+// Page cuts the rows of a page query that fetched one row more than size,
+// to learn whether more follow.
+func Page(rows []trials.Trial, size int) (page []trials.Trial, more bool) {
+	if len(rows) > size {
+		return rows[:size], true
+	}
+	return rows, false
+}
+
+// Best is the answer of Store.BestTrial from the rows of a query for the
+// study's best complete trial: the first, ErrNotFound when there is none.
+func Best(studyID int64, rows []trials.Trial) (*trials.Trial, error) {
+	if len(rows) == 0 {
+		return nil, trials.NoCompleteTrial(studyID)
+	}
+	return &rows[0], nil
+}
