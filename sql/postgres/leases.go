@@ -14,43 +14,32 @@ import (
 
 // leaseGuard is the condition every write on behalf of a lease holder
 // carries: the trial is running and, when the caller presents a token, the
-// token is the current grant's. A write that matches nothing changed
-// nothing; the store then reads the trial to say why.
+// token is the current grant's (trials.Trial.Holds, in SQL). A write that
+// matches nothing changed nothing; the store then reads the trial to say
+// why (trials.RefusedWrite). The write and that read run in one implicit
+// transaction but with separate snapshots, so a concurrent grant can land
+// in between: RefusedWrite then asks the caller to try again.
 const leaseGuard = `t.id = @trial_id AND t.state = 'running'
 	AND (@lease::bigint IS NULL OR t.lease = @lease::bigint)`
 
 // trialWithSpaceSQL reads a trial and its study's search space; queued after
 // a write in a batch, it sees the trial as the write left it.
 const trialWithSpaceSQL = `
-	SELECT ` + trialCols + `, s.search_space
+	SELECT ` + record.TrialCols + `, s.search_space
 	FROM trials t JOIN studies s ON s.id = t.study_id
 	WHERE t.id = @trial_id`
 
 // readTrial scans trialWithSpaceSQL; found is false when the trial does not
 // exist.
 func readTrial(row pgx.Row) (t *trials.Trial, found bool, err error) {
-	var r trialRow
+	var r record.TrialRow
 	var space []byte
-	found, err = scanOptional(row, append(r.dest(), &space)...)
+	found, err = scanOptional(row, append(r.Dest(times), &space)...)
 	if !found || err != nil {
 		return nil, false, err
 	}
-	t, err = decodeTrial(&r, space)
+	t, err = r.TrialWithSpace(space)
 	return t, err == nil, err
-}
-
-// leaseConflict explains why a guarded write on t, made with the presented
-// token, matched nothing: t is not running, or it runs under another lease
-// (trials.LeaseConflict).
-func leaseConflict(t *trials.Trial, presented *int64) error {
-	if err := trials.LeaseConflict(t, presented); err != nil {
-		return err
-	}
-	// The guarded write and the read that follows it run in one implicit
-	// transaction but with separate snapshots: a concurrent grant can land
-	// in between. Say so rather than pretend the write could have worked.
-	return trials.Conflictf("trial %d changed while it was being updated (it is %s under lease %d); try again",
-		t.ID, t.State, t.Lease)
 }
 
 // Heartbeat extends a running trial's lease by the study's lease length,
@@ -91,7 +80,7 @@ func (s *Store) Heartbeat(ctx context.Context, trialID int64, lease *int64) (exp
 			return trials.TrialNotFound(trialID)
 		case tag.RowsAffected() == 0 || expiresAt == nil:
 			t.State = trials.TrialState(state)
-			return leaseConflict(&t, lease)
+			return trials.RefusedWrite(&t, lease)
 		}
 		expires, stop = *expiresAt, trials.StudyState(studyState) == trials.StudyDone
 		return nil
@@ -148,7 +137,7 @@ func (s *Store) Report(ctx context.Context, trialID int64, lease *int64, point t
 		case !found:
 			return trials.TrialNotFound(trialID)
 		case tag.RowsAffected() == 0:
-			return leaseConflict(t, lease)
+			return trials.RefusedWrite(t, lease)
 		}
 		out = t
 		return nil
@@ -187,7 +176,7 @@ func (s *Store) SetSystemAttrs(ctx context.Context, trialID int64, attrs map[str
 			return trials.TrialNotFound(trialID)
 		case tag.RowsAffected() == 0:
 			t.State = trials.TrialState(state)
-			return leaseConflict(&t, nil)
+			return trials.RefusedWrite(&t, nil)
 		}
 		return nil
 	})
@@ -263,29 +252,24 @@ func (s *Store) Tell(ctx context.Context, trialID int64, lease *int64, o trials.
 			return err
 		case !found:
 			return trials.TrialNotFound(trialID)
-		case told == 1:
-			out = t
-			return nil
-		case t.State.Finished():
-			if err := t.RetellConflict(lease, o); err != nil {
+		case told == 0:
+			// Nil for a retried tell whose first attempt got through.
+			if err := t.RefusedTell(lease, o); err != nil {
 				return err
 			}
-			// A retried tell whose first attempt got through.
-			out = t
-			return nil
 		}
-		return leaseConflict(t, lease)
+		out = t
+		return nil
 	})
 	return out, err
 }
 
+// lapsedCond holds for a trial t that is running under an expired lease.
+const lapsedCond = `t.state = 'running' AND t.lease_expires_at < now() + @clock_offset::interval`
+
 // ReapExpired sends running trials whose lease expired (by the database
-// clock) back to waiting while retries are left, and fails the rest. A
-// requeued trial keeps its number and params, counts one more attempt and
-// loses what the lost attempt recorded (intermediate values, metrics,
-// system attrs), so that the retry starts clean; its lease token stays and
-// grows on the next grant. A failed trial keeps what it recorded and says
-// which runner stopped heartbeating.
+// clock) back to waiting while retries are left, and fails the rest, as
+// trials.Reap decides.
 //
 // It is safe to run in every replica at once: the reapers lock the studies
 // concerned in id order, and a trial already reaped by one no longer
@@ -296,13 +280,10 @@ func (s *Store) ReapExpired(ctx context.Context) (requeued, failed int, err erro
 		requeued, failed = 0, 0
 		// Lock the studies first, as every other method does, so that a
 		// failure that finishes a study is serialized with the tells of
-		// its other trials.
+		// its other trials, and with other reapers.
 		rows, err := tx.Query(ctx, `
 			SELECT id FROM studies
-			WHERE id IN (
-				SELECT study_id FROM trials
-				WHERE state = 'running' AND lease_expires_at < now() + @clock_offset::interval
-			)
+			WHERE id IN (SELECT study_id FROM trials t WHERE `+lapsedCond+`)
 			ORDER BY id
 			FOR NO KEY UPDATE`, s.args(nil))
 		if err != nil {
@@ -312,64 +293,63 @@ func (s *Store) ReapExpired(ctx context.Context) (requeued, failed int, err erro
 		if err != nil || len(studyIDs) == 0 {
 			return err
 		}
-		// The state and expiry conditions are on the updated rows, so a
-		// heartbeat or tell that commits first wins and its trial is left
-		// alone.
+		// A later statement than the locks, so it sees every reap that
+		// committed before. Only a reaper changes a running trial's
+		// attempt or runner, so what it reads holds until the writes.
 		rows, err = tx.Query(ctx, `
-			UPDATE trials t SET
-				state = CASE WHEN t.attempt < s.max_retries THEN 'waiting' ELSE 'failed' END,
-				attempt = t.attempt + 1,
-				lease_expires_at = NULL,
-				runner = CASE WHEN t.attempt < s.max_retries THEN '' ELSE t.runner END,
-				started_at = CASE WHEN t.attempt < s.max_retries THEN NULL ELSE t.started_at END,
-				finished_at = CASE WHEN t.attempt < s.max_retries THEN NULL
-					ELSE now() + @clock_offset::interval END,
-				intermediate = CASE WHEN t.attempt < s.max_retries THEN '[]'::jsonb ELSE t.intermediate END,
-				metrics = CASE WHEN t.attempt < s.max_retries THEN '{}'::jsonb ELSE t.metrics END,
-				system_attrs = CASE WHEN t.attempt < s.max_retries THEN '{}'::jsonb ELSE t.system_attrs END,
-				-- trials.ExpiredLeaseError's text.
-				error = CASE WHEN t.attempt < s.max_retries THEN ''
-					ELSE format('lease expired after %s attempt%s; %s stopped heartbeating',
-						t.attempt + 1,
-						CASE WHEN t.attempt = 0 THEN '' ELSE 's' END,
-						CASE WHEN t.runner = '' THEN 'its ask/tell client'
-							ELSE format('runner %s', t.runner) END)
-					END,
-				updated_at = clock_timestamp() + @clock_offset::interval
-			FROM studies s
-			WHERE s.id = t.study_id AND t.study_id = ANY(@study_ids)
-				AND t.state = 'running' AND t.lease_expires_at < now() + @clock_offset::interval
-			RETURNING t.study_id, t.state = 'failed'`, s.args(pgx.NamedArgs{"study_ids": studyIDs}))
+			SELECT t.id, t.study_id, t.attempt, s.max_retries, t.runner
+			FROM trials t JOIN studies s ON s.id = t.study_id
+			WHERE t.study_id = ANY(@study_ids) AND `+lapsedCond+`
+			ORDER BY t.id`, s.args(pgx.NamedArgs{"study_ids": studyIDs}))
 		if err != nil {
 			return err
 		}
-		var failedIn []int64
-		for rows.Next() {
-			var studyID int64
-			var isFailed bool
-			if err := rows.Scan(&studyID, &isFailed); err != nil {
-				return err
-			}
-			if isFailed {
-				failed++
-				failedIn = append(failedIn, studyID)
-			} else {
-				requeued++
-			}
-		}
-		if err := rows.Err(); err != nil {
+		lapsed, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (l trials.LapsedLease, err error) {
+			err = row.Scan(&l.TrialID, &l.StudyID, &l.Attempt, &l.MaxRetries, &l.Runner)
+			return l, err
+		})
+		if err != nil {
 			return err
 		}
-		if len(failedIn) == 0 {
-			return nil
-		}
-		// A later statement than the failures, so it sees them. Trial ids
-		// start at 1: excluding trial 0 excludes nothing.
-		_, err = tx.Exec(ctx, `
+		plan := trials.Reap(lapsed)
+		a := s.args(pgx.NamedArgs{
+			"requeue": plan.Requeue, "fail": plan.Fail, "errors": plan.FailErrors,
+			"failed_in": plan.FailedIn, "trial_id": 0,
+		})
+		// The writes re-check lapsedCond on the rows they update, so a
+		// heartbeat or tell that commits first wins and its trial is left
+		// alone. Trial ids start at 1: excluding trial 0 from studyDoneCond
+		// excludes nothing.
+		b := &pgx.Batch{}
+		b.Queue(`
+			UPDATE trials t SET
+				state = 'waiting', attempt = t.attempt + 1, lease_expires_at = NULL, runner = '',
+				started_at = NULL, finished_at = NULL,
+				intermediate = '[]', metrics = '{}', system_attrs = '{}', error = '',
+				updated_at = clock_timestamp() + @clock_offset::interval
+			WHERE t.id = ANY(@requeue::bigint[]) AND `+lapsedCond, a)
+		b.Queue(`
+			UPDATE trials t SET
+				state = 'failed', attempt = t.attempt + 1, lease_expires_at = NULL,
+				finished_at = now() + @clock_offset::interval, error = f.error,
+				updated_at = clock_timestamp() + @clock_offset::interval
+			FROM unnest(@fail::bigint[], @errors::text[]) AS f(id, error)
+			WHERE t.id = f.id AND `+lapsedCond, a)
+		b.Queue(`
 			UPDATE studies s SET state = 'done'
-			WHERE s.id = ANY(@study_ids::bigint[]) AND `+studyDoneCond,
-			pgx.NamedArgs{"study_ids": failedIn, "trial_id": 0})
-		return err
+			WHERE s.id = ANY(@failed_in::bigint[]) AND `+studyDoneCond, a)
+		br := tx.SendBatch(ctx, b)
+		defer br.Close()
+		for _, n := range []*int{&requeued, &failed, nil} {
+			tag, err := br.Exec()
+			if err != nil {
+				return err
+			}
+			if n != nil {
+				*n = int(tag.RowsAffected())
+			}
+		}
+		return br.Close()
 	})
 	return requeued, failed, err
 }

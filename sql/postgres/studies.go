@@ -39,14 +39,14 @@ func (s *Store) CreateStudy(ctx context.Context, study trials.Study) (_ *trials.
 	if docs.Workload != nil {
 		a["workload"] = json.RawMessage(docs.Workload)
 	}
-	var r studyRow
+	var r record.StudyRow
 	err = s.pool.QueryRow(ctx, `
 		INSERT INTO studies AS s (name, objective, search_space, sampler, pruner, workload,
 			max_trials, max_parallel, max_retries, lease_seconds, state, created_at)
 		VALUES (@name, @objective, @search_space, @sampler, @pruner, @workload,
 			@max_trials, @max_parallel, @max_retries, @lease_seconds, @state,
 			now() + @clock_offset::interval)
-		RETURNING `+studyCols, s.args(a)).Scan(r.dest()...)
+		RETURNING `+record.StudyCols, s.args(a)).Scan(r.Dest(times)...)
 	if isUniqueViolation(err, "studies_name_key") {
 		return nil, trials.StudyNameTaken(study.Name)
 	}
@@ -54,37 +54,37 @@ func (s *Store) CreateStudy(ctx context.Context, study trials.Study) (_ *trials.
 		return nil, err
 	}
 	// Return the study as GetStudy will, decoded from what was stored.
-	return r.study()
+	return r.Study()
 }
 
 // GetStudy finds a study by id.
 func (s *Store) GetStudy(ctx context.Context, id int64) (_ *trials.Study, err error) {
 	defer wrap(&err, "GetStudy(%d)", id)
-	var r studyRow
-	err = s.pool.QueryRow(ctx, `SELECT `+studyCols+` FROM studies s WHERE s.id = @id`,
-		pgx.NamedArgs{"id": id}).Scan(r.dest()...)
+	var r record.StudyRow
+	err = s.pool.QueryRow(ctx, `SELECT `+record.StudyCols+` FROM studies s WHERE s.id = @id`,
+		pgx.NamedArgs{"id": id}).Scan(r.Dest(times)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, trials.StudyNotFound(id)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return r.study()
+	return r.Study()
 }
 
 // GetStudyByName finds a study by its unique name.
 func (s *Store) GetStudyByName(ctx context.Context, name string) (_ *trials.Study, err error) {
 	defer wrap(&err, "GetStudyByName(%q)", name)
-	var r studyRow
-	err = s.pool.QueryRow(ctx, `SELECT `+studyCols+` FROM studies s WHERE s.name = @name`,
-		pgx.NamedArgs{"name": name}).Scan(r.dest()...)
+	var r record.StudyRow
+	err = s.pool.QueryRow(ctx, `SELECT `+record.StudyCols+` FROM studies s WHERE s.name = @name`,
+		pgx.NamedArgs{"name": name}).Scan(r.Dest(times)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, trials.StudyNameNotFound(name)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return r.study()
+	return r.Study()
 }
 
 // bestSQL selects the best complete trial of study s, the earliest among
@@ -107,10 +107,11 @@ const bestSQL = `
 // summarySQL returns the statement that selects studies with their trial
 // counts per state and their best complete trial, all at once: the counts
 // come from one pass over each study's trials (the (study_id, state, number)
-// index), the best from bestSQL. where is a WHERE clause or nothing.
+// index), the best from bestSQL; record.SummaryRow receives its rows. where
+// is a WHERE clause or nothing.
 func summarySQL(where string) string {
 	return `
-	SELECT ` + studyCols + `,
+	SELECT ` + record.StudyCols + `,
 		c.waiting, c.running, c.complete, c.pruned, c.failed, c.runners, b.id, b.value
 	FROM studies s
 	CROSS JOIN LATERAL (
@@ -135,32 +136,6 @@ var (
 	oneSummarySQL    = summarySQL("WHERE s.id = @id")
 )
 
-// scanSummary reads one row of a summarySQL statement.
-func scanSummary(row pgx.Row) (*trials.StudySummary, error) {
-	var (
-		r                                          studyRow
-		waiting, running, complete, pruned, failed int
-		sum                                        trials.StudySummary
-	)
-	dest := append(r.dest(), &waiting, &running, &complete, &pruned, &failed, &sum.RunningRunners, &sum.BestTrialID, &sum.BestValue)
-	if err := row.Scan(dest...); err != nil {
-		return nil, err
-	}
-	st, err := r.study()
-	if err != nil {
-		return nil, err
-	}
-	sum.Study = *st
-	sum.Counts = map[trials.TrialState]int{
-		trials.TrialWaiting:  waiting,
-		trials.TrialRunning:  running,
-		trials.TrialComplete: complete,
-		trials.TrialPruned:   pruned,
-		trials.TrialFailed:   failed,
-	}
-	return &sum, nil
-}
-
 // ListStudies returns every study with its counts and best value, oldest
 // first, from one query.
 func (s *Store) ListStudies(ctx context.Context) (_ []trials.StudySummary, err error) {
@@ -170,25 +145,21 @@ func (s *Store) ListStudies(ctx context.Context) (_ []trials.StudySummary, err e
 		return nil, err
 	}
 	defer rows.Close()
-	out := []trials.StudySummary{}
-	for rows.Next() {
-		sum, err := scanSummary(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *sum)
-	}
-	return out, rows.Err()
+	return record.ScanSummaries(rows, times)
 }
 
 // SummarizeStudy returns one study with its counts and best value.
 func (s *Store) SummarizeStudy(ctx context.Context, id int64) (_ *trials.StudySummary, err error) {
 	defer wrap(&err, "SummarizeStudy(%d)", id)
-	sum, err := scanSummary(s.pool.QueryRow(ctx, oneSummarySQL, pgx.NamedArgs{"id": id}))
+	var r record.SummaryRow
+	err = s.pool.QueryRow(ctx, oneSummarySQL, pgx.NamedArgs{"id": id}).Scan(r.Dest(times)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, trials.StudyNotFound(id)
 	}
-	return sum, err
+	if err != nil {
+		return nil, err
+	}
+	return r.Summary()
 }
 
 // SetStudyState pauses, resumes or stops a study. Every change is allowed,
@@ -200,18 +171,18 @@ func (s *Store) SetStudyState(ctx context.Context, id int64, state trials.StudyS
 	if err := state.Validate(); err != nil {
 		return nil, err
 	}
-	var r studyRow
+	var r record.StudyRow
 	err = s.pool.QueryRow(ctx, `
 		UPDATE studies s SET state = @state WHERE s.id = @id
-		RETURNING `+studyCols,
-		pgx.NamedArgs{"id": id, "state": string(state)}).Scan(r.dest()...)
+		RETURNING `+record.StudyCols,
+		pgx.NamedArgs{"id": id, "state": string(state)}).Scan(r.Dest(times)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, trials.StudyNotFound(id)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return r.study()
+	return r.Study()
 }
 
 // DeleteStudy removes a study; its trials go with it (ON DELETE CASCADE).
@@ -233,12 +204,11 @@ func (s *Store) DeleteStudy(ctx context.Context, id int64) (err error) {
 // the claim that follows re-checks everything under the study's lock.
 func (s *Store) LeasableStudies(ctx context.Context, workloads []string) (_ []trials.Study, err error) {
 	defer wrap(&err, "LeasableStudies(%q)", workloads)
-	out := []trials.Study{}
 	if len(workloads) == 0 {
-		return out, nil
+		return []trials.Study{}, nil
 	}
 	rows, err := s.pool.Query(ctx, `
-		SELECT `+studyCols+`
+		SELECT `+record.StudyCols+`
 		FROM studies s
 		CROSS JOIN LATERAL (
 			SELECT count(*) AS running FROM trials t WHERE t.study_id = s.id AND t.state = 'running'
@@ -254,16 +224,5 @@ func (s *Store) LeasableStudies(ctx context.Context, workloads []string) (_ []tr
 		return nil, err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var r studyRow
-		if err := rows.Scan(r.dest()...); err != nil {
-			return nil, err
-		}
-		st, err := r.study()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *st)
-	}
-	return out, rows.Err()
+	return record.ScanStudies(rows, times)
 }

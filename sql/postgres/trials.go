@@ -13,12 +13,6 @@ import (
 	"github.com/tune-dev/tune/trials"
 )
 
-// Page sizes of ListTrials.
-const (
-	defaultPageSize = 100
-	maxPageSize     = 1000
-)
-
 // studyInfo is what the trial methods read about a trial's study to decode
 // its params and to explain a refusal.
 type studyInfo struct {
@@ -83,11 +77,11 @@ func (s *Store) EnqueueTrial(ctx context.Context, studyID int64, params map[stri
 			SELECT id, number, 'waiting', @params,
 				now() + @clock_offset::interval, clock_timestamp() + @clock_offset::interval
 			FROM bump
-			RETURNING `+trialCols, s.args(pgx.NamedArgs{"study_id": studyID, "params": doc}))
+			RETURNING `+record.TrialCols, s.args(pgx.NamedArgs{"study_id": studyID, "params": doc}))
 		b.Queue(studyInfoSQL, pgx.NamedArgs{"study_id": studyID, "limit_parallel": false})
 	}, func(br pgx.BatchResults) error {
-		var r trialRow
-		inserted, err := scanOptional(br.QueryRow(), r.dest()...)
+		var r record.TrialRow
+		inserted, err := scanOptional(br.QueryRow(), r.Dest(times)...)
 		if err != nil {
 			return err
 		}
@@ -95,7 +89,7 @@ func (s *Store) EnqueueTrial(ctx context.Context, studyID int64, params map[stri
 		if err := refuseAdd(studyID, info, found, inserted, err); err != nil {
 			return err
 		}
-		out, err = r.trial(info.space)
+		out, err = r.Trial(info.space)
 		return err
 	})
 	return out, err
@@ -147,12 +141,12 @@ func (s *Store) AddTrial(ctx context.Context, studyID int64, t trials.Trial) (_ 
 				coalesce(@finished_at::timestamptz, now() + @clock_offset::interval),
 				clock_timestamp() + @clock_offset::interval
 			FROM bump
-			RETURNING `+trialCols, a)
+			RETURNING `+record.TrialCols, a)
 		b.Queue(`UPDATE studies s SET state = 'done' WHERE s.id = @study_id AND `+studyDoneCond, a)
 		b.Queue(studyInfoSQL, pgx.NamedArgs{"study_id": studyID, "limit_parallel": false})
 	}, func(br pgx.BatchResults) error {
-		var r trialRow
-		inserted, err := scanOptional(br.QueryRow(), r.dest()...)
+		var r record.TrialRow
+		inserted, err := scanOptional(br.QueryRow(), r.Dest(times)...)
 		if err != nil {
 			return err
 		}
@@ -163,7 +157,7 @@ func (s *Store) AddTrial(ctx context.Context, studyID int64, t trials.Trial) (_ 
 		if err := refuseAdd(studyID, info, found, inserted, err); err != nil {
 			return err
 		}
-		out, err = r.trial(info.space)
+		out, err = r.Trial(info.space)
 		return err
 	})
 	return out, err
@@ -252,14 +246,14 @@ func (s *Store) ClaimWaiting(ctx context.Context, studyID int64, runner string, 
 				updated_at = clock_timestamp() + @clock_offset::interval
 			FROM pick, st
 			WHERE t.id = pick.id
-			RETURNING `+trialCols, a)
+			RETURNING `+record.TrialCols, a)
 		b.Queue(studyInfoSQL, a)
 	}, func(br pgx.BatchResults) error {
 		if _, err := br.Exec(); err != nil {
 			return err
 		}
-		var r trialRow
-		claimed, err := scanOptional(br.QueryRow(), r.dest()...)
+		var r record.TrialRow
+		claimed, err := scanOptional(br.QueryRow(), r.Dest(times)...)
 		if err != nil {
 			return err
 		}
@@ -274,7 +268,7 @@ func (s *Store) ClaimWaiting(ctx context.Context, studyID int64, runner string, 
 		case !claimed:
 			return nil // nothing waits, or max_parallel is reached
 		}
-		out, err = r.trial(info.space)
+		out, err = r.Trial(info.space)
 		return err
 	})
 	return out, err
@@ -314,14 +308,14 @@ func (s *Store) CreateRunning(ctx context.Context, studyID int64, params map[str
 				now() + @clock_offset::interval, now() + @clock_offset::interval,
 				clock_timestamp() + @clock_offset::interval
 			FROM bump b
-			RETURNING `+trialCols, a)
+			RETURNING `+record.TrialCols, a)
 		b.Queue(studyInfoSQL, a)
 	}, func(br pgx.BatchResults) error {
 		if _, err := br.Exec(); err != nil {
 			return err
 		}
-		var r trialRow
-		inserted, err := scanOptional(br.QueryRow(), r.dest()...)
+		var r record.TrialRow
+		inserted, err := scanOptional(br.QueryRow(), r.Dest(times)...)
 		if err != nil {
 			return err
 		}
@@ -332,7 +326,7 @@ func (s *Store) CreateRunning(ctx context.Context, studyID int64, params map[str
 		case !found:
 			return trials.StudyNotFound(studyID)
 		case inserted:
-			out, err = r.trial(info.space)
+			out, err = r.Trial(info.space)
 			return err
 		case info.state != trials.StudyRunning:
 			return trials.StudyNotRunning(studyID, info.state)
@@ -348,28 +342,19 @@ func (s *Store) CreateRunning(ctx context.Context, studyID int64, params map[str
 // GetTrial finds a trial by id.
 func (s *Store) GetTrial(ctx context.Context, id int64) (_ *trials.Trial, err error) {
 	defer wrap(&err, "GetTrial(%d)", id)
-	var r trialRow
+	var r record.TrialRow
 	var space []byte
 	err = s.pool.QueryRow(ctx, `
-		SELECT `+trialCols+`, s.search_space
+		SELECT `+record.TrialCols+`, s.search_space
 		FROM trials t JOIN studies s ON s.id = t.study_id
-		WHERE t.id = @id`, pgx.NamedArgs{"id": id}).Scan(append(r.dest(), &space)...)
+		WHERE t.id = @id`, pgx.NamedArgs{"id": id}).Scan(append(r.Dest(times), &space)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, trials.TrialNotFound(id)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return decodeTrial(&r, space)
-}
-
-// decodeTrial decodes a trial row with its study's raw search space.
-func decodeTrial(r *trialRow, rawSpace []byte) (*trials.Trial, error) {
-	space, err := record.DecodeSpace(rawSpace)
-	if err != nil {
-		return nil, err
-	}
-	return r.trial(space)
+	return r.TrialWithSpace(space)
 }
 
 // queryStudyTrials runs a query for a study's trials after one that reads
@@ -377,12 +362,11 @@ func decodeTrial(r *trialRow, rawSpace []byte) (*trials.Trial, error) {
 // search space. studySQL must select search_space first; extra receives the
 // rest of its columns.
 func (s *Store) queryStudyTrials(ctx context.Context, studyID int64, studySQL, trialsSQL string, a pgx.NamedArgs, extra ...any) ([]trials.Trial, error) {
-	out := []trials.Trial{}
+	var out []trials.Trial
 	err := s.batch(ctx, func(b *pgx.Batch) {
 		b.Queue(studySQL, a)
 		b.Queue(trialsSQL, a)
 	}, func(br pgx.BatchResults) error {
-		out = out[:0]
 		var raw []byte
 		found, err := scanOptional(br.QueryRow(), append([]any{&raw}, extra...)...)
 		if err != nil {
@@ -400,53 +384,36 @@ func (s *Store) queryStudyTrials(ctx context.Context, studyID int64, studySQL, t
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var r trialRow
-			if err := rows.Scan(r.dest()...); err != nil {
-				return err
-			}
-			t, err := r.trial(space)
-			if err != nil {
-				return err
-			}
-			out = append(out, *t)
-		}
-		return rows.Err()
+		out, err = record.ScanTrials(rows, times, space)
+		return err
 	})
 	return out, err
 }
 
 // ListTrials returns a page of a study's trials, ordered by number, and
-// whether more follow. A Limit of 0 or less means the default page size
-// (100); larger limits are capped at 1000. Only AfterNumber < 0 starts at
+// whether more follow, f.PageSize() trials at most. Only AfterNumber < 0 starts at
 // the first trial: AfterNumber 0 starts after trial 0.
 func (s *Store) ListTrials(ctx context.Context, studyID int64, f trials.TrialFilter) (_ []trials.Trial, more bool, err error) {
 	defer wrap(&err, "ListTrials(%d)", studyID)
 	if err := f.Validate(); err != nil {
 		return nil, false, err
 	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = defaultPageSize
-	}
-	limit = min(limit, maxPageSize)
+	size := f.PageSize()
 	// Fetch one more than the page to learn whether more follow.
-	page, err := s.queryStudyTrials(ctx, studyID,
+	rows, err := s.queryStudyTrials(ctx, studyID,
 		`SELECT search_space FROM studies WHERE id = @study_id`, `
-		SELECT `+trialCols+`
+		SELECT `+record.TrialCols+`
 		FROM trials t
 		WHERE t.study_id = @study_id AND (@state::text = '' OR t.state = @state::text)
 			AND t.number > @after_number
 		ORDER BY t.number
 		LIMIT @limit`,
-		pgx.NamedArgs{"study_id": studyID, "state": string(f.State), "after_number": max(f.AfterNumber, -1), "limit": limit + 1})
+		pgx.NamedArgs{"study_id": studyID, "state": string(f.State), "after_number": max(f.AfterNumber, -1), "limit": size + 1})
 	if err != nil {
 		return nil, false, err
 	}
-	if len(page) > limit {
-		return page[:limit], true, nil
-	}
-	return page, false, nil
+	page, more := record.Page(rows, size)
+	return page, more, nil
 }
 
 // BestTrial returns the study's best complete trial (the earliest among
@@ -455,7 +422,7 @@ func (s *Store) BestTrial(ctx context.Context, studyID int64) (_ *trials.Trial, 
 	defer wrap(&err, "BestTrial(%d)", studyID)
 	best, err := s.queryStudyTrials(ctx, studyID,
 		`SELECT search_space FROM studies WHERE id = @study_id`, `
-		SELECT `+trialCols+`
+		SELECT `+record.TrialCols+`
 		FROM studies s
 		CROSS JOIN LATERAL (`+fmt.Sprintf(bestSQL, "t.*")+`
 		) t
@@ -464,10 +431,7 @@ func (s *Store) BestTrial(ctx context.Context, studyID int64) (_ *trials.Trial, 
 	if err != nil {
 		return nil, err
 	}
-	if len(best) == 0 {
-		return nil, trials.NoCompleteTrial(studyID)
-	}
-	return &best[0], nil
+	return record.Best(studyID, best)
 }
 
 // TrialsChangedSince returns the study's trials, ordered by number, last
@@ -509,7 +473,7 @@ func (s *Store) TrialsChangedSince(ctx context.Context, studyID int64, cursor in
 		// cursor.
 		b.Queue(`SELECT search_space FROM studies WHERE id = @study_id`, a)
 		b.Queue(`
-			SELECT snap.xmin, `+trialCols+`
+			SELECT snap.xmin, `+record.TrialCols+`
 			FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin) snap
 			LEFT JOIN trials t ON t.study_id = @study_id AND t.xid >= @cursor
 			ORDER BY t.number`, a)
@@ -541,11 +505,11 @@ func (s *Store) TrialsChangedSince(ctx context.Context, studyID int64, cursor in
 				}
 				continue
 			}
-			var r trialRow
-			if err := rows.Scan(append([]any{&next}, r.dest()...)...); err != nil {
+			var r record.TrialRow
+			if err := rows.Scan(append([]any{&next}, r.Dest(times)...)...); err != nil {
 				return err
 			}
-			t, err := r.trial(space)
+			t, err := r.Trial(space)
 			if err != nil {
 				return err
 			}

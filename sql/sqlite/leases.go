@@ -40,17 +40,6 @@ func loadLeased(ctx context.Context, tx *sql.Tx, id int64) (lt leasedTrial, foun
 	return lt, true, nil
 }
 
-// leaseConflict explains why a write on t, made with the presented token,
-// is refused: t is not running, or it runs under another lease
-// (trials.LeaseConflict). Callers check t.Holds first, under the write
-// lock, so a write it holds is never refused.
-func leaseConflict(t *trials.Trial, presented *int64) error {
-	if err := trials.LeaseConflict(t, presented); err != nil {
-		return err
-	}
-	return fmt.Errorf("trial %d in state %s under lease %d was refused a write it holds", t.ID, t.State, t.Lease)
-}
-
 // Heartbeat extends a running trial's lease by the study's lease length,
 // counted from the store's clock, and reports whether the study asks its
 // trials to stop (it is done). A nil lease skips the token check.
@@ -65,7 +54,7 @@ func (s *Store) Heartbeat(ctx context.Context, trialID int64, lease *int64) (exp
 		case !found:
 			return trials.TrialNotFound(trialID)
 		case !lt.t.Holds(lease):
-			return leaseConflict(&lt.t, lease)
+			return trials.RefusedWrite(&lt.t, lease)
 		}
 		expires = now.Add(time.Duration(lt.leaseSeconds) * time.Second)
 		stop = lt.studyState == trials.StudyDone
@@ -96,7 +85,7 @@ func (s *Store) Report(ctx context.Context, trialID int64, lease *int64, point t
 		case !found:
 			return trials.TrialNotFound(trialID)
 		case !t.Holds(lease):
-			return leaseConflict(t, lease)
+			return trials.RefusedWrite(t, lease)
 		}
 		// The write lock is held since the read: replacing the point in Go
 		// loses no concurrent report.
@@ -141,7 +130,7 @@ func (s *Store) SetSystemAttrs(ctx context.Context, trialID int64, attrs map[str
 		case !found:
 			return trials.TrialNotFound(trialID)
 		case !t.Holds(nil):
-			return leaseConflict(t, nil)
+			return trials.RefusedWrite(t, nil)
 		}
 		merged := maps.Clone(t.SystemAttrs)
 		maps.Copy(merged, attrs)
@@ -190,38 +179,26 @@ func (s *Store) Tell(ctx context.Context, trialID int64, lease *int64, o trials.
 				return err
 			}
 			return markDoneIfFinished(ctx, tx, t.StudyID)
-		case t.State.Finished():
-			if err := t.RetellConflict(lease, o); err != nil {
-				return err
-			}
-			// A retried tell whose first attempt got through.
-			out = t
-			return nil
 		}
-		return leaseConflict(t, lease)
+		// Nil for a retried tell whose first attempt got through.
+		if err := t.RefusedTell(lease, o); err != nil {
+			return err
+		}
+		out = t
+		return nil
 	})
 	return out, err
 }
 
 // ReapExpired sends running trials whose lease expired (by the store's
-// clock) back to waiting while retries are left, and fails the rest. A
-// requeued trial keeps its number and params, counts one more attempt and
-// loses what the lost attempt recorded (intermediate values, metrics,
-// system attrs), so that the retry starts clean; its lease token stays and
-// grows on the next grant. A failed trial keeps what it recorded and says
-// which runner stopped heartbeating.
+// clock) back to waiting while retries are left, and fails the rest, as
+// trials.Reap decides.
 //
 // It is safe to run in several processes at once: reapers take turns on
 // the write lock, and a trial reaped by one no longer matches for the next.
 func (s *Store) ReapExpired(ctx context.Context) (requeued, failed int, err error) {
 	defer wrap(&err, "ReapExpired")
 	err = s.write(ctx, func(tx *sql.Tx, now time.Time) error {
-		requeued, failed = 0, 0
-		type expired struct {
-			id, studyID      int64
-			attempt, retries int
-			runner           string
-		}
 		rows, err := tx.QueryContext(ctx, `
 			SELECT t.id, t.study_id, t.attempt, s.max_retries, t.runner
 			FROM trials t JOIN studies s ON s.id = t.study_id
@@ -230,45 +207,49 @@ func (s *Store) ReapExpired(ctx context.Context) (requeued, failed int, err erro
 		if err != nil {
 			return err
 		}
-		var all []expired
+		var lapsed []trials.LapsedLease
 		for rows.Next() {
-			var e expired
-			if err := rows.Scan(&e.id, &e.studyID, &e.attempt, &e.retries, &e.runner); err != nil {
+			var l trials.LapsedLease
+			if err := rows.Scan(&l.TrialID, &l.StudyID, &l.Attempt, &l.MaxRetries, &l.Runner); err != nil {
 				rows.Close()
 				return err
 			}
-			all = append(all, e)
+			lapsed = append(lapsed, l)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		failedIn := map[int64]bool{}
-		for _, e := range all {
-			if e.attempt < e.retries {
-				_, err = tx.ExecContext(ctx, `
-					UPDATE trials SET state = 'waiting', attempt = attempt + 1, lease_expires_at = NULL,
-						runner = '', started_at = NULL, finished_at = NULL,
-						intermediate = '[]', metrics = '{}', system_attrs = '{}', error = '', updated_at = ?
-					WHERE id = ?`, nanos(now), e.id)
-				requeued++
-			} else {
-				_, err = tx.ExecContext(ctx, `
-					UPDATE trials SET state = 'failed', attempt = attempt + 1, lease_expires_at = NULL,
-						finished_at = ?, error = ?, updated_at = ?
-					WHERE id = ?`, nanos(now), trials.ExpiredLeaseError(e.attempt+1, e.runner), nanos(now), e.id)
-				failed++
-				failedIn[e.studyID] = true
-			}
-			if err != nil {
+		// The write lock is held since the read: every lapsed trial is
+		// still as read.
+		plan := trials.Reap(lapsed)
+		for _, id := range plan.Requeue {
+			if _, err := tx.ExecContext(ctx, `
+				UPDATE trials SET
+					state = 'waiting', attempt = attempt + 1, lease_expires_at = NULL, runner = '',
+					started_at = NULL, finished_at = NULL,
+					intermediate = '[]', metrics = '{}', system_attrs = '{}', error = '',
+					updated_at = ?
+				WHERE id = ?`, nanos(now), id); err != nil {
 				return err
 			}
 		}
-		for studyID := range failedIn {
+		for i, id := range plan.Fail {
+			if _, err := tx.ExecContext(ctx, `
+				UPDATE trials SET
+					state = 'failed', attempt = attempt + 1, lease_expires_at = NULL,
+					finished_at = ?, error = ?,
+					updated_at = ?
+				WHERE id = ?`, nanos(now), plan.FailErrors[i], nanos(now), id); err != nil {
+				return err
+			}
+		}
+		for _, studyID := range plan.FailedIn {
 			if err := markDoneIfFinished(ctx, tx, studyID); err != nil {
 				return err
 			}
 		}
+		requeued, failed = len(plan.Requeue), len(plan.Fail)
 		return nil
 	})
 	return requeued, failed, err

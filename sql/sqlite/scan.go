@@ -69,71 +69,24 @@ type jsonText []byte
 
 func (j jsonText) Value() (driver.Value, error) { return string(j), nil }
 
-// studyCols are the columns scanStudy reads, from studies aliased s.
-const studyCols = `s.id, s.name, s.objective, s.search_space, s.sampler, s.pruner, s.workload,
-	s.max_trials, s.max_parallel, s.max_retries, s.lease_seconds, s.state, s.created_at`
+// nanoTimes scans the stored nanoseconds of time columns.
+type nanoTimes struct{}
+
+func (nanoTimes) Time(t *time.Time) any          { return timeDest{t} }
+func (nanoTimes) OptionalTime(t **time.Time) any { return optTimeDest{t} }
+
+// times is how this store scans the rows of sql/record.
+var times nanoTimes
 
 // SQLite's RETURNING names the written table's columns without a
-// qualifier; these are studyCols and trialCols so.
+// qualifier; these are record.StudyCols and record.TrialCols so.
 var (
-	studyReturning = unqualified(studyCols)
-	trialReturning = unqualified(trialCols)
+	studyReturning = unqualified(record.StudyCols)
+	trialReturning = unqualified(record.TrialCols)
 )
 
 func unqualified(cols string) string {
 	return regexp.MustCompile(`\b[st]\.`).ReplaceAllString(cols, "")
-}
-
-// studyRow receives studyCols; the JSON documents are decoded afterwards.
-type studyRow struct {
-	st    trials.Study
-	state string
-	docs  record.StudyDocs
-}
-
-func (r *studyRow) dest() []any {
-	return []any{&r.st.ID, &r.st.Name, &r.docs.Objective, &r.docs.SearchSpace, &r.docs.Sampler, &r.docs.Pruner,
-		&r.docs.Workload, &r.st.MaxTrials, &r.st.MaxParallel, &r.st.MaxRetries, &r.st.LeaseSeconds, &r.state,
-		timeDest{&r.st.CreatedAt}}
-}
-
-func (r *studyRow) study() (*trials.Study, error) {
-	st := r.st
-	st.State = trials.StudyState(r.state)
-	if err := r.docs.Decode(&st); err != nil {
-		return nil, err
-	}
-	return &st, nil
-}
-
-// trialCols are the columns trialRow reads, from trials aliased t.
-const trialCols = `t.id, t.study_id, t.number, t.state, t.params, t.value, t.intermediate, t.metrics,
-	t.system_attrs, t.attempt, t.runner, t.lease, t.lease_expires_at, t.created_at, t.started_at,
-	t.finished_at, t.error, t.updated_at, t.device`
-
-// trialRow receives trialCols. Its params can only be decoded with the
-// study's search space at hand, so decoding is a second step.
-type trialRow struct {
-	t     trials.Trial
-	state string
-	docs  record.TrialDocs
-}
-
-func (r *trialRow) dest() []any {
-	return []any{&r.t.ID, &r.t.StudyID, &r.t.Number, &r.state, &r.docs.Params, &r.t.Value, &r.docs.Intermediate,
-		&r.docs.Metrics, &r.docs.SystemAttrs, &r.t.Attempt, &r.t.Runner, &r.t.Lease, optTimeDest{&r.t.LeaseExpiresAt},
-		timeDest{&r.t.CreatedAt}, optTimeDest{&r.t.StartedAt}, optTimeDest{&r.t.FinishedAt}, &r.t.Error,
-		timeDest{&r.t.UpdatedAt}, &r.t.Device}
-}
-
-// trial decodes the row (see record.TrialDocs.Decode).
-func (r *trialRow) trial(space trials.SearchSpace) (*trials.Trial, error) {
-	t := r.t
-	t.State = trials.TrialState(r.state)
-	if err := r.docs.Decode(&t, space); err != nil {
-		return nil, err
-	}
-	return &t, nil
 }
 
 // jsonObject is record.JSONObject as the TEXT the tables hold.

@@ -38,7 +38,7 @@ func (s *Store) CreateStudy(ctx context.Context, study trials.Study) (_ *trials.
 		if taken {
 			return trials.StudyNameTaken(study.Name)
 		}
-		var r studyRow
+		var r record.StudyRow
 		err := tx.QueryRowContext(ctx, `
 			INSERT INTO studies AS s (name, objective, search_space, sampler, pruner, workload,
 				max_trials, max_parallel, max_retries, lease_seconds, state, created_at)
@@ -47,12 +47,12 @@ func (s *Store) CreateStudy(ctx context.Context, study trials.Study) (_ *trials.
 			study.Name, jsonText(docs.Objective), jsonText(docs.SearchSpace), jsonText(docs.Sampler),
 			jsonText(docs.Pruner), workload,
 			study.MaxTrials, study.MaxParallel, study.MaxRetries, study.LeaseSeconds, string(study.State), nanos(now),
-		).Scan(r.dest()...)
+		).Scan(r.Dest(times)...)
 		if err != nil {
 			return err
 		}
 		// Return the study as GetStudy will, decoded from what was stored.
-		out, err = r.study()
+		out, err = r.Study()
 		return err
 	})
 	return out, err
@@ -63,15 +63,15 @@ func (s *Store) GetStudy(ctx context.Context, id int64) (_ *trials.Study, err er
 	defer wrap(&err, "GetStudy(%d)", id)
 	var out *trials.Study
 	err = s.read(ctx, func(tx *sql.Tx) error {
-		var r studyRow
-		err := tx.QueryRowContext(ctx, `SELECT `+studyCols+` FROM studies s WHERE s.id = ?`, id).Scan(r.dest()...)
+		var r record.StudyRow
+		err := tx.QueryRowContext(ctx, `SELECT `+record.StudyCols+` FROM studies s WHERE s.id = ?`, id).Scan(r.Dest(times)...)
 		if errors.Is(err, sql.ErrNoRows) {
 			return trials.StudyNotFound(id)
 		}
 		if err != nil {
 			return err
 		}
-		out, err = r.study()
+		out, err = r.Study()
 		return err
 	})
 	return out, err
@@ -82,15 +82,15 @@ func (s *Store) GetStudyByName(ctx context.Context, name string) (_ *trials.Stud
 	defer wrap(&err, "GetStudyByName(%q)", name)
 	var out *trials.Study
 	err = s.read(ctx, func(tx *sql.Tx) error {
-		var r studyRow
-		err := tx.QueryRowContext(ctx, `SELECT `+studyCols+` FROM studies s WHERE s.name = ?`, name).Scan(r.dest()...)
+		var r record.StudyRow
+		err := tx.QueryRowContext(ctx, `SELECT `+record.StudyCols+` FROM studies s WHERE s.name = ?`, name).Scan(r.Dest(times)...)
 		if errors.Is(err, sql.ErrNoRows) {
 			return trials.StudyNameNotFound(name)
 		}
 		if err != nil {
 			return err
 		}
-		out, err = r.study()
+		out, err = r.Study()
 		return err
 	})
 	return out, err
@@ -106,9 +106,10 @@ const bestIDSQL = `(
 
 // summarySQL selects studies with their trial counts per state, the
 // runners holding their running trials, and their best complete trial, in
-// one statement. A NULL :id selects every study.
+// one statement: the rows record.SummaryRow receives. A NULL :id selects
+// every study.
 const summarySQL = `
-	SELECT ` + studyCols + `,
+	SELECT ` + record.StudyCols + `,
 		coalesce(c.waiting, 0), coalesce(c.running, 0), coalesce(c.complete, 0),
 		coalesce(c.pruned, 0), coalesce(c.failed, 0), coalesce(c.runners, 0), b.id, b.value
 	FROM studies s
@@ -130,52 +131,19 @@ const summarySQL = `
 	WHERE :id IS NULL OR s.id = :id
 	ORDER BY s.created_at, s.id`
 
-// scanSummary reads one row of summarySQL.
-func scanSummary(row interface{ Scan(...any) error }) (*trials.StudySummary, error) {
-	var (
-		r                                          studyRow
-		waiting, running, complete, pruned, failed int
-		sum                                        trials.StudySummary
-	)
-	dest := append(r.dest(), &waiting, &running, &complete, &pruned, &failed, &sum.RunningRunners, &sum.BestTrialID, &sum.BestValue)
-	if err := row.Scan(dest...); err != nil {
-		return nil, err
-	}
-	st, err := r.study()
-	if err != nil {
-		return nil, err
-	}
-	sum.Study = *st
-	sum.Counts = map[trials.TrialState]int{
-		trials.TrialWaiting:  waiting,
-		trials.TrialRunning:  running,
-		trials.TrialComplete: complete,
-		trials.TrialPruned:   pruned,
-		trials.TrialFailed:   failed,
-	}
-	return &sum, nil
-}
-
 // ListStudies returns every study with its counts and best value, oldest
 // first, from one query.
 func (s *Store) ListStudies(ctx context.Context) (_ []trials.StudySummary, err error) {
 	defer wrap(&err, "ListStudies")
 	var out []trials.StudySummary
 	err = s.read(ctx, func(tx *sql.Tx) error {
-		out = []trials.StudySummary{}
 		rows, err := tx.QueryContext(ctx, summarySQL, sql.Named("id", nil))
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			sum, err := scanSummary(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, *sum)
-		}
-		return rows.Err()
+		out, err = record.ScanSummaries(rows, times)
+		return err
 	})
 	return out, err
 }
@@ -185,11 +153,15 @@ func (s *Store) SummarizeStudy(ctx context.Context, id int64) (_ *trials.StudySu
 	defer wrap(&err, "SummarizeStudy(%d)", id)
 	var out *trials.StudySummary
 	err = s.read(ctx, func(tx *sql.Tx) error {
-		sum, err := scanSummary(tx.QueryRowContext(ctx, summarySQL, sql.Named("id", id)))
+		var r record.SummaryRow
+		err := tx.QueryRowContext(ctx, summarySQL, sql.Named("id", id)).Scan(r.Dest(times)...)
 		if errors.Is(err, sql.ErrNoRows) {
 			return trials.StudyNotFound(id)
 		}
-		out = sum
+		if err != nil {
+			return err
+		}
+		out, err = r.Summary()
 		return err
 	})
 	return out, err
@@ -205,17 +177,17 @@ func (s *Store) SetStudyState(ctx context.Context, id int64, state trials.StudyS
 	}
 	var out *trials.Study
 	err = s.write(ctx, func(tx *sql.Tx, _ time.Time) error {
-		var r studyRow
+		var r record.StudyRow
 		err := tx.QueryRowContext(ctx, `
 			UPDATE studies AS s SET state = ? WHERE s.id = ?
-			RETURNING `+studyReturning, string(state), id).Scan(r.dest()...)
+			RETURNING `+studyReturning, string(state), id).Scan(r.Dest(times)...)
 		if errors.Is(err, sql.ErrNoRows) {
 			return trials.StudyNotFound(id)
 		}
 		if err != nil {
 			return err
 		}
-		out, err = r.study()
+		out, err = r.Study()
 		return err
 	})
 	return out, err
@@ -247,18 +219,17 @@ func (s *Store) DeleteStudy(ctx context.Context, id int64) (err error) {
 // the claim that follows re-checks everything under the write lock.
 func (s *Store) LeasableStudies(ctx context.Context, workloads []string) (_ []trials.Study, err error) {
 	defer wrap(&err, "LeasableStudies(%q)", workloads)
-	out := []trials.Study{}
 	if len(workloads) == 0 {
-		return out, nil
+		return []trials.Study{}, nil
 	}
 	types, err := json.Marshal(workloads)
 	if err != nil {
 		return nil, fmt.Errorf("encode workloads: %w", err)
 	}
+	var out []trials.Study
 	err = s.read(ctx, func(tx *sql.Tx) error {
-		out = out[:0]
 		rows, err := tx.QueryContext(ctx, `
-			SELECT `+studyCols+`
+			SELECT `+record.StudyCols+`
 			FROM (
 				SELECT st.*, (
 					SELECT count(*) FROM trials t WHERE t.study_id = st.id AND t.state = 'running'
@@ -275,18 +246,8 @@ func (s *Store) LeasableStudies(ctx context.Context, workloads []string) (_ []tr
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var r studyRow
-			if err := rows.Scan(r.dest()...); err != nil {
-				return err
-			}
-			st, err := r.study()
-			if err != nil {
-				return err
-			}
-			out = append(out, *st)
-		}
-		return rows.Err()
+		out, err = record.ScanStudies(rows, times)
+		return err
 	})
 	return out, err
 }

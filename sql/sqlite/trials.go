@@ -12,12 +12,6 @@ import (
 	"github.com/tune-dev/tune/trials"
 )
 
-// Page sizes of ListTrials.
-const (
-	defaultPageSize = 100
-	maxPageSize     = 1000
-)
-
 // studyInfo is what the trial methods read about a study to check a write
 // and to decode its trials' params.
 type studyInfo struct {
@@ -87,7 +81,7 @@ func insertTrial(ctx context.Context, tx *sql.Tx, studyID int64, info studyInfo,
 	if nt.metrics == nil {
 		nt.metrics = jsonText(`{}`)
 	}
-	var r trialRow
+	var r record.TrialRow
 	err := tx.QueryRowContext(ctx, `
 		INSERT INTO trials AS t (study_id, number, state, params, value, intermediate, metrics,
 			error, runner, device, attempt, lease, lease_expires_at, created_at, started_at,
@@ -97,11 +91,11 @@ func insertTrial(ctx context.Context, tx *sql.Tx, studyID int64, info studyInfo,
 		studyID, info.nextNumber, string(nt.state), nt.params, nt.value, nt.intermediate, nt.metrics,
 		nt.errText, nt.runner, nt.device, nt.attempt, nt.lease, optionalNanos(nt.leaseExpiresAt),
 		nanos(nt.createdAt), optionalNanos(nt.startedAt), optionalNanos(nt.finishedAt), nanos(nt.updatedAt),
-	).Scan(r.dest()...)
+	).Scan(r.Dest(times)...)
 	if err != nil {
 		return nil, err
 	}
-	return r.trial(info.space)
+	return r.Trial(info.space)
 }
 
 // loadOpenStudy loads a study that takes new trials, refusing one that is
@@ -237,7 +231,7 @@ func (s *Store) ClaimWaiting(ctx context.Context, studyID int64, runner string, 
 				return err
 			}
 		}
-		var r trialRow
+		var r record.TrialRow
 		err = tx.QueryRowContext(ctx, `
 			UPDATE trials AS t SET
 				state = 'running', runner = ?, lease = t.lease + 1,
@@ -248,14 +242,14 @@ func (s *Store) ClaimWaiting(ctx context.Context, studyID int64, runner string, 
 			)
 			RETURNING `+trialReturning,
 			runner, nanos(now.Add(time.Duration(info.leaseSeconds)*time.Second)), nanos(now), nanos(now), studyID,
-		).Scan(r.dest()...)
+		).Scan(r.Dest(times)...)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil // nothing waits
 		}
 		if err != nil {
 			return err
 		}
-		out, err = r.trial(info.space)
+		out, err = r.Trial(info.space)
 		return err
 	})
 	return out, err
@@ -321,23 +315,19 @@ func (s *Store) GetTrial(ctx context.Context, id int64) (_ *trials.Trial, err er
 // readTrial reads a trial and decodes it with its study's search space;
 // found is false when it does not exist.
 func readTrial(ctx context.Context, tx *sql.Tx, id int64) (*trials.Trial, bool, error) {
-	var r trialRow
+	var r record.TrialRow
 	var space []byte
 	err := tx.QueryRowContext(ctx, `
-		SELECT `+trialCols+`, s.search_space
+		SELECT `+record.TrialCols+`, s.search_space
 		FROM trials t JOIN studies s ON s.id = t.study_id
-		WHERE t.id = ?`, id).Scan(append(r.dest(), &space)...)
+		WHERE t.id = ?`, id).Scan(append(r.Dest(times), &space)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, err
 	}
-	sp, err := record.DecodeSpace(space)
-	if err != nil {
-		return nil, false, err
-	}
-	t, err := r.trial(sp)
+	t, err := r.TrialWithSpace(space)
 	return t, err == nil, err
 }
 
@@ -361,55 +351,36 @@ func studyTrials(ctx context.Context, tx *sql.Tx, studyID int64, query string, a
 		return nil, err
 	}
 	defer rows.Close()
-	out := []trials.Trial{}
-	for rows.Next() {
-		var r trialRow
-		if err := rows.Scan(r.dest()...); err != nil {
-			return nil, err
-		}
-		t, err := r.trial(space)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *t)
-	}
-	return out, rows.Err()
+	return record.ScanTrials(rows, times, space)
 }
 
 // ListTrials returns a page of a study's trials, ordered by number, and
-// whether more follow. A Limit of 0 or less means the default page size
-// (100); larger limits are capped at 1000. Only AfterNumber < 0 starts at
+// whether more follow, f.PageSize() trials at most. Only AfterNumber < 0 starts at
 // the first trial: AfterNumber 0 starts after trial 0.
 func (s *Store) ListTrials(ctx context.Context, studyID int64, f trials.TrialFilter) (_ []trials.Trial, more bool, err error) {
 	defer wrap(&err, "ListTrials(%d)", studyID)
 	if err := f.Validate(); err != nil {
 		return nil, false, err
 	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = defaultPageSize
-	}
-	limit = min(limit, maxPageSize)
-	var page []trials.Trial
+	size := f.PageSize()
+	var rows []trials.Trial
 	err = s.read(ctx, func(tx *sql.Tx) error {
 		var err error
 		// Fetch one more than the page to learn whether more follow.
-		page, err = studyTrials(ctx, tx, studyID, `
-			SELECT `+trialCols+`
+		rows, err = studyTrials(ctx, tx, studyID, `
+			SELECT `+record.TrialCols+`
 			FROM trials t
 			WHERE t.study_id = ? AND (? = '' OR t.state = ?) AND t.number > ?
 			ORDER BY t.number
 			LIMIT ?`,
-			studyID, string(f.State), string(f.State), max(f.AfterNumber, -1), limit+1)
+			studyID, string(f.State), string(f.State), max(f.AfterNumber, -1), size+1)
 		return err
 	})
 	if err != nil {
 		return nil, false, err
 	}
-	if len(page) > limit {
-		return page[:limit], true, nil
-	}
-	return page, false, nil
+	page, more := record.Page(rows, size)
+	return page, more, nil
 }
 
 // BestTrial returns the study's best complete trial (the earliest among
@@ -420,7 +391,7 @@ func (s *Store) BestTrial(ctx context.Context, studyID int64) (_ *trials.Trial, 
 	err = s.read(ctx, func(tx *sql.Tx) error {
 		var err error
 		best, err = studyTrials(ctx, tx, studyID, `
-			SELECT `+trialCols+`
+			SELECT `+record.TrialCols+`
 			FROM studies s JOIN trials t ON t.id = `+bestIDSQL+`
 			WHERE s.id = ?`, studyID)
 		return err
@@ -428,10 +399,7 @@ func (s *Store) BestTrial(ctx context.Context, studyID int64) (_ *trials.Trial, 
 	if err != nil {
 		return nil, err
 	}
-	if len(best) == 0 {
-		return nil, trials.NoCompleteTrial(studyID)
-	}
-	return &best[0], nil
+	return record.Best(studyID, best)
 }
 
 // TrialsChangedSince returns the study's trials, ordered by number, written
@@ -468,7 +436,7 @@ func (s *Store) TrialsChangedSince(ctx context.Context, studyID int64, cursor in
 		}
 		var err error
 		out, err = studyTrials(ctx, tx, studyID, `
-			SELECT `+trialCols+`
+			SELECT `+record.TrialCols+`
 			FROM trials t
 			WHERE t.study_id = ? AND t.seq > ?
 			ORDER BY t.number`, studyID, cursor)
