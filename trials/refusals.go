@@ -140,3 +140,48 @@ func ExpiredLeaseError(attempts int, runner string) string {
 	}
 	return fmt.Sprintf("lease expired after %d attempt%s; %s stopped heartbeating", attempts, plural, who)
 }
+
+// Capacity is what a store knows of a study when it admits a new trial:
+// its state, its caps, and how many trials it has and runs.
+type Capacity struct {
+	State                  StudyState
+	MaxTrials, MaxParallel int
+	// Trials counts the study's trials so far: its next trial number.
+	Trials int
+	// Running counts its running trials. Stores count them only where
+	// MaxParallel is enforced.
+	Running int
+}
+
+// Full reports whether the study has all its MaxTrials trials.
+func (c Capacity) Full() bool { return c.MaxTrials > 0 && c.Trials >= c.MaxTrials }
+
+// RefuseAdd decides whether the study takes one more trial that is not
+// started (Store.EnqueueTrial, Store.AddTrial): nil when it does, else a
+// KindConflict error (the study is done, or full). A paused study takes
+// trials; they wait until it is resumed.
+func (c Capacity) RefuseAdd(studyID int64) error {
+	switch {
+	case c.State == StudyDone:
+		return StudyDoneConflict(studyID)
+	case c.Full():
+		return MaxTrialsConflict(studyID, c.MaxTrials)
+	}
+	return nil
+}
+
+// RefuseStart decides whether the study starts one more trial
+// (Store.CreateRunning): nil when it does, else a KindConflict error (the
+// study is not running, is full, or, with limitParallel, runs MaxParallel
+// trials).
+func (c Capacity) RefuseStart(studyID int64, limitParallel bool) error {
+	switch {
+	case c.State != StudyRunning:
+		return StudyNotRunning(studyID, c.State)
+	case c.Full():
+		return MaxTrialsConflict(studyID, c.MaxTrials)
+	case limitParallel && c.MaxParallel > 0 && c.Running >= c.MaxParallel:
+		return MaxParallelConflict(studyID, c.Running)
+	}
+	return nil
+}

@@ -176,3 +176,37 @@ func TestPageSize(t *testing.T) {
 		}
 	}
 }
+
+func TestCapacity(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		c             Capacity
+		limitParallel bool
+		add, start    string // "" for admitted
+	}{
+		{"open", Capacity{State: StudyRunning, MaxTrials: 3, Trials: 2}, false, "", ""},
+		{"no cap", Capacity{State: StudyRunning, Trials: 200}, false, "", ""},
+		{"paused", Capacity{State: StudyPaused}, false, "", "is paused"},
+		{"done", Capacity{State: StudyDone}, false, "is done and takes no new trials", "is done and hands out no more trials"},
+		{"full", Capacity{State: StudyRunning, MaxTrials: 3, Trials: 3}, false, "already has 3 trials", "already has 3 trials"},
+		{"parallel ignored", Capacity{State: StudyRunning, MaxParallel: 2, Running: 2}, false, "", ""},
+		{"parallel", Capacity{State: StudyRunning, MaxParallel: 2, Running: 2}, true, "", "already runs 2 trials"},
+		{"parallel room", Capacity{State: StudyRunning, MaxParallel: 2, Running: 1}, true, "", ""},
+	} {
+		for _, check := range []struct {
+			op   string
+			err  error
+			want string
+		}{
+			{"RefuseAdd", tc.c.RefuseAdd(9), tc.add},
+			{"RefuseStart", tc.c.RefuseStart(9, tc.limitParallel), tc.start},
+		} {
+			switch {
+			case check.want == "" && check.err != nil:
+				t.Errorf("%s: %s = %v, want nil", tc.name, check.op, check.err)
+			case check.want != "" && (!errors.Is(check.err, ErrConflict) || !strings.Contains(check.err.Error(), check.want)):
+				t.Errorf("%s: %s = %v, want a conflict containing %q", tc.name, check.op, check.err, check.want)
+			}
+		}
+	}
+}
