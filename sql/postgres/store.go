@@ -34,6 +34,10 @@
 // Hot paths (ask, claim, tell, report, heartbeat) cost one round trip: their
 // statements are sent as one pgx batch, which PostgreSQL runs as a single
 // implicit transaction.
+//
+// What is not dialect is shared with sql/sqlite: the rows and documents in
+// sql/record, the refusals, lease, tell and reap rules in trials, the rerun
+// loop in sql/retry. This package keeps its SQL and its locking.
 package postgres
 
 import (
@@ -41,7 +45,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
@@ -52,6 +55,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/tune-dev/tune/sql/migrations"
+	"github.com/tune-dev/tune/sql/retry"
 	"github.com/tune-dev/tune/trials"
 )
 
@@ -144,9 +148,9 @@ func (s *Store) args(a pgx.NamedArgs) pgx.NamedArgs {
 	return a
 }
 
-// maxTries bounds how often one operation is retried after a serialization
-// failure or a deadlock.
-const maxTries = 5
+// rerun reruns a whole transaction that failed with a retryable error,
+// up to 5 runs.
+var rerun = retry.Policy{Tries: 5, Pause: 5 * time.Millisecond, Transient: retryable}
 
 // retryable reports whether err is one that PostgreSQL asks the client to
 // retry: the transaction was rolled back as a whole and can be rerun as is.
@@ -159,30 +163,11 @@ func retryable(err error) bool {
 		pgErr.Code == "40P01" // deadlock_detected
 }
 
-// retry runs fn, running it again after short random pauses while it fails
-// with a retryable error. fn must be a whole transaction.
-func retry(ctx context.Context, fn func(context.Context) error) error {
-	for try := 1; ; try++ {
-		err := fn(ctx)
-		if err == nil || try == maxTries || !retryable(err) {
-			return err
-		}
-		// Random pauses keep the rivals of the failed transaction from
-		// meeting again in the same order.
-		pause := time.Duration(rand.Int64N(int64(try) * int64(5*time.Millisecond)))
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(pause):
-		}
-	}
-}
-
 // transact runs fn in a transaction, retrying the whole transaction on a
 // serialization failure or deadlock. It is for multi-statement work whose
 // later statements depend on what earlier ones returned.
 func (s *Store) transact(ctx context.Context, fn func(pgx.Tx) error) error {
-	return retry(ctx, func(ctx context.Context) error {
+	return rerun.Do(ctx, func() error {
 		return pgx.BeginFunc(ctx, s.pool, fn)
 	})
 }
@@ -195,7 +180,7 @@ func (s *Store) transact(ctx context.Context, fn func(pgx.Tx) error) error {
 // sees everything committed by the lock's previous holders. Like transact,
 // it retries on a serialization failure or deadlock.
 func (s *Store) batch(ctx context.Context, build func(*pgx.Batch), read func(pgx.BatchResults) error) error {
-	return retry(ctx, func(ctx context.Context) error {
+	return rerun.Do(ctx, func() error {
 		b := &pgx.Batch{}
 		build(b)
 		br := s.pool.SendBatch(ctx, b)

@@ -12,6 +12,55 @@ import (
 	"github.com/tune-dev/tune/trials"
 )
 
+// bestSQL selects the best complete trial of study s, the earliest among
+// equals, with the columns given as %[1]s. One branch per direction, each
+// switched off by a condition on s alone, lets either walk the
+// (study_id, value) index from its end instead of sorting the history.
+const bestSQL = `
+	(
+		SELECT %[1]s FROM trials t
+		WHERE t.study_id = s.id AND t.state = 'complete' AND s.objective->>'direction' <> 'maximize'
+		ORDER BY t.value, t.number
+		LIMIT 1
+	) UNION ALL (
+		SELECT %[1]s FROM trials t
+		WHERE t.study_id = s.id AND t.state = 'complete' AND s.objective->>'direction' = 'maximize'
+		ORDER BY t.value DESC, t.number
+		LIMIT 1
+	)`
+
+// summarySQL returns the statement that selects studies with their trial
+// counts per state and their best complete trial, all at once: the counts
+// come from one pass over each study's trials (the (study_id, state, number)
+// index), the best from bestSQL; record.SummaryRow receives its rows. where
+// is a WHERE clause or nothing.
+func summarySQL(where string) string {
+	return `
+	SELECT ` + record.StudyCols + `,
+		c.waiting, c.running, c.complete, c.pruned, c.failed, c.runners, b.id, b.value
+	FROM studies s
+	CROSS JOIN LATERAL (
+		SELECT
+			count(*) FILTER (WHERE t.state = 'waiting') AS waiting,
+			count(*) FILTER (WHERE t.state = 'running') AS running,
+			count(*) FILTER (WHERE t.state = 'complete') AS complete,
+			count(*) FILTER (WHERE t.state = 'pruned') AS pruned,
+			count(*) FILTER (WHERE t.state = 'failed') AS failed,
+			count(DISTINCT t.runner) FILTER (WHERE t.state = 'running') AS runners
+		FROM trials t
+		WHERE t.study_id = s.id
+	) c
+	LEFT JOIN LATERAL (` + fmt.Sprintf(bestSQL, "t.id, t.value") + `
+	) b ON true
+	` + where + `
+	ORDER BY s.created_at, s.id`
+}
+
+var (
+	listSummariesSQL = summarySQL("")
+	oneSummarySQL    = summarySQL("WHERE s.id = @id")
+)
+
 // CreateStudy stores a validated study. A duplicate name is ErrConflict.
 func (s *Store) CreateStudy(ctx context.Context, study trials.Study) (_ *trials.Study, err error) {
 	defer wrap(&err, "CreateStudy(%q)", study.Name)
@@ -87,55 +136,6 @@ func (s *Store) GetStudyByName(ctx context.Context, name string) (_ *trials.Stud
 	return r.Study()
 }
 
-// bestSQL selects the best complete trial of study s, the earliest among
-// equals, with the columns given as %[1]s. One branch per direction, each
-// switched off by a condition on s alone, lets either walk the
-// (study_id, value) index from its end instead of sorting the history.
-const bestSQL = `
-	(
-		SELECT %[1]s FROM trials t
-		WHERE t.study_id = s.id AND t.state = 'complete' AND s.objective->>'direction' <> 'maximize'
-		ORDER BY t.value, t.number
-		LIMIT 1
-	) UNION ALL (
-		SELECT %[1]s FROM trials t
-		WHERE t.study_id = s.id AND t.state = 'complete' AND s.objective->>'direction' = 'maximize'
-		ORDER BY t.value DESC, t.number
-		LIMIT 1
-	)`
-
-// summarySQL returns the statement that selects studies with their trial
-// counts per state and their best complete trial, all at once: the counts
-// come from one pass over each study's trials (the (study_id, state, number)
-// index), the best from bestSQL; record.SummaryRow receives its rows. where
-// is a WHERE clause or nothing.
-func summarySQL(where string) string {
-	return `
-	SELECT ` + record.StudyCols + `,
-		c.waiting, c.running, c.complete, c.pruned, c.failed, c.runners, b.id, b.value
-	FROM studies s
-	CROSS JOIN LATERAL (
-		SELECT
-			count(*) FILTER (WHERE t.state = 'waiting') AS waiting,
-			count(*) FILTER (WHERE t.state = 'running') AS running,
-			count(*) FILTER (WHERE t.state = 'complete') AS complete,
-			count(*) FILTER (WHERE t.state = 'pruned') AS pruned,
-			count(*) FILTER (WHERE t.state = 'failed') AS failed,
-			count(DISTINCT t.runner) FILTER (WHERE t.state = 'running') AS runners
-		FROM trials t
-		WHERE t.study_id = s.id
-	) c
-	LEFT JOIN LATERAL (` + fmt.Sprintf(bestSQL, "t.id, t.value") + `
-	) b ON true
-	` + where + `
-	ORDER BY s.created_at, s.id`
-}
-
-var (
-	listSummariesSQL = summarySQL("")
-	oneSummarySQL    = summarySQL("WHERE s.id = @id")
-)
-
 // ListStudies returns every study with its counts and best value, oldest
 // first, from one query.
 func (s *Store) ListStudies(ctx context.Context) (_ []trials.StudySummary, err error) {
@@ -185,19 +185,6 @@ func (s *Store) SetStudyState(ctx context.Context, id int64, state trials.StudyS
 	return r.Study()
 }
 
-// DeleteStudy removes a study; its trials go with it (ON DELETE CASCADE).
-func (s *Store) DeleteStudy(ctx context.Context, id int64) (err error) {
-	defer wrap(&err, "DeleteStudy(%d)", id)
-	tag, err := s.pool.Exec(ctx, `DELETE FROM studies WHERE id = @id`, pgx.NamedArgs{"id": id})
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return trials.StudyNotFound(id)
-	}
-	return nil
-}
-
 // LeasableStudies returns running studies with one of the workload types
 // that could hand out a trial now, the study with the fewest running trials
 // first, then the oldest, so that runners spread over studies. It is a hint:
@@ -225,4 +212,17 @@ func (s *Store) LeasableStudies(ctx context.Context, workloads []string) (_ []tr
 	}
 	defer rows.Close()
 	return record.ScanStudies(rows, times)
+}
+
+// DeleteStudy removes a study; its trials go with it (ON DELETE CASCADE).
+func (s *Store) DeleteStudy(ctx context.Context, id int64) (err error) {
+	defer wrap(&err, "DeleteStudy(%d)", id)
+	tag, err := s.pool.Exec(ctx, `DELETE FROM studies WHERE id = @id`, pgx.NamedArgs{"id": id})
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return trials.StudyNotFound(id)
+	}
+	return nil
 }

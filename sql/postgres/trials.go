@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,12 +17,8 @@ import (
 // studyInfo is what the trial methods read about a trial's study to decode
 // its params and to explain a refusal.
 type studyInfo struct {
-	space       trials.SearchSpace
-	state       trials.StudyState
-	maxTrials   int
-	maxParallel int
-	nextNumber  int
-	running     int
+	space trials.SearchSpace
+	trials.Capacity
 }
 
 // studyInfoSQL reads a studyInfo for study @study_id; it is queued after the
@@ -40,14 +37,11 @@ const studyInfoSQL = `
 func readStudyInfo(row pgx.Row) (info studyInfo, found bool, err error) {
 	var raw []byte
 	var state string
-	err = row.Scan(&raw, &state, &info.maxTrials, &info.maxParallel, &info.nextNumber, &info.running)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return info, false, nil
-	}
-	if err != nil {
+	found, err = scanOptional(row, &raw, &state, &info.MaxTrials, &info.MaxParallel, &info.Trials, &info.Running)
+	if !found || err != nil {
 		return info, false, err
 	}
-	info.state = trials.StudyState(state)
+	info.State = trials.StudyState(state)
 	info.space, err = record.DecodeSpace(raw)
 	return info, err == nil, err
 }
@@ -100,25 +94,13 @@ func (s *Store) EnqueueTrial(ctx context.Context, studyID int64, params map[stri
 // runs in a later statement so that it sees every trial finished before it.
 func (s *Store) AddTrial(ctx context.Context, studyID int64, t trials.Trial) (_ *trials.Trial, err error) {
 	defer wrap(&err, "AddTrial(%d)", studyID)
-	if err := t.ValidateFinished(); err != nil {
+	docs, err := record.EncodeFinished(t)
+	if err != nil {
 		return nil, err
 	}
-	params, err := record.JSONObject(t.Params)
-	if err != nil {
-		return nil, fmt.Errorf("encode params: %w", err)
-	}
-	metrics, err := record.JSONObject(t.Metrics)
-	if err != nil {
-		return nil, fmt.Errorf("encode metrics: %w", err)
-	}
-	curve := record.SortedCurve(t.Intermediate)
-	intermediate, err := json.Marshal(curve)
-	if err != nil {
-		return nil, fmt.Errorf("encode intermediate values: %w", err)
-	}
 	a := s.args(pgx.NamedArgs{
-		"study_id": studyID, "state": string(t.State), "params": params, "value": t.Value,
-		"intermediate": json.RawMessage(intermediate), "metrics": metrics, "error": t.Error,
+		"study_id": studyID, "state": string(t.State), "params": json.RawMessage(docs.Params), "value": t.Value,
+		"intermediate": json.RawMessage(docs.Intermediate), "metrics": json.RawMessage(docs.Metrics), "error": t.Error,
 		"runner": t.Runner, "device": t.Device, "attempt": t.Attempt,
 		"created_at": optionalTime(t.CreatedAt), "started_at": t.StartedAt, "finished_at": t.FinishedAt,
 		"trial_id": 0,
@@ -172,10 +154,10 @@ func refuseAdd(studyID int64, info studyInfo, found, inserted bool, err error) e
 		return err
 	case !found:
 		return trials.StudyNotFound(studyID)
-	case !inserted && info.state == trials.StudyDone:
-		return trials.StudyDoneConflict(studyID)
 	case !inserted:
-		return trials.MaxTrialsConflict(studyID, info.maxTrials)
+		// The study as read explains the refusal; it can only have filled
+		// up since the counter update.
+		return cmp.Or(info.RefuseAdd(studyID), trials.MaxTrialsConflict(studyID, info.MaxTrials))
 	}
 	return nil
 }
@@ -263,8 +245,8 @@ func (s *Store) ClaimWaiting(ctx context.Context, studyID int64, runner string, 
 			return err
 		case !found:
 			return trials.StudyNotFound(studyID)
-		case !claimed && info.state != trials.StudyRunning:
-			return trials.StudyNotRunning(studyID, info.state)
+		case !claimed && info.State != trials.StudyRunning:
+			return trials.StudyNotRunning(studyID, info.State)
 		case !claimed:
 			return nil // nothing waits, or max_parallel is reached
 		}
@@ -328,12 +310,11 @@ func (s *Store) CreateRunning(ctx context.Context, studyID int64, params map[str
 		case inserted:
 			out, err = r.Trial(info.space)
 			return err
-		case info.state != trials.StudyRunning:
-			return trials.StudyNotRunning(studyID, info.state)
-		case info.maxTrials > 0 && info.nextNumber >= info.maxTrials:
-			return trials.MaxTrialsConflict(studyID, info.maxTrials)
 		default:
-			return trials.MaxParallelConflict(studyID, info.running)
+			// The insert's conditions are RefuseStart's; of those the
+			// study as read no longer fails, only the running count can
+			// have dropped since.
+			return cmp.Or(info.RefuseStart(studyID, limitParallel), trials.MaxParallelConflict(studyID, info.Running))
 		}
 	})
 	return out, err
@@ -391,8 +372,8 @@ func (s *Store) queryStudyTrials(ctx context.Context, studyID int64, studySQL, t
 }
 
 // ListTrials returns a page of a study's trials, ordered by number, and
-// whether more follow, f.PageSize() trials at most. Only AfterNumber < 0 starts at
-// the first trial: AfterNumber 0 starts after trial 0.
+// whether more follow, f.PageSize() trials at most. Only AfterNumber < 0
+// starts at the first trial: AfterNumber 0 starts after trial 0.
 func (s *Store) ListTrials(ctx context.Context, studyID int64, f trials.TrialFilter) (_ []trials.Trial, more bool, err error) {
 	defer wrap(&err, "ListTrials(%d)", studyID)
 	if err := f.Validate(); err != nil {
@@ -409,11 +390,7 @@ func (s *Store) ListTrials(ctx context.Context, studyID int64, f trials.TrialFil
 		ORDER BY t.number
 		LIMIT @limit`,
 		pgx.NamedArgs{"study_id": studyID, "state": string(f.State), "after_number": max(f.AfterNumber, -1), "limit": size + 1})
-	if err != nil {
-		return nil, false, err
-	}
-	page, more := record.Page(rows, size)
-	return page, more, nil
+	return record.Page(rows, size, err)
 }
 
 // BestTrial returns the study's best complete trial (the earliest among

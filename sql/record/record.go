@@ -87,6 +87,28 @@ type TrialDocs struct {
 	Params, Intermediate, Metrics, SystemAttrs []byte
 }
 
+// EncodeFinished returns the documents of a finished trial recorded as it
+// is (Store.AddTrial): its params, sorted learning curve and metrics. It
+// refuses a trial that is not finished or whose outcome a tell would
+// refuse (trials.Trial.ValidateFinished).
+func EncodeFinished(t trials.Trial) (TrialDocs, error) {
+	if err := t.ValidateFinished(); err != nil {
+		return TrialDocs{}, err
+	}
+	var d TrialDocs
+	var err error
+	if d.Params, err = JSONObject(t.Params); err != nil {
+		return TrialDocs{}, fmt.Errorf("encode params: %w", err)
+	}
+	if d.Metrics, err = JSONObject(t.Metrics); err != nil {
+		return TrialDocs{}, fmt.Errorf("encode metrics: %w", err)
+	}
+	if d.Intermediate, err = json.Marshal(SortedCurve(t.Intermediate)); err != nil {
+		return TrialDocs{}, fmt.Errorf("encode intermediate values: %w", err)
+	}
+	return d, nil
+}
+
 // Decode fills t's params (with the study's search space, see
 // DecodeParams), learning curve, metrics and system attrs from the stored
 // documents; t.ID names the trial in errors. Maps and slices are never nil,

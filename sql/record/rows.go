@@ -180,13 +180,17 @@ func ScanTrials(rows Rows, tm Times, space trials.SearchSpace) ([]trials.Trial, 
 	return out, rows.Err()
 }
 
-// Page cuts the rows of a page query that fetched one row more than size,
-// to learn whether more follow.
-func Page(rows []trials.Trial, size int) (page []trials.Trial, more bool) {
-	if len(rows) > size {
-		return rows[:size], true
+// Page is the answer of Store.ListTrials from the rows of its query, which
+// fetched one row more than size to learn whether more follow, and the
+// query's error, which passes through.
+func Page(rows []trials.Trial, size int, err error) (page []trials.Trial, more bool, _ error) {
+	switch {
+	case err != nil:
+		return nil, false, err
+	case len(rows) > size:
+		return rows[:size], true, nil
 	}
-	return rows, false
+	return rows, false, nil
 }
 
 // Best is the answer of Store.BestTrial from the rows of a query for the

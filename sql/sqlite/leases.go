@@ -68,6 +68,19 @@ func (s *Store) Heartbeat(ctx context.Context, trialID int64, lease *int64) (exp
 	return expires, stop, nil
 }
 
+// updateTrial runs UPDATE trials SET set WHERE id = trialID and returns the
+// trial as written.
+func updateTrial(ctx context.Context, tx *sql.Tx, trialID int64, set string, args ...any) (*trials.Trial, error) {
+	if _, err := tx.ExecContext(ctx, `UPDATE trials SET `+set+` WHERE id = ?`, append(args, trialID)...); err != nil {
+		return nil, err
+	}
+	t, found, err := readTrial(ctx, tx, trialID)
+	if err == nil && !found {
+		err = trials.TrialNotFound(trialID)
+	}
+	return t, err
+}
+
 // Report records the value (and metrics) at a step of a running trial,
 // replacing an earlier report of the same step and keeping the points in
 // step order. Token rules as Heartbeat.
@@ -103,19 +116,6 @@ func (s *Store) Report(ctx context.Context, trialID int64, lease *int64, point t
 		return err
 	})
 	return out, err
-}
-
-// updateTrial runs UPDATE trials SET set WHERE id = trialID and returns the
-// trial as written.
-func updateTrial(ctx context.Context, tx *sql.Tx, trialID int64, set string, args ...any) (*trials.Trial, error) {
-	if _, err := tx.ExecContext(ctx, `UPDATE trials SET `+set+` WHERE id = ?`, append(args, trialID)...); err != nil {
-		return nil, err
-	}
-	t, found, err := readTrial(ctx, tx, trialID)
-	if err == nil && !found {
-		err = trials.TrialNotFound(trialID)
-	}
-	return t, err
 }
 
 // SetSystemAttrs merges bookkeeping into a running trial: keys given

@@ -1,7 +1,10 @@
 // Package sqlite implements trials.Store on an embedded SQLite database
 // file through modernc.org/sqlite (pure Go, no cgo), for a machine with no
 // database server. It keeps the semantics of sql/postgres exactly; the
-// shared conformance suite (sql/storetest) holds both to them.
+// shared conformance suite (sql/storetest) holds both to them. What is not
+// dialect lives once, for both: the rows and documents in sql/record, the
+// refusals, lease, tell and reap rules in trials, the rerun loop in
+// sql/retry. This package keeps its SQL and its locking.
 //
 // # How the store stays correct under concurrency
 //
@@ -40,7 +43,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -53,6 +55,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/tune-dev/tune/sql/migrations"
+	"github.com/tune-dev/tune/sql/retry"
 	"github.com/tune-dev/tune/trials"
 )
 
@@ -201,26 +204,12 @@ func isBusy(err error) bool {
 	return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
 }
 
-// maxBusyTries bounds the reruns of an operation that keeps finding the
-// file locked; each try has already waited up to busyTimeout inside SQLite,
-// so giving up takes a minute of another process holding the lock.
-const maxBusyTries = 6
-
 // retryBusy runs fn, running it again after short random pauses while it
-// fails because the file is locked. fn must be a whole transaction.
+// fails because the file is locked, up to 6 runs; each has already waited
+// up to busyTimeout inside SQLite, so giving up takes a minute of another
+// process holding the lock. fn must be a whole transaction.
 func retryBusy(ctx context.Context, fn func() error) error {
-	for try := 1; ; try++ {
-		err := fn()
-		if err == nil || try == maxBusyTries || !isBusy(err) {
-			return err
-		}
-		pause := time.Duration(rand.Int64N(int64(try) * int64(10*time.Millisecond)))
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(pause):
-		}
-	}
+	return retry.Policy{Tries: 6, Pause: 10 * time.Millisecond, Transient: isBusy}.Do(ctx, fn)
 }
 
 // write runs fn in a write transaction (BEGIN IMMEDIATE: the file's write

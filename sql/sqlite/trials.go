@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -15,11 +14,8 @@ import (
 // studyInfo is what the trial methods read about a study to check a write
 // and to decode its trials' params.
 type studyInfo struct {
-	space        trials.SearchSpace
-	state        trials.StudyState
-	maxTrials    int
-	maxParallel  int
-	nextNumber   int
+	space trials.SearchSpace
+	trials.Capacity
 	leaseSeconds int
 }
 
@@ -32,20 +28,17 @@ func loadStudy(ctx context.Context, tx *sql.Tx, id int64) (info studyInfo, found
 	err = tx.QueryRowContext(ctx, `
 		SELECT search_space, state, max_trials, max_parallel, next_number, lease_seconds
 		FROM studies WHERE id = ?`, id).
-		Scan(&raw, &state, &info.maxTrials, &info.maxParallel, &info.nextNumber, &info.leaseSeconds)
+		Scan(&raw, &state, &info.MaxTrials, &info.MaxParallel, &info.Trials, &info.leaseSeconds)
 	if errors.Is(err, sql.ErrNoRows) {
 		return info, false, nil
 	}
 	if err != nil {
 		return info, false, err
 	}
-	info.state = trials.StudyState(state)
+	info.State = trials.StudyState(state)
 	info.space, err = record.DecodeSpace(raw)
 	return info, err == nil, err
 }
-
-// full reports whether the study has all its max_trials trials.
-func (info studyInfo) full() bool { return info.maxTrials > 0 && info.nextNumber >= info.maxTrials }
 
 // countRunning counts the study's running trials.
 func countRunning(ctx context.Context, tx *sql.Tx, studyID int64) (n int, err error) {
@@ -88,7 +81,7 @@ func insertTrial(ctx context.Context, tx *sql.Tx, studyID int64, info studyInfo,
 			finished_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		RETURNING `+trialReturning,
-		studyID, info.nextNumber, string(nt.state), nt.params, nt.value, nt.intermediate, nt.metrics,
+		studyID, info.Trials, string(nt.state), nt.params, nt.value, nt.intermediate, nt.metrics,
 		nt.errText, nt.runner, nt.device, nt.attempt, nt.lease, optionalNanos(nt.leaseExpiresAt),
 		nanos(nt.createdAt), optionalNanos(nt.startedAt), optionalNanos(nt.finishedAt), nanos(nt.updatedAt),
 	).Scan(r.Dest(times)...)
@@ -107,12 +100,8 @@ func loadOpenStudy(ctx context.Context, tx *sql.Tx, studyID int64) (studyInfo, e
 		return info, err
 	case !found:
 		return info, trials.StudyNotFound(studyID)
-	case info.state == trials.StudyDone:
-		return info, trials.StudyDoneConflict(studyID)
-	case info.full():
-		return info, trials.MaxTrialsConflict(studyID, info.maxTrials)
 	}
-	return info, nil
+	return info, info.RefuseAdd(studyID)
 }
 
 // EnqueueTrial adds a waiting trial with fixed, normalized params. It is
@@ -143,9 +132,6 @@ func (s *Store) EnqueueTrial(ctx context.Context, studyID int64, params map[stri
 // the study becomes done in the same transaction.
 func (s *Store) AddTrial(ctx context.Context, studyID int64, t trials.Trial) (_ *trials.Trial, err error) {
 	defer wrap(&err, "AddTrial(%d)", studyID)
-	if err := t.ValidateFinished(); err != nil {
-		return nil, err
-	}
 	for _, tm := range []struct {
 		name string
 		t    *time.Time
@@ -156,17 +142,9 @@ func (s *Store) AddTrial(ctx context.Context, studyID int64, t trials.Trial) (_ 
 			}
 		}
 	}
-	params, err := jsonObject(t.Params)
+	docs, err := record.EncodeFinished(t)
 	if err != nil {
-		return nil, fmt.Errorf("encode params: %w", err)
-	}
-	metrics, err := jsonObject(t.Metrics)
-	if err != nil {
-		return nil, fmt.Errorf("encode metrics: %w", err)
-	}
-	intermediate, err := json.Marshal(record.SortedCurve(t.Intermediate))
-	if err != nil {
-		return nil, fmt.Errorf("encode intermediate values: %w", err)
+		return nil, err
 	}
 	var out *trials.Trial
 	err = s.write(ctx, func(tx *sql.Tx, now time.Time) error {
@@ -175,7 +153,7 @@ func (s *Store) AddTrial(ctx context.Context, studyID int64, t trials.Trial) (_ 
 			return err
 		}
 		nt := newTrial{
-			state: t.State, params: params, value: t.Value, intermediate: intermediate, metrics: metrics,
+			state: t.State, params: docs.Params, value: t.Value, intermediate: docs.Intermediate, metrics: docs.Metrics,
 			errText: t.Error, runner: t.Runner, device: t.Device, attempt: t.Attempt,
 			createdAt: t.CreatedAt, startedAt: t.StartedAt, finishedAt: t.FinishedAt, updatedAt: now,
 		}
@@ -222,12 +200,12 @@ func (s *Store) ClaimWaiting(ctx context.Context, studyID int64, runner string, 
 			return err
 		case !found:
 			return trials.StudyNotFound(studyID)
-		case info.state != trials.StudyRunning:
-			return trials.StudyNotRunning(studyID, info.state)
+		case info.State != trials.StudyRunning:
+			return trials.StudyNotRunning(studyID, info.State)
 		}
-		if limitParallel && info.maxParallel > 0 {
+		if limitParallel && info.MaxParallel > 0 {
 			running, err := countRunning(ctx, tx, studyID)
-			if err != nil || running >= info.maxParallel {
+			if err != nil || running >= info.MaxParallel {
 				return err
 			}
 		}
@@ -273,19 +251,14 @@ func (s *Store) CreateRunning(ctx context.Context, studyID int64, params map[str
 			return err
 		case !found:
 			return trials.StudyNotFound(studyID)
-		case info.state != trials.StudyRunning:
-			return trials.StudyNotRunning(studyID, info.state)
-		case info.full():
-			return trials.MaxTrialsConflict(studyID, info.maxTrials)
 		}
-		if limitParallel && info.maxParallel > 0 {
-			running, err := countRunning(ctx, tx, studyID)
-			if err != nil {
+		if limitParallel && info.MaxParallel > 0 {
+			if info.Running, err = countRunning(ctx, tx, studyID); err != nil {
 				return err
 			}
-			if running >= info.maxParallel {
-				return trials.MaxParallelConflict(studyID, running)
-			}
+		}
+		if err := info.RefuseStart(studyID, limitParallel); err != nil {
+			return err
 		}
 		expires := now.Add(time.Duration(info.leaseSeconds) * time.Second)
 		out, err = insertTrial(ctx, tx, studyID, info, newTrial{
@@ -355,8 +328,8 @@ func studyTrials(ctx context.Context, tx *sql.Tx, studyID int64, query string, a
 }
 
 // ListTrials returns a page of a study's trials, ordered by number, and
-// whether more follow, f.PageSize() trials at most. Only AfterNumber < 0 starts at
-// the first trial: AfterNumber 0 starts after trial 0.
+// whether more follow, f.PageSize() trials at most. Only AfterNumber < 0
+// starts at the first trial: AfterNumber 0 starts after trial 0.
 func (s *Store) ListTrials(ctx context.Context, studyID int64, f trials.TrialFilter) (_ []trials.Trial, more bool, err error) {
 	defer wrap(&err, "ListTrials(%d)", studyID)
 	if err := f.Validate(); err != nil {
@@ -376,11 +349,7 @@ func (s *Store) ListTrials(ctx context.Context, studyID int64, f trials.TrialFil
 			studyID, string(f.State), string(f.State), max(f.AfterNumber, -1), size+1)
 		return err
 	})
-	if err != nil {
-		return nil, false, err
-	}
-	page, more := record.Page(rows, size)
-	return page, more, nil
+	return record.Page(rows, size, err)
 }
 
 // BestTrial returns the study's best complete trial (the earliest among
