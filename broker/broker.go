@@ -30,8 +30,8 @@ type Tuner interface {
 	Forget(studyID int64)
 }
 
-// Metrics hears what the broker handed out, finished and reclaimed, for a
-// transport to count; nil methods are never called on a nil Metrics.
+// Metrics hears what the broker handed out, finished and reclaimed, so that
+// a transport can count it (the service's Prometheus counters).
 type Metrics interface {
 	Asked()
 	Leased()
