@@ -13,14 +13,14 @@ import (
 const importancePage = 1000
 
 func (h *handlers) GetParamImportance(ctx context.Context, req openapi.GetParamImportanceRequestObject) (openapi.GetParamImportanceResponseObject, error) {
-	s, err := h.s.studies.resolve(ctx, req.Study)
+	s, err := h.b.Study(ctx, req.Study)
 	if err != nil {
 		return nil, err
 	}
 	var done []trials.Trial
 	f := trials.TrialFilter{State: trials.TrialComplete, AfterNumber: -1, Limit: importancePage}
 	for {
-		page, more, err := h.s.cfg.Store.ListTrials(ctx, s.ID, f)
+		page, more, err := h.store.ListTrials(ctx, s.ID, f)
 		if err != nil {
 			return nil, err
 		}

@@ -9,6 +9,8 @@ import (
 	"github.com/tune-dev/tune/trials"
 )
 
+// metrics counts what the broker does for Prometheus; it is the broker's
+// Metrics.
 type metrics struct {
 	asks    prometheus.Counter
 	leases  prometheus.Counter
@@ -39,6 +41,16 @@ func newMetrics(reg prometheus.Registerer, store trials.Store) *metrics {
 	}
 	reg.MustRegister(m.asks, m.leases, m.tells, m.reaped, m.suggest, &trialsCollector{store: store})
 	return m
+}
+
+func (m *metrics) Asked()                       { m.asks.Inc() }
+func (m *metrics) Leased()                      { m.leases.Inc() }
+func (m *metrics) Told(state trials.TrialState) { m.tells.WithLabelValues(string(state)).Inc() }
+func (m *metrics) Suggested(d time.Duration)    { m.suggest.Observe(d.Seconds()) }
+
+func (m *metrics) Reaped(requeued, failed int) {
+	m.reaped.WithLabelValues("requeued").Add(float64(requeued))
+	m.reaped.WithLabelValues("failed").Add(float64(failed))
 }
 
 // trialsCollector reports trials by state at scrape time, summed over

@@ -1,6 +1,8 @@
 // Package service is tune's HTTP server: the handlers of the OpenAPI
-// operations, request validation against the spec, problem+json errors,
-// the lease reaper, health checks and Prometheus metrics.
+// operations, which translate between the OpenAPI types and the broker's
+// domain calls, request validation against the spec, problem+json errors,
+// health checks, Prometheus metrics and the dashboard's files. The trial
+// workflow itself (ask, lease, report, tell, the reaper) is the broker's.
 package service
 
 import (
@@ -10,7 +12,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -21,19 +22,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/tune-dev/tune/broker"
 	"github.com/tune-dev/tune/openapi"
 	"github.com/tune-dev/tune/trials"
-	"github.com/tune-dev/tune/tuner"
 	"github.com/tune-dev/tune/web"
 )
 
 // Tuner proposes params and decides pruning; tuner.Tuner implements it.
-type Tuner interface {
-	Suggest(ctx context.Context, s *trials.Study) (tuner.Proposal, error)
-	ShouldPrune(ctx context.Context, s *trials.Study, t *trials.Trial) (bool, map[string]string, error)
-	Observe(t *trials.Trial)
-	Forget(studyID int64)
-}
+type Tuner = broker.Tuner
 
 // Config wires a Server.
 type Config struct {
@@ -54,17 +50,12 @@ type Config struct {
 	LeasePoll time.Duration
 }
 
-// Server is the HTTP service. Close it to stop its reaper.
+// Server is the HTTP service. Close it to stop its broker's reaper.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	echo    *echo.Echo
-	metrics *metrics
-	studies studyCache
-	wake    *signal
-
-	stop chan struct{}
-	done sync.WaitGroup
+	cfg    Config
+	log    *slog.Logger
+	echo   *echo.Echo
+	broker *broker.Broker
 }
 
 const apiPrefix = "/api/v1"
@@ -77,33 +68,16 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.ReapInterval == 0 {
-		cfg.ReapInterval = time.Second
-	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
 	}
-	if cfg.MaxLeaseWait <= 0 {
-		cfg.MaxLeaseWait = 60 * time.Second
-	}
-	if cfg.LeasePoll <= 0 {
-		cfg.LeasePoll = time.Second
-	}
-	s := &Server{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		wake:    newSignal(),
-		stop:    make(chan struct{}),
-		studies: studyCache{store: cfg.Store},
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	s.metrics = newMetrics(reg, cfg.Store)
-
 	spec, err := openapi.GetSwagger()
 	if err != nil {
 		return nil, fmt.Errorf("service: loading the embedded spec: %w", err)
 	}
+	s := &Server{cfg: cfg, log: cfg.Logger}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -158,13 +132,20 @@ func New(cfg Config) (*Server, error) {
 				c.Request().URL.Path == apiPrefix+"/openapi.yaml"
 		},
 	}))
-	openapi.RegisterHandlersWithBaseURL(api, openapi.NewStrictHandler(&handlers{s}, nil), "")
-	s.echo = e
-
-	if cfg.ReapInterval > 0 {
-		s.done.Add(1)
-		go s.reapLoop()
+	s.broker, err = broker.New(broker.Config{
+		Store:        cfg.Store,
+		Tuner:        cfg.Tuner,
+		Logger:       cfg.Logger,
+		Metrics:      newMetrics(reg, cfg.Store),
+		ReapInterval: cfg.ReapInterval,
+		MaxLeaseWait: cfg.MaxLeaseWait,
+		LeasePoll:    cfg.LeasePoll,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("service: %w", err)
 	}
+	openapi.RegisterHandlersWithBaseURL(api, openapi.NewStrictHandler(&handlers{b: s.broker, store: cfg.Store}, nil), "")
+	s.echo = e
 	return s, nil
 }
 
@@ -183,15 +164,8 @@ func echoPath(pattern string) string {
 // dashboard.
 func (s *Server) Handler() http.Handler { return s.echo }
 
-// Close stops the reaper. It does not close the store.
-func (s *Server) Close() {
-	select {
-	case <-s.stop:
-	default:
-		close(s.stop)
-	}
-	s.done.Wait()
-}
+// Close stops the broker's reaper. It does not close the store.
+func (s *Server) Close() { s.broker.Close() }
 
 func (s *Server) ready(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
@@ -203,38 +177,12 @@ func (s *Server) ready(c echo.Context) error {
 	return c.String(http.StatusOK, "ok\n")
 }
 
-// reapLoop requeues or fails trials whose lease expired. Every replica runs
-// one; the store makes that safe.
-func (s *Server) reapLoop() {
-	defer s.done.Done()
-	t := time.NewTicker(s.cfg.ReapInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		requeued, failed, err := s.cfg.Store.ReapExpired(ctx)
-		cancel()
-		if err != nil {
-			s.log.Error("reaping expired leases", "err", err)
-			continue
-		}
-		if requeued+failed > 0 {
-			s.log.Info("reaped expired leases", "requeued", requeued, "failed", failed)
-			s.metrics.reaped.WithLabelValues("requeued").Add(float64(requeued))
-			s.metrics.reaped.WithLabelValues("failed").Add(float64(failed))
-			// Requeued trials are work for waiting runners; failed ones free
-			// parallel slots.
-			s.wake.broadcast()
-		}
-	}
-}
-
 // ensure the generated contract and the handlers stay in step.
 var _ openapi.StrictServerInterface = (*handlers)(nil)
 
-// handlers implements the generated strict server interface.
-type handlers struct{ s *Server }
+// handlers implements the generated strict server interface: workflow calls
+// go to the broker, plain reads straight to the store.
+type handlers struct {
+	b     *broker.Broker
+	store trials.Store
+}

@@ -8,24 +8,15 @@ import (
 )
 
 func (h *handlers) CreateStudy(ctx context.Context, req openapi.CreateStudyRequestObject) (openapi.CreateStudyResponseObject, error) {
-	s := studyFromCreate(req.Body).WithDefaults()
-	if err := s.Validate(); err != nil {
-		return nil, err
-	}
-	if err := s.ValidateWorkload(); err != nil {
-		return nil, err
-	}
-	created, err := h.s.cfg.Store.CreateStudy(ctx, s)
+	created, err := h.b.CreateStudy(ctx, studyFromCreate(req.Body).WithDefaults())
 	if err != nil {
 		return nil, err
 	}
-	h.s.log.Info("study created", "study", created.Name, "id", created.ID)
-	h.s.wake.broadcast()
 	return openapi.CreateStudy201JSONResponse(studyToAPI(&trials.StudySummary{Study: *created, Counts: map[trials.TrialState]int{}})), nil
 }
 
 func (h *handlers) ListStudies(ctx context.Context, _ openapi.ListStudiesRequestObject) (openapi.ListStudiesResponseObject, error) {
-	sums, err := h.s.cfg.Store.ListStudies(ctx)
+	sums, err := h.store.ListStudies(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -37,11 +28,11 @@ func (h *handlers) ListStudies(ctx context.Context, _ openapi.ListStudiesRequest
 }
 
 func (h *handlers) GetStudy(ctx context.Context, req openapi.GetStudyRequestObject) (openapi.GetStudyResponseObject, error) {
-	s, err := h.s.studies.resolve(ctx, req.Study)
+	s, err := h.b.Study(ctx, req.Study)
 	if err != nil {
 		return nil, err
 	}
-	sum, err := h.s.cfg.Store.SummarizeStudy(ctx, s.ID)
+	sum, err := h.store.SummarizeStudy(ctx, s.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -49,19 +40,14 @@ func (h *handlers) GetStudy(ctx context.Context, req openapi.GetStudyRequestObje
 }
 
 func (h *handlers) UpdateStudy(ctx context.Context, req openapi.UpdateStudyRequestObject) (openapi.UpdateStudyResponseObject, error) {
-	s, err := h.s.studies.resolve(ctx, req.Study)
+	s, err := h.b.Study(ctx, req.Study)
 	if err != nil {
 		return nil, err
 	}
-	state := trials.StudyState(req.Body.State)
-	if _, err := h.s.cfg.Store.SetStudyState(ctx, s.ID, state); err != nil {
+	if err := h.b.SetStudyState(ctx, s, trials.StudyState(req.Body.State)); err != nil {
 		return nil, err
 	}
-	h.s.log.Info("study state changed", "study", s.Name, "from", s.State, "to", state)
-	if state == trials.StudyRunning {
-		h.s.wake.broadcast()
-	}
-	sum, err := h.s.cfg.Store.SummarizeStudy(ctx, s.ID)
+	sum, err := h.store.SummarizeStudy(ctx, s.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -69,25 +55,22 @@ func (h *handlers) UpdateStudy(ctx context.Context, req openapi.UpdateStudyReque
 }
 
 func (h *handlers) DeleteStudy(ctx context.Context, req openapi.DeleteStudyRequestObject) (openapi.DeleteStudyResponseObject, error) {
-	s, err := h.s.studies.resolve(ctx, req.Study)
+	s, err := h.b.Study(ctx, req.Study)
 	if err != nil {
 		return nil, err
 	}
-	if err := h.s.cfg.Store.DeleteStudy(ctx, s.ID); err != nil {
+	if err := h.b.DeleteStudy(ctx, s); err != nil {
 		return nil, err
 	}
-	h.s.studies.forget(s.ID)
-	h.s.cfg.Tuner.Forget(s.ID)
-	h.s.log.Info("study deleted", "study", s.Name, "id", s.ID)
 	return openapi.DeleteStudy204Response{}, nil
 }
 
 func (h *handlers) GetBestTrial(ctx context.Context, req openapi.GetBestTrialRequestObject) (openapi.GetBestTrialResponseObject, error) {
-	s, err := h.s.studies.resolve(ctx, req.Study)
+	s, err := h.b.Study(ctx, req.Study)
 	if err != nil {
 		return nil, err
 	}
-	t, err := h.s.cfg.Store.BestTrial(ctx, s.ID)
+	t, err := h.store.BestTrial(ctx, s.ID)
 	if err != nil {
 		return nil, err
 	}

@@ -70,11 +70,13 @@ type Store interface {
 	// nothing while the study has MaxParallel running trials. ErrConflict
 	// when the study is not running.
 	ClaimWaiting(ctx context.Context, studyID int64, runner string, limitParallel bool) (*Trial, error)
-	// CreateRunning adds a running trial with the given normalized params,
-	// the next number and a fresh lease. ErrConflict when the study is not
-	// running, has MaxTrials trials, or (with limitParallel) has MaxParallel
-	// running trials.
-	CreateRunning(ctx context.Context, studyID int64, params map[string]any, runner string, limitParallel bool) (*Trial, error)
+	// CreateRunning adds a running trial with the given normalized params
+	// and system attrs (the sampler's bookkeeping; nil for none), the next
+	// number and a fresh lease, all in one write: no reader ever sees the
+	// trial without its attrs. ErrConflict when the study is not running,
+	// has MaxTrials trials, or (with limitParallel) has MaxParallel running
+	// trials.
+	CreateRunning(ctx context.Context, studyID int64, params map[string]any, attrs map[string]string, runner string, limitParallel bool) (*Trial, error)
 	// AddTrial adds a finished trial (complete, pruned or failed) with the
 	// study's next number, keeping what t says of it: normalized params,
 	// value, learning curve, metrics, error, runner, device, attempt and

@@ -152,12 +152,8 @@ func (p Pruner) validate() error {
 func (o Outcome) Normalize(objective string) (Outcome, error) {
 	switch o.State {
 	case TrialComplete:
-		if o.Value == nil {
-			if v, ok := o.Metrics[objective]; ok {
-				o.Value = &v
-			} else {
-				return o, Invalidf("a complete trial needs a value (or the objective metric %q in metrics)", objective)
-			}
+		if o.Value = valueOrObjective(o.Value, o.Metrics, objective); o.Value == nil {
+			return o, Invalidf("a complete trial needs a value (or the objective metric %q in metrics)", objective)
 		}
 		if !finite(*o.Value) {
 			return o, Invalidf("value must be a finite number; report a diverged run as failed")
@@ -175,6 +171,26 @@ func (o Outcome) Normalize(objective string) (Outcome, error) {
 		}
 	}
 	return o, nil
+}
+
+// valueOrObjective is a complete trial's value: the one given, else the
+// objective metric's when metrics has it, else nil.
+func valueOrObjective(value *float64, metrics map[string]float64, objective string) *float64 {
+	if value != nil {
+		return value
+	}
+	if v, ok := metrics[objective]; ok {
+		return &v
+	}
+	return nil
+}
+
+// TakeObjectiveValue gives a complete trial recorded without a value its
+// objective metric's, as a tell does (Outcome.Normalize).
+func (t *Trial) TakeObjectiveValue(objective string) {
+	if t.State == TrialComplete {
+		t.Value = valueOrObjective(t.Value, t.Metrics, objective)
+	}
 }
 
 // LeaseDuration is how long a grant of one of this study's trials lasts.

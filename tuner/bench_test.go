@@ -59,8 +59,8 @@ func BenchmarkSuggest(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				tr := src.create(s.ID, params, trials.TrialRunning)
-				tn.Observe(&tr)
+				tr := src.createWith(s.ID, params, prop.SystemAttrs, trials.TrialRunning)
+				tn.Bind(prop.Handle, &tr)
 				done := src.complete(tr.ID, f(params))
 				tn.Observe(&done)
 				b.StartTimer()

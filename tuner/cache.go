@@ -41,16 +41,17 @@ func (e *entry) prunedScore(sign float64) [2]float64 {
 	return s
 }
 
-// pending is a proposal handed out by Suggest whose trial has not come back
-// through Observe or a refresh yet. Until it does it counts as a running
-// trial: it takes a trial number (so concurrent asks get different seeds)
-// and is imputed by the constant liar (so they get different params).
+// pending is a proposal handed out by Suggest that its caller has not bound
+// to a stored trial (Tuner.Bind) or given up (Tuner.Release) yet. Until then
+// it counts as a running trial: it takes a trial number (so concurrent asks
+// get different seeds) and is imputed by the constant liar (so they get
+// different params). It is known by its identity, never by its params: two
+// proposals may well have the same params, and so may an enqueued trial.
 type pending struct {
 	created  time.Time
-	key      string // internalKey of the params; "" while still sampling
-	internal []float64
+	internal []float64 // nil while still sampling
 	// attrs are the system attrs Goptuna wrote while sampling (CMA-ES keeps
-	// its generation there); they are attached to the trial once it is seen.
+	// its generation there); they are attached to the trial it is bound to.
 	attrs map[string]string
 }
 
@@ -154,9 +155,6 @@ func (st *studyState) upsert(tr *trials.Trial) {
 	if old != nil && !tr.UpdatedAt.IsZero() && old.t.UpdatedAt.After(tr.UpdatedAt) {
 		return
 	}
-	if old == nil {
-		st.claimPending(tr)
-	}
 	e := st.newEntry(*tr)
 	st.byID[tr.ID] = e
 	st.snap = nil
@@ -176,22 +174,29 @@ func (st *studyState) upsert(tr *trials.Trial) {
 
 func byNumber(e *entry, n int) int { return e.t.Number - n }
 
-// claimPending drops the proposal a newly seen trial was made from, and
-// keeps the system attrs Goptuna wrote for it.
-func (st *studyState) claimPending(tr *trials.Trial) {
-	if len(st.pending) == 0 || len(tr.Params) == 0 {
-		return
+// bind drops proposal p, which the caller stored as trial tr, keeps the
+// system attrs Goptuna wrote for it with that trial, and caches the trial.
+// Callers must hold mu. Between the store's write and bind, a refresh may
+// already show the trial while p still counts: the proposal is then counted
+// twice for that moment, never lost.
+func (st *studyState) bind(p *pending, tr *trials.Trial) {
+	st.drop(p)
+	if len(p.attrs) > 0 {
+		st.attrs[tr.ID] = p.attrs
 	}
-	key := st.sp.internalKey(tr.Params)
-	for i, p := range st.pending {
-		if p.key == key {
-			if len(p.attrs) > 0 {
-				st.attrs[tr.ID] = p.attrs
-			}
-			st.pending = slices.Delete(st.pending, i, i+1)
-			return
-		}
+	old := st.byID[tr.ID]
+	st.upsert(tr)
+	if e := st.byID[tr.ID]; e != nil && e == old && len(p.attrs) > 0 {
+		// The cache holds a newer version, built before the attrs were
+		// known: build it again with them.
+		cur := e.t
+		st.upsert(&cur)
 	}
+}
+
+// drop forgets proposal p; callers must hold mu.
+func (st *studyState) drop(p *pending) {
+	st.pending = slices.DeleteFunc(st.pending, func(x *pending) bool { return x == p })
 }
 
 // newEntry converts a trial for the current space. The trial's maps are
@@ -252,14 +257,14 @@ func (st *studyState) reserve(now time.Time, ttl time.Duration) reservation {
 
 // settle records the params sampled for a reservation, or drops it when
 // sampling failed.
-func (st *studyState) settle(p *pending, key string, internal []float64, attrs map[string]string) {
+func (st *studyState) settle(p *pending, internal []float64, attrs map[string]string) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if internal == nil {
-		st.pending = slices.DeleteFunc(st.pending, func(x *pending) bool { return x == p })
+		st.drop(p)
 		return
 	}
-	p.key, p.internal, p.attrs = key, internal, attrs
+	p.internal, p.attrs = internal, attrs
 }
 
 // history is an immutable snapshot of a study's trials by number, shared

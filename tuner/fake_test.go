@@ -2,6 +2,7 @@ package tuner
 
 import (
 	"context"
+	"maps"
 	"math"
 	"math/rand"
 	"slices"
@@ -80,6 +81,12 @@ func clone(tr trials.Trial) trials.Trial {
 
 // create adds a trial to the study with the next number.
 func (m *memSource) create(studyID int64, params map[string]any, state trials.TrialState) trials.Trial {
+	return m.createWith(studyID, params, nil, state)
+}
+
+// createWith adds a trial with system attrs, in one write as a store's
+// CreateRunning does.
+func (m *memSource) createWith(studyID int64, params map[string]any, attrs map[string]string, state trials.TrialState) trials.Trial {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.nextID++
@@ -91,7 +98,8 @@ func (m *memSource) create(studyID int64, params map[string]any, state trials.Tr
 	}
 	m.clock = m.clock.Add(time.Millisecond)
 	tr := trials.Trial{ID: m.nextID, StudyID: studyID, Number: n, State: state, Params: params, CreatedAt: m.clock, UpdatedAt: m.clock}
-	m.byID[tr.ID] = tr
+	tr.SystemAttrs = maps.Clone(attrs)
+	m.byID[tr.ID] = clone(tr)
 	m.changes++
 	m.stamp[tr.ID] = m.changes
 	return clone(tr)
@@ -123,8 +131,8 @@ func (m *memSource) report(id int64, step int, value float64) trials.Trial {
 	})
 }
 
-// ask is what the service's ask does: suggest, write the running trial,
-// and tell the tuner about it.
+// ask is what the broker's ask does: suggest, write the running trial with
+// the proposal's system attrs, and bind the proposal to it.
 func ask(t testing.TB, tn *Tuner, src *memSource, s *trials.Study) trials.Trial {
 	t.Helper()
 	prop, err := tn.Suggest(context.Background(), s)
@@ -136,8 +144,8 @@ func ask(t testing.TB, tn *Tuner, src *memSource, s *trials.Study) trials.Trial 
 	if err != nil {
 		t.Fatalf("Suggest proposed params the space refuses: %v (%v)", err, params)
 	}
-	tr := src.create(s.ID, norm, trials.TrialRunning)
-	tn.Observe(&tr)
+	tr := src.createWith(s.ID, norm, prop.SystemAttrs, trials.TrialRunning)
+	tn.Bind(prop.Handle, &tr)
 	return tr
 }
 

@@ -62,7 +62,7 @@ func fillStudy(b *testing.B, s *postgres.Store, st *trials.Study, n int) {
 					"precision":     []string{"float32", "float64"}[r.Intn(2)],
 					"workers":       int64(1 + r.Intn(8)),
 				}
-				tr, err := s.CreateRunning(ctx, st.ID, p, "fill", false)
+				tr, err := s.CreateRunning(ctx, st.ID, p, nil, "fill", false)
 				if err != nil {
 					errs[c] = err
 					return
@@ -85,7 +85,7 @@ func fillStudy(b *testing.B, s *postgres.Store, st *trials.Study, n int) {
 
 // BenchmarkAskTellPostgres runs the service's ask/tell cycle sequentially
 // against the real store at a study size: Suggest (with the history
-// refresh it makes), CreateRunning and Observe (the ask), then Tell and
+// refresh it makes), CreateRunning and Bind (the ask), then Tell and
 // Observe (the runner's tell). It reports the median Suggest and the median
 // ask; the tell is not timed.
 func BenchmarkAskTellPostgres(b *testing.B) {
@@ -112,11 +112,11 @@ func BenchmarkAskTellPostgres(b *testing.B) {
 					b.Fatal(err)
 				}
 				suggest = time.Since(start)
-				tr, err := s.CreateRunning(ctx, st.ID, prop.Params, "bench", false)
+				tr, err := s.CreateRunning(ctx, st.ID, prop.Params, prop.SystemAttrs, "bench", false)
 				if err != nil {
 					b.Fatal(err)
 				}
-				tn.Observe(tr)
+				tn.Bind(prop.Handle, tr)
 				ask = time.Since(start)
 				b.StopTimer()
 				v := pgLoss(tr.Params)

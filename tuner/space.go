@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 
 	"github.com/c-bata/goptuna"
 
@@ -184,19 +183,4 @@ func cleanFloat(v float64) float64 {
 		return v
 	}
 	return c
-}
-
-// internalKey renders the internal values of a param set, so a proposal
-// can be recognised when its trial comes back from the store.
-func (sp *space) internalKey(params map[string]any) string {
-	var b strings.Builder
-	for _, p := range sp.params {
-		if x, ok := p.toInternal(params[p.name]); ok {
-			b.WriteString(strconv.FormatFloat(x, 'g', -1, 64))
-		} else {
-			b.WriteString("?")
-		}
-		b.WriteByte(',')
-	}
-	return b.String()
 }

@@ -5,9 +5,11 @@
 //
 // Goptuna has no ask/tell: its samplers read a goptuna.Storage and write the
 // new trial into it. The tuner gives them a read-only view over a cached
-// snapshot of the study and captures what they write, so the caller stores
-// the trial in one transaction of its own. The cache loads a study once and
-// then only the trials changed since (HistorySource.TrialsChangedSince).
+// snapshot of the study and captures what they write (params and system
+// attrs), so the caller stores the trial, attrs included, in one write of
+// its own, then binds the proposal's Handle to the stored trial (Bind). The
+// cache loads a study once and then only the trials changed since
+// (HistorySource.TrialsChangedSince).
 package tuner
 
 import (
@@ -57,9 +59,9 @@ func WithRefreshInterval(d time.Duration) Option {
 	return func(t *Tuner) { t.refreshEvery = d }
 }
 
-// defaultPendingTTL is how long a proposal whose trial never showed up
-// still counts as running. An ask writes its trial right after Suggest;
-// only a failed write leaves one behind.
+// defaultPendingTTL is how long a proposal that was neither bound nor
+// released still counts as running: a caller that died between Suggest and
+// Bind leaves one behind.
 const defaultPendingTTL = 2 * time.Minute
 
 // New returns a Tuner that reads history from src.
@@ -125,12 +127,12 @@ func direction(s *trials.Study) goptuna.StudyDirection {
 // seeded study whose trials run one at a time (each observed before the
 // next Suggest); concurrent proposals for one study differ from each other.
 //
-// The proposal counts as a running trial of the study until its trial
-// comes back through Observe or a refresh (matched by its params), or for
-// two minutes. System attrs Goptuna writes while sampling (CMA-ES's
-// generation) are kept in this Tuner and attached to that trial, and
-// returned for the caller to persist on it, so that a restarted service
-// resumes CMA-ES where it was.
+// The proposal counts as a running trial of the study until the caller
+// binds its Handle to the trial it stored (Bind) or releases it (Release),
+// or for two minutes. System attrs Goptuna writes while sampling (CMA-ES's
+// generation) are returned for the caller to store with the trial, so that a
+// restarted service resumes CMA-ES where it was; this Tuner also attaches
+// them to the trial it is bound to.
 func (t *Tuner) Suggest(ctx context.Context, s *trials.Study) (Proposal, error) {
 	sp, err := newSpace(s.SearchSpace)
 	if err != nil {
@@ -143,7 +145,7 @@ func (t *Tuner) Suggest(ctx context.Context, s *trials.Study) (Proposal, error) 
 	r := st.reserve(t.now(), t.pendingTTL)
 	internal, attrs, err := t.propose(s, sp, st, r)
 	if err != nil {
-		st.settle(r.p, "", nil, nil)
+		st.settle(r.p, nil, nil)
 		return Proposal{}, fmt.Errorf("tuner: suggest for study %d: %w", s.ID, err)
 	}
 	params := make(map[string]any, len(sp.params))
@@ -152,8 +154,8 @@ func (t *Tuner) Suggest(ctx context.Context, s *trials.Study) (Proposal, error) 
 		params[p.name] = p.toExternal(internal[p.name])
 		back[i], _ = p.toInternal(params[p.name])
 	}
-	st.settle(r.p, sp.internalKey(params), back, attrs)
-	return Proposal{Params: params, SystemAttrs: maps.Clone(attrs)}, nil
+	st.settle(r.p, back, attrs)
+	return Proposal{Params: params, SystemAttrs: maps.Clone(attrs), Handle: Handle{st: st, p: r.p}}, nil
 }
 
 // Proposal is what Suggest proposes for a new trial.
@@ -161,9 +163,44 @@ type Proposal struct {
 	// Params holds int64 for int params, float64 for float params and the
 	// declared choice for categorical params.
 	Params map[string]any
-	// SystemAttrs is sampler bookkeeping to store with the trial; nil for
-	// most samplers.
+	// SystemAttrs is sampler bookkeeping to store with the trial, in the
+	// write that creates it; nil for most samplers.
 	SystemAttrs map[string]string
+	// Handle names this proposal: give it to Bind with the trial stored for
+	// it, or to Release when none was.
+	Handle Handle
+}
+
+// Handle identifies one proposal of Suggest. Two proposals are told apart
+// by their handles, never by their params, which may be equal. The zero
+// Handle names no proposal.
+type Handle struct {
+	st *studyState
+	p  *pending
+}
+
+// Bind tells the Tuner that the proposal h was stored as trial tr (as the
+// store returned it): the proposal stops counting as in flight, the trial
+// takes its place in the cache, with the system attrs sampled for it.
+func (t *Tuner) Bind(h Handle, tr *trials.Trial) {
+	if h.p == nil {
+		t.Observe(tr)
+		return
+	}
+	h.st.mu.Lock()
+	defer h.st.mu.Unlock()
+	h.st.bind(h.p, tr)
+}
+
+// Release gives up proposal h, whose trial was not stored (the write was
+// refused or failed), so that it stops counting as a running trial at once.
+func (t *Tuner) Release(h Handle) {
+	if h.p == nil {
+		return
+	}
+	h.st.mu.Lock()
+	defer h.st.mu.Unlock()
+	h.st.drop(h.p)
 }
 
 // propose runs Goptuna's samplers for one new trial and returns the

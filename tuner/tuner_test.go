@@ -238,8 +238,8 @@ func TestConstantLiarSpreadsConcurrentAsks(t *testing.T) {
 						return
 					}
 					if observe {
-						tr := src.create(s.ID, params, trials.TrialRunning)
-						tn.Observe(&tr)
+						tr := src.createWith(s.ID, params, prop.SystemAttrs, trials.TrialRunning)
+						tn.Bind(prop.Handle, &tr)
 					}
 					mu.Lock()
 					got[fmt.Sprint(params)]++
@@ -495,8 +495,8 @@ func TestConcurrentUse(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				tr := src.create(s.ID, params, trials.TrialRunning)
-				tn.Observe(&tr)
+				tr := src.createWith(s.ID, params, prop.SystemAttrs, trials.TrialRunning)
+				tn.Bind(prop.Handle, &tr)
 				for step := range 3 {
 					tr = src.report(tr.ID, step, float64(step))
 					prune, attrs, err := tn.ShouldPrune(context.Background(), s, &tr)

@@ -256,18 +256,22 @@ func (s *Store) ClaimWaiting(ctx context.Context, studyID int64, runner string, 
 	return out, err
 }
 
-// CreateRunning adds a running trial with the given normalized params, the
-// study's next number and lease token 1. ErrConflict when the study is not
-// running, has MaxTrials trials, or (with limitParallel) runs MaxParallel
-// trials.
-func (s *Store) CreateRunning(ctx context.Context, studyID int64, params map[string]any, runner string, limitParallel bool) (_ *trials.Trial, err error) {
+// CreateRunning adds a running trial with the given normalized params and
+// system attrs, the study's next number and lease token 1, in one INSERT.
+// ErrConflict when the study is not running, has MaxTrials trials, or (with
+// limitParallel) runs MaxParallel trials.
+func (s *Store) CreateRunning(ctx context.Context, studyID int64, params map[string]any, attrs map[string]string, runner string, limitParallel bool) (_ *trials.Trial, err error) {
 	defer wrap(&err, "CreateRunning(%d, %q)", studyID, runner)
 	doc, err := record.JSONObject(params)
 	if err != nil {
 		return nil, fmt.Errorf("encode params: %w", err)
 	}
+	attrDoc, err := record.JSONObject(attrs)
+	if err != nil {
+		return nil, fmt.Errorf("encode attrs: %w", err)
+	}
 	var out *trials.Trial
-	a := s.args(pgx.NamedArgs{"study_id": studyID, "runner": runner, "limit_parallel": limitParallel, "params": doc})
+	a := s.args(pgx.NamedArgs{"study_id": studyID, "runner": runner, "limit_parallel": limitParallel, "params": doc, "attrs": attrDoc})
 	err = s.batch(ctx, func(b *pgx.Batch) {
 		b.Queue(lockForParallelSQL, a)
 		// The state and max_trials conditions are on the updated row
@@ -283,9 +287,9 @@ func (s *Store) CreateRunning(ctx context.Context, studyID int64, params map[str
 							WHERE r.study_id = s.id AND r.state = 'running') >= s.max_parallel)
 				RETURNING s.id, s.next_number - 1 AS number, s.lease_seconds
 			)
-			INSERT INTO trials AS t (study_id, number, state, params, runner, lease,
+			INSERT INTO trials AS t (study_id, number, state, params, system_attrs, runner, lease,
 				lease_expires_at, created_at, started_at, updated_at)
-			SELECT b.id, b.number, 'running', @params, @runner, 1,
+			SELECT b.id, b.number, 'running', @params, @attrs::jsonb, @runner, 1,
 				now() + @clock_offset::interval + make_interval(secs => b.lease_seconds),
 				now() + @clock_offset::interval, now() + @clock_offset::interval,
 				clock_timestamp() + @clock_offset::interval

@@ -51,6 +51,7 @@ func countRunning(ctx context.Context, tx *sql.Tx, studyID int64) (n int, err er
 type newTrial struct {
 	state                         trials.TrialState
 	params, intermediate, metrics jsonText
+	systemAttrs                   jsonText
 	value                         *float64
 	errText, runner, device       string
 	attempt                       int
@@ -74,14 +75,17 @@ func insertTrial(ctx context.Context, tx *sql.Tx, studyID int64, info studyInfo,
 	if nt.metrics == nil {
 		nt.metrics = jsonText(`{}`)
 	}
+	if nt.systemAttrs == nil {
+		nt.systemAttrs = jsonText(`{}`)
+	}
 	var r record.TrialRow
 	err := tx.QueryRowContext(ctx, `
 		INSERT INTO trials AS t (study_id, number, state, params, value, intermediate, metrics,
-			error, runner, device, attempt, lease, lease_expires_at, created_at, started_at,
+			system_attrs, error, runner, device, attempt, lease, lease_expires_at, created_at, started_at,
 			finished_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		RETURNING `+trialReturning,
-		studyID, info.Trials, string(nt.state), nt.params, nt.value, nt.intermediate, nt.metrics,
+		studyID, info.Trials, string(nt.state), nt.params, nt.value, nt.intermediate, nt.metrics, nt.systemAttrs,
 		nt.errText, nt.runner, nt.device, nt.attempt, nt.lease, optionalNanos(nt.leaseExpiresAt),
 		nanos(nt.createdAt), optionalNanos(nt.startedAt), optionalNanos(nt.finishedAt), nanos(nt.updatedAt),
 	).Scan(r.Dest(times)...)
@@ -237,11 +241,15 @@ func (s *Store) ClaimWaiting(ctx context.Context, studyID int64, runner string, 
 // study's next number and lease token 1. ErrConflict when the study is not
 // running, has MaxTrials trials, or (with limitParallel) runs MaxParallel
 // trials.
-func (s *Store) CreateRunning(ctx context.Context, studyID int64, params map[string]any, runner string, limitParallel bool) (_ *trials.Trial, err error) {
+func (s *Store) CreateRunning(ctx context.Context, studyID int64, params map[string]any, attrs map[string]string, runner string, limitParallel bool) (_ *trials.Trial, err error) {
 	defer wrap(&err, "CreateRunning(%d, %q)", studyID, runner)
 	doc, err := jsonObject(params)
 	if err != nil {
 		return nil, fmt.Errorf("encode params: %w", err)
+	}
+	attrDoc, err := jsonObject(attrs)
+	if err != nil {
+		return nil, fmt.Errorf("encode attrs: %w", err)
 	}
 	var out *trials.Trial
 	err = s.write(ctx, func(tx *sql.Tx, now time.Time) error {
@@ -262,7 +270,7 @@ func (s *Store) CreateRunning(ctx context.Context, studyID int64, params map[str
 		}
 		expires := now.Add(time.Duration(info.leaseSeconds) * time.Second)
 		out, err = insertTrial(ctx, tx, studyID, info, newTrial{
-			state: trials.TrialRunning, params: doc, runner: runner, lease: 1, leaseExpiresAt: &expires,
+			state: trials.TrialRunning, params: doc, systemAttrs: attrDoc, runner: runner, lease: 1, leaseExpiresAt: &expires,
 			createdAt: now, startedAt: &now, updatedAt: now,
 		})
 		return err

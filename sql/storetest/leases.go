@@ -142,6 +142,48 @@ func (su suite) testSetSystemAttrs(t *testing.T) {
 	wantErr(t, s.SetSystemAttrs(ctx, 999, want), trials.ErrNotFound)
 }
 
+// testCreateRunningWithAttrs: the sampler's attrs are written with the
+// trial, so every read of the trial, the first included, carries them.
+func (su suite) testCreateRunningWithAttrs(t *testing.T) {
+	ctx := context.Background()
+	s := su.open(t)
+	st := createStudy(t, s, "created-with-attrs", nil)
+	want := map[string]string{"goptuna:cmaes:generationId": "0000000000000042-0"}
+	tr, err := s.CreateRunning(ctx, st.ID, Params(16), want, "r1", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, tr.SystemAttrs); diff != "" {
+		t.Errorf("CreateRunning's trial system attrs (-want +got):\n%s", diff)
+	}
+	got, err := s.GetTrial(ctx, tr.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(tr, got); diff != "" {
+		t.Errorf("GetTrial differs from CreateRunning (-create +get):\n%s", diff)
+	}
+	changed, _, err := s.TrialsChangedSince(ctx, st.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changed) != 1 || !cmp.Equal(want, changed[0].SystemAttrs) {
+		t.Errorf("TrialsChangedSince(0) = %+v, want the trial with attrs %v", changed, want)
+	}
+	// Later bookkeeping merges with what the create wrote.
+	if err := s.SetSystemAttrs(ctx, tr.ID, map[string]string{"completed_rung_0": "0.5"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.GetTrial(ctx, tr.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want["completed_rung_0"] = "0.5"
+	if diff := cmp.Diff(want, got.SystemAttrs); diff != "" {
+		t.Errorf("system attrs after SetSystemAttrs (-want +got):\n%s", diff)
+	}
+}
+
 func (su suite) testTell(t *testing.T) {
 	ctx := context.Background()
 	s := su.open(t)
@@ -246,7 +288,7 @@ func (su suite) testStudyDoneAfterLastTrial(t *testing.T) {
 	if got, _ := s.GetStudy(ctx, st.ID); got.State != trials.StudyRunning {
 		t.Errorf("a repeated tell set the study to %s", got.State)
 	}
-	_, err = s.CreateRunning(ctx, st.ID, Params(16), "r1", false)
+	_, err = s.CreateRunning(ctx, st.ID, Params(16), nil, "r1", false)
 	wantErr(t, err, trials.ErrConflict, "max_trials")
 }
 

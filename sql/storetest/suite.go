@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) Store, pair func(t *testing.T) (S
 		{"Heartbeat", su.testHeartbeat},
 		{"Report", su.testReport},
 		{"SetSystemAttrs", su.testSetSystemAttrs},
+		{"CreateRunningWithAttrs", su.testCreateRunningWithAttrs},
 		{"Tell", su.testTell},
 		{"StudyDoneAfterLastTrial", su.testStudyDoneAfterLastTrial},
 		{"ReapExpired", su.testReapExpired},
