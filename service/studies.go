@@ -4,15 +4,20 @@ import (
 	"context"
 
 	"github.com/tune-dev/tune/openapi"
+	"github.com/tune-dev/tune/runner/catalog"
 	"github.com/tune-dev/tune/trials"
 )
+
+// workloads are the built-in workloads' declarations: a study whose space
+// or options one of them would refuse at run time is refused at creation.
+var workloads = catalog.Builtin()
 
 func (h *handlers) CreateStudy(ctx context.Context, req openapi.CreateStudyRequestObject) (openapi.CreateStudyResponseObject, error) {
 	s := studyFromCreate(req.Body).WithDefaults()
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	if err := s.ValidateWorkload(); err != nil {
+	if err := s.ValidateWorkload(workloads); err != nil {
 		return nil, err
 	}
 	created, err := h.s.cfg.Store.CreateStudy(ctx, s)

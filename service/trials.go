@@ -52,7 +52,7 @@ func (h *handlers) EnqueueTrial(ctx context.Context, req openapi.EnqueueTrialReq
 	if err != nil {
 		return nil, err
 	}
-	params, err := s.SearchSpace.NormalizeParams(req.Body.Params)
+	params, err := s.SearchSpace.Decode(req.Body.Params)
 	if err != nil {
 		return nil, err
 	}
