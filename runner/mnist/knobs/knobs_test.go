@@ -52,7 +52,9 @@ func TestValidateWorkload(t *testing.T) {
 // are refused.
 func TestEveryKnobsBounds(t *testing.T) {
 	point := func(v float64) trials.Distribution { return trials.Distribution{Type: trials.Float, Low: v, High: v} }
-	choice := func(v any) trials.Distribution { return trials.Distribution{Type: trials.Categorical, Choices: []any{v}} }
+	choice := func(v any) trials.Distribution {
+		return trials.Distribution{Type: trials.Categorical, Choices: []any{v}}
+	}
 	checked := 0
 	for _, k := range knobs.Spec.Params {
 		type probe struct {
