@@ -81,18 +81,21 @@ func (k Knob) Range() string {
 		if k.Max.Exclusive {
 			hi = ")"
 		}
-		return fmt.Sprintf("%s%v, %v%s", lo, k.Min.Value, k.Max.Value, hi)
+		return fmt.Sprintf("%s%s, %s%s", lo, num(k.Min.Value), num(k.Max.Value), hi)
 	case k.Min != nil && k.Min.Exclusive:
-		return fmt.Sprintf("> %v", k.Min.Value)
+		return "> " + num(k.Min.Value)
 	case k.Min != nil:
-		return fmt.Sprintf(">= %v", k.Min.Value)
+		return ">= " + num(k.Min.Value)
 	case k.Max != nil && k.Max.Exclusive:
-		return fmt.Sprintf("< %v", k.Max.Value)
+		return "< " + num(k.Max.Value)
 	case k.Max != nil:
-		return fmt.Sprintf("<= %v", k.Max.Value)
+		return "<= " + num(k.Max.Value)
 	}
 	return ""
 }
+
+// num writes a bound without an exponent: 31536000, not 3.1536e+07.
+func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 // inRange reports whether a number lies within the knob's bounds.
 func (k Knob) inRange(f float64) bool {
