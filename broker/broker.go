@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tune-dev/tune/runner/catalog"
 	"github.com/tune-dev/tune/trials"
 	"github.com/tune-dev/tune/tuner"
 )
@@ -57,6 +58,10 @@ type Config struct {
 	// other replicas made available (default 1 s); work made available
 	// through this Broker wakes it at once.
 	LeasePoll time.Duration
+	// Workloads declare what each workload type accepts as params and
+	// options; a study one of them would refuse at run time is refused at
+	// creation. Default: the built-in workloads (runner/catalog).
+	Workloads trials.Workloads
 }
 
 // Broker runs the trial workflow. Close it to stop its reaper.
@@ -89,6 +94,9 @@ func New(cfg Config) (*Broker, error) {
 	}
 	if cfg.LeasePoll <= 0 {
 		cfg.LeasePoll = time.Second
+	}
+	if cfg.Workloads == nil {
+		cfg.Workloads = catalog.Builtin()
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = noMetrics{}
@@ -138,7 +146,7 @@ func (b *Broker) CreateStudy(ctx context.Context, s trials.Study) (*trials.Study
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	if err := s.ValidateWorkload(); err != nil {
+	if err := s.ValidateWorkload(b.cfg.Workloads); err != nil {
 		return nil, err
 	}
 	created, err := b.store.CreateStudy(ctx, s)

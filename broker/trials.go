@@ -10,7 +10,7 @@ import (
 // Enqueue adds a waiting trial with fixed params (checked against the
 // study's space) for the next ask or lease to hand out.
 func (b *Broker) Enqueue(ctx context.Context, s *trials.Study, params map[string]any) (*trials.Trial, error) {
-	params, err := s.SearchSpace.NormalizeParams(params)
+	params, err := s.SearchSpace.Decode(params)
 	if err != nil {
 		return nil, err
 	}
@@ -27,7 +27,7 @@ func (b *Broker) Enqueue(ctx context.Context, s *trials.Study, params map[string
 // the study existed). As with a tell, a complete trial may carry its value
 // as the objective metric.
 func (b *Broker) Record(ctx context.Context, s *trials.Study, rec trials.Trial) (*trials.Trial, error) {
-	params, err := s.SearchSpace.NormalizeParams(rec.Params)
+	params, err := s.SearchSpace.Decode(rec.Params)
 	if err != nil {
 		return nil, err
 	}

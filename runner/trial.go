@@ -65,8 +65,11 @@ func (r *Runner) runTrial(ctx context.Context, g *openapi.LeaseGrant, slot int) 
 		log: r.log.With("study", g.Study.Name, "trial", g.Trial.Id, "number", g.Trial.Number,
 			"lease", g.Lease, "slot", slot),
 	}
-	wt := r.workloadTrial(g)
+	wt, decodeErr := r.workloadTrial(g)
 	params := compactJSON(wt.Params)
+	if decodeErr != nil {
+		params = compactJSON(g.Trial.Params)
+	}
 	t.log.Info("running trial", "params", params, "attempt", g.Trial.Attempt,
 		"device", r.cfg.Device, "lease_seconds", g.LeaseSeconds)
 
@@ -89,7 +92,10 @@ func (r *Runner) runTrial(ctx context.Context, g *openapi.LeaseGrant, slot int) 
 		<-hbDone
 	}()
 
-	res, err := t.runWorkload(wctx, wt)
+	res, err := workload.Result{}, decodeErr
+	if decodeErr == nil {
+		res, err = t.runWorkload(wctx, wt)
+	}
 	cancel(nil)
 
 	tell, ok := t.outcome(ctx, res, err)
@@ -113,13 +119,16 @@ func (r *Runner) runTrial(ctx context.Context, g *openapi.LeaseGrant, slot int) 
 	}
 }
 
-// workloadTrial builds what the workload is given from the grant.
-func (r *Runner) workloadTrial(g *openapi.LeaseGrant) workload.Trial {
+// workloadTrial builds what the workload is given from the grant. The
+// trial's params are decoded once, through the study's search space: JSON
+// has one number type, and the space is what says which params are ints.
+// A grant whose params the space refuses fails its trial with the reason.
+func (r *Runner) workloadTrial(g *openapi.LeaseGrant) (workload.Trial, error) {
 	wt := workload.Trial{
 		ID:      g.Trial.Id,
 		Number:  g.Trial.Number,
 		Study:   g.Study.Name,
-		Params:  make(map[string]any, len(g.Trial.Params)),
+		Params:  trials.Params{},
 		Options: map[string]any{},
 		Objective: trials.Objective{
 			Metric: g.Study.Objective.Metric,
@@ -132,15 +141,29 @@ func (r *Runner) workloadTrial(g *openapi.LeaseGrant) workload.Trial {
 	if w := g.Study.Workload; w != nil && w.Options != nil {
 		wt.Options = maps.Clone(*w.Options)
 	}
-	// JSON has one number type; the workload contract promises int params
-	// as int64, so convert those the search space declares int.
-	for name, v := range g.Trial.Params {
-		if f, ok := v.(float64); ok && g.Study.SearchSpace[name].Type == trials.Int && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
-			v = int64(f)
-		}
-		wt.Params[name] = v
+	space, err := spaceOf(g.Study.SearchSpace)
+	if err != nil {
+		return wt, err
 	}
-	return wt
+	if wt.Params, err = space.Decode(g.Trial.Params); err != nil {
+		return wt, fmt.Errorf("the trial's params do not fit the study's search space: %w", err)
+	}
+	return wt, nil
+}
+
+// spaceOf reads the study's search space as the domain type. The wire
+// format is the domain's JSON, so a round trip converts it without a
+// second copy of the field mapping.
+func spaceOf(api openapi.SearchSpace) (trials.SearchSpace, error) {
+	raw, err := json.Marshal(api)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the search space: %w", err)
+	}
+	var space trials.SearchSpace
+	if err := json.Unmarshal(raw, &space); err != nil {
+		return nil, fmt.Errorf("decoding the search space: %w", err)
+	}
+	return space, nil
 }
 
 // runWorkload runs the study's workload, turning a panic into a failure:

@@ -6,6 +6,7 @@ import (
 	"math"
 	"regexp"
 	"sort"
+	"strings"
 )
 
 // Distribution types.
@@ -218,10 +219,19 @@ func (d Distribution) Normalize(v any) (any, error) {
 	return nil, fmt.Errorf("unknown distribution type %q", d.Type)
 }
 
-// NormalizeParams checks a full set of params against the space: every param
-// must be given, none may be unknown.
-func (s SearchSpace) NormalizeParams(params map[string]any) (map[string]any, error) {
-	out := make(map[string]any, len(s))
+// Params are a trial's param values decoded into their declared types:
+// int64 for int params, float64 for float params, and the declared choice
+// (string, float64 or bool) for categorical ones. SearchSpace.Decode is the
+// one place that decides which number is an int; code after it reads
+// typed values.
+type Params map[string]any
+
+// Decode checks a full set of params against the space (every param must
+// be given, none may be unknown) and returns them in their declared types.
+// It takes whatever a decoder produced: float64 or json.Number from JSON,
+// Go integers from Go callers.
+func (s SearchSpace) Decode(params map[string]any) (Params, error) {
+	out := make(Params, len(s))
 	for name := range params {
 		if _, ok := s[name]; !ok {
 			return nil, Invalidf("param %q is not in the study's search space", name)
@@ -239,6 +249,41 @@ func (s SearchSpace) NormalizeParams(params map[string]any) (map[string]any, err
 		out[name] = nv
 	}
 	return out, nil
+}
+
+// DecodeStored decodes params read back from storage, which were decoded
+// once before they were written: declared params take their declared
+// types; a param the space does not declare (or no longer accepts) keeps
+// its value, a JSON number written without a fraction or exponent as int64
+// and any other as float64. It never fails: a stored trial is shown as it
+// is.
+func (s SearchSpace) DecodeStored(stored map[string]any) Params {
+	out := make(Params, len(stored))
+	for name, v := range stored {
+		if d, ok := s[name]; ok {
+			if nv, err := d.Normalize(v); err == nil {
+				out[name] = nv
+				continue
+			}
+		}
+		out[name] = plainNumber(v)
+	}
+	return out
+}
+
+// plainNumber turns a json.Number into an int64 or a float64.
+func plainNumber(v any) any {
+	n, ok := v.(json.Number)
+	if !ok {
+		return v
+	}
+	if !strings.ContainsAny(n.String(), ".eE") {
+		if i, err := n.Int64(); err == nil {
+			return i
+		}
+	}
+	f, _ := n.Float64()
+	return f
 }
 
 func stepText(step *float64) string {

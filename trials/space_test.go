@@ -64,14 +64,14 @@ func TestSearchSpaceValidate(t *testing.T) {
 	}
 }
 
-func TestNormalizeParams(t *testing.T) {
+func TestDecodeParams(t *testing.T) {
 	space := SearchSpace{
 		"lr":         {Type: Float, Low: 1e-5, High: 1, Log: true},
 		"batch_size": {Type: Int, Low: 16, High: 1024, Log: true},
 		"units":      {Type: Int, Low: 32, High: 512, Step: f(32)},
 		"act":        {Type: Categorical, Choices: []any{"relu", 2.0}},
 	}
-	got, err := space.NormalizeParams(map[string]any{"lr": 0.01, "batch_size": 64.0, "units": json.Number("96"), "act": int64(2)})
+	got, err := space.Decode(map[string]any{"lr": 0.01, "batch_size": 64.0, "units": json.Number("96"), "act": int64(2)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestNormalizeParams(t *testing.T) {
 		{"lr": "fast", "batch_size": 64, "units": 96, "act": "relu"},             // not a number
 	}
 	for i, p := range bad {
-		if _, err := space.NormalizeParams(p); !errors.Is(err, ErrInvalid) {
+		if _, err := space.Decode(p); !errors.Is(err, ErrInvalid) {
 			t.Errorf("case %d: got %v, want an ErrInvalid", i, err)
 		}
 	}
@@ -194,36 +194,4 @@ func FuzzDistribution(f *testing.F) {
 			t.Errorf("low %v does not normalize: %v", d.Low, err)
 		}
 	})
-}
-
-func TestValidateWorkload(t *testing.T) {
-	five := SearchSpace{
-		"learning_rate": {Type: Float, Low: 1e-5, High: 1, Log: true},
-		"batch_size":    {Type: Int, Low: 16, High: 1024, Log: true},
-		"activation":    {Type: Categorical, Choices: []any{"relu", "tanh", "sigmoid", "leaky_relu"}},
-		"precision":     {Type: Categorical, Choices: []any{"float32", "float64"}},
-		"workers":       {Type: Int, Low: 1, High: 8},
-	}
-	s := Study{SearchSpace: five, Workload: &Workload{Type: WorkloadMNISTMLP}}
-	if err := s.ValidateWorkload(); err != nil {
-		t.Fatalf("the five knobs rejected: %v", err)
-	}
-	for name, d := range map[string]Distribution{
-		"dropout":    {Type: Float, Low: 0, High: 0.5},
-		"activation": {Type: Categorical, Choices: []any{"relu", "swish"}},
-		"precision":  {Type: Categorical, Choices: []any{"float16"}},
-		"workers":    {Type: Int, Low: 0, High: 4},
-		"batch_size": {Type: Float, Low: 16, High: 64},
-	} {
-		bad := SearchSpace{name: d}
-		if err := (Study{SearchSpace: bad, Workload: &Workload{Type: WorkloadMNISTMLP}}).ValidateWorkload(); !errors.Is(err, ErrInvalid) {
-			t.Errorf("%s %+v: got %v, want ErrInvalid", name, d, err)
-		}
-		// exec and unknown workloads take any param.
-		for _, typ := range []string{WorkloadExec, "my-own"} {
-			if err := (Study{SearchSpace: bad, Workload: &Workload{Type: typ}}).ValidateWorkload(); err != nil {
-				t.Errorf("%s rejected %s: %v", typ, name, err)
-			}
-		}
-	}
 }

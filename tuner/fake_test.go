@@ -140,7 +140,7 @@ func ask(t testing.TB, tn *Tuner, src *memSource, s *trials.Study) trials.Trial 
 	if err != nil {
 		t.Fatalf("Suggest: %v", err)
 	}
-	norm, err := s.SearchSpace.NormalizeParams(params)
+	norm, err := s.SearchSpace.Decode(params)
 	if err != nil {
 		t.Fatalf("Suggest proposed params the space refuses: %v (%v)", err, params)
 	}

@@ -53,7 +53,8 @@ func newStudyCreateCommand(opts *clientOptions) *cobra.Command {
     activation:    {type: categorical, choices: [relu, tanh, sigmoid]}
   max_trials: 100
 
-Use -f - to read the definition from stdin.`,
+Use -f - to read the definition from stdin. 'tune workloads' lists the params
+and options the built-in workloads (mnist-mlp, exec) understand.`,
 		Example: "  tune study create -f study.yaml\n  generate-study | tune study create -f -",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

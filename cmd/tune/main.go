@@ -45,7 +45,7 @@ minutes.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCommand(), newMigrateCommand(), newRunnerCommand(), newDemoCommand())
+	root.AddCommand(newServeCommand(), newMigrateCommand(), newRunnerCommand(), newDemoCommand(), newWorkloadsCommand())
 	addClientCommands(root)
 	return root
 }

@@ -1,6 +1,7 @@
 package command_test
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/tune-dev/tune/runner/command"
 	"github.com/tune-dev/tune/runner/internal/runnertest"
 	"github.com/tune-dev/tune/runner/workload"
+	"github.com/tune-dev/tune/trials"
 )
 
 // startExecRunner runs a runner with only the exec workload.
@@ -36,6 +38,26 @@ func execStudy(name, script string, extra map[string]any) map[string]any {
 		s[k] = v
 	}
 	return s
+}
+
+// createUnchecked writes a study straight to the store, as a service
+// from before workload options were checked at creation would have.
+func createUnchecked(t *testing.T, e *runnertest.Env, body map[string]any) {
+	t.Helper()
+	w := body["workload"].(map[string]any)
+	opts := w["options"].(map[string]any)
+	argv := opts["command"].([]string)
+	opts["command"] = []any{argv[0], argv[1], argv[2]}
+	st := trials.Study{
+		Name:        body["name"].(string),
+		Objective:   trials.Objective{Metric: "loss", Direction: trials.Minimize},
+		SearchSpace: trials.SearchSpace{"x": {Type: trials.Float, Low: 0, High: 1}},
+		Workload:    &trials.Workload{Type: w["type"].(string), Options: opts},
+		MaxTrials:   1,
+	}.WithDefaults()
+	if _, err := e.Store.CreateStudy(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func onlyTrial(t *testing.T, e *runnertest.Env, study string) openapi.Trial {
@@ -160,7 +182,10 @@ func TestFailingCommands(t *testing.T) {
 		{name: "malformed", script: `echo 'TUNE_REPORT {"loss": NaN}'; exec sleep 60`,
 			want: []string{"malformed line", `TUNE_REPORT {\"loss\": NaN}`}, within: 10 * time.Second},
 		{name: "signal", script: `kill -9 $$`, want: []string{"killed by signal 9"}},
-		{name: "bad-option", script: `true`, options: map[string]any{"timeout": 5.0}, want: []string{`unknown exec option "timeout"`}},
+		// The service refuses this study at creation (see
+		// TestWorkloadOptionsRefusedAtCreation in service); one written by an older
+		// service reaches the runner, which refuses it the same way.
+		{name: "bad-option", script: `true`, options: map[string]any{"timeout": 5.0}, want: []string{`unknown option "timeout" for workload exec`}},
 	}
 	start := time.Now()
 	for _, tc := range cases {
@@ -168,6 +193,10 @@ func TestFailingCommands(t *testing.T) {
 		opts := s["workload"].(map[string]any)["options"].(map[string]any)
 		for k, v := range tc.options {
 			opts[k] = v
+		}
+		if tc.name == "bad-option" {
+			createUnchecked(t, e, s)
+			continue
 		}
 		e.CreateStudy(s)
 	}

@@ -4,18 +4,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tune-dev/tune/runner/command/knobs"
 	"github.com/tune-dev/tune/runner/workload"
 )
 
 // DefaultTimeout is how long a command may run when its study does not set
 // timeout_seconds.
-const DefaultTimeout = time.Hour
+const DefaultTimeout = knobs.DefaultTimeout
 
 // spec is a study's exec options, checked.
 type spec struct {
@@ -25,77 +25,28 @@ type spec struct {
 	dir     string
 }
 
-// parseOptions reads the study's workload options. Unknown options are
-// refused: a misspelt "timeout" silently falling back to an hour is worse
-// than a failed first trial that names the mistake.
+// parseOptions reads the study's workload options through their declaration
+// (knobs.Spec). Unknown
+// options are refused: a misspelt "timeout" silently falling back to an
+// hour is worse than a failed first trial that names the mistake.
 func parseOptions(opts map[string]any) (spec, error) {
 	sp := spec{timeout: DefaultTimeout}
-	for _, name := range slices.Sorted(maps.Keys(opts)) {
-		v := opts[name]
-		switch name {
-		case "command":
-			list, ok := v.([]any)
-			if !ok || len(list) == 0 {
-				return sp, fmt.Errorf(`exec option "command" must be a non-empty list of strings, e.g. ["python3", "train.py"], got %s`, jsonText(v))
-			}
-			for _, a := range list {
-				s, ok := a.(string)
-				if !ok {
-					return sp, fmt.Errorf(`exec option "command": every element must be a string, got %s`, jsonText(a))
-				}
-				sp.argv = append(sp.argv, s)
-			}
-			if sp.argv[0] == "" {
-				return sp, fmt.Errorf(`exec option "command": the program name is empty`)
-			}
-		case "timeout_seconds":
-			f, ok := v.(float64)
-			if !ok || !(f > 0) || math.IsInf(f, 0) {
-				return sp, fmt.Errorf(`exec option "timeout_seconds" must be a positive number of seconds, got %s`, jsonText(v))
-			}
-			sp.timeout = time.Duration(f * float64(time.Second))
-		case "env":
-			m, ok := v.(map[string]any)
-			if !ok {
-				return sp, fmt.Errorf(`exec option "env" must be an object of strings, got %s`, jsonText(v))
-			}
-			sp.env = make(map[string]string, len(m))
-			for k, ev := range m {
-				if k == "" || strings.ContainsAny(k, "=\x00") {
-					return sp, fmt.Errorf(`exec option "env": %q is not a variable name`, k)
-				}
-				s, ok := envString(ev)
-				if !ok {
-					return sp, fmt.Errorf(`exec option "env": %s must be a string, got %s`, k, jsonText(ev))
-				}
-				sp.env[k] = s
-			}
-		case "dir":
-			s, ok := v.(string)
-			if !ok {
-				return sp, fmt.Errorf(`exec option "dir" must be a string, got %s`, jsonText(v))
-			}
-			sp.dir = s
-		default:
-			return sp, fmt.Errorf("unknown exec option %q; exec takes command, timeout_seconds, env and dir", name)
-		}
+	decoded, err := knobs.Spec.DecodeOptions(opts)
+	if err != nil {
+		return sp, fmt.Errorf("exec %w", err)
 	}
-	if len(sp.argv) == 0 {
-		return sp, fmt.Errorf(`exec needs the option "command", a list such as ["python3", "train.py"]`)
+	// The types are the declaration's, so the assertions cannot fail.
+	sp.argv = decoded["command"].([]string)
+	if v, ok := decoded["timeout_seconds"]; ok {
+		sp.timeout = time.Duration(v.(float64) * float64(time.Second))
+	}
+	if v, ok := decoded["env"]; ok {
+		sp.env = v.(map[string]string)
+	}
+	if v, ok := decoded["dir"]; ok {
+		sp.dir = v.(string)
 	}
 	return sp, nil
-}
-
-// envString accepts strings, and numbers and booleans as a YAML or JSON
-// study file writes them unquoted.
-func envString(v any) (string, bool) {
-	switch x := v.(type) {
-	case string:
-		return x, true
-	case float64, bool, int, int64:
-		return paramText(x), true
-	}
-	return "", false
 }
 
 // environ is the command's environment: the runner's own, the study's env

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tune-dev/tune/runner/mnist/knobs"
 	"github.com/tune-dev/tune/runner/workload"
-	"github.com/tune-dev/tune/trials"
 )
 
 // recorder is a Reporter that keeps what it was told and can ask to
@@ -69,14 +69,14 @@ func TestLossFalls(t *testing.T) {
 		params map[string]any
 	}
 	var cases []tc
-	for _, a := range trials.Activations {
+	for _, a := range knobs.Activations {
 		cases = append(cases, tc{"activation=" + a, map[string]any{"activation": a}})
 	}
 	lrs := map[string]float64{"adam": 0.003, "sgd": 0.1, "momentum": 0.02, "rmsprop": 0.002}
-	for _, o := range trials.Optimizers {
+	for _, o := range knobs.Optimizers {
 		cases = append(cases, tc{"optimizer=" + o, map[string]any{"optimizer": o, "learning_rate": lrs[o]}})
 	}
-	for _, p := range trials.Precisions {
+	for _, p := range knobs.Precisions {
 		cases = append(cases, tc{"precision=" + p, map[string]any{"precision": p}})
 	}
 	cases = append(cases,

@@ -18,9 +18,10 @@ type Trial struct {
 	ID     int64
 	Number int
 	Study  string
-	// Params are the trial's params as the service sent them: int params
-	// as int64, floats as float64, categorical choices as given.
-	Params map[string]any
+	// Params are the trial's params decoded once through the study's
+	// search space (trials.SearchSpace.Decode): int params as int64, floats
+	// as float64, categorical choices as declared.
+	Params trials.Params
 	// Options are the study's workload options, kept as the study gave
 	// them; params win over options.
 	Options   map[string]any

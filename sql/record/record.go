@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/tune-dev/tune/trials"
 )
@@ -179,10 +178,10 @@ func DecodeSpace(raw []byte) (trials.SearchSpace, error) {
 	return space, nil
 }
 
-// DecodeParams decodes stored params into their canonical Go types: int64
-// for int params, float64 for float params, the declared choice for
-// categorical ones. Numbers are decoded as json.Number first so that large
-// integers keep every digit on their way to int64.
+// DecodeParams decodes stored params into their declared types through
+// the search space (trials.SearchSpace.DecodeStored, the one place that
+// decides which number is an int). Numbers are decoded as json.Number first
+// so that large integers keep every digit on their way to int64.
 func DecodeParams(raw []byte, space trials.SearchSpace) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
@@ -190,35 +189,7 @@ func DecodeParams(raw []byte, space trials.SearchSpace) (map[string]any, error) 
 	if err := dec.Decode(&stored); err != nil {
 		return nil, err
 	}
-	params := make(map[string]any, len(stored))
-	for name, v := range stored {
-		if d, ok := space[name]; ok {
-			if nv, err := d.Normalize(v); err == nil {
-				params[name] = nv
-				continue
-			}
-		}
-		// Params are normalized before they are stored, so this is only
-		// reached if the data was written some other way: keep the value,
-		// in a plain Go type.
-		params[name] = plainNumber(v)
-	}
-	return params, nil
-}
-
-// plainNumber turns a json.Number into an int64 or a float64.
-func plainNumber(v any) any {
-	n, ok := v.(json.Number)
-	if !ok {
-		return v
-	}
-	if !strings.ContainsAny(n.String(), ".eE") {
-		if i, err := n.Int64(); err == nil {
-			return i
-		}
-	}
-	f, _ := n.Float64()
-	return f
+	return space.DecodeStored(stored), nil
 }
 
 // JSONObject encodes a map as a JSON object, {} when it is nil (a nil map
