@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tune-dev/tune/client"
 	"github.com/tune-dev/tune/openapi"
 )
 
@@ -133,10 +133,9 @@ stopped again at the end.`,
 			}
 			ctx := cmd.Context()
 			rsp, err := c.api.CreateStudyWithResponse(ctx, exp.Study)
-			created, _, err := decode[openapi.Study](c, call{op: fmt.Sprintf("import study %q", exp.Study.Name)}, rsp, err)
+			created, _, err := decode[openapi.Study](c, call{Name: fmt.Sprintf("import study %q", exp.Study.Name)}, rsp, err)
 			if err != nil {
-				var ae *apiError
-				if errors.As(err, &ae) && ae.status == 409 {
+				if client.IsConflict(err) {
 					return fmt.Errorf("%w; pass --name to import it under another name", err)
 				}
 				return err

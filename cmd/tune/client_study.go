@@ -66,7 +66,7 @@ Use -f - to read the definition from stdin.`,
 				return err
 			}
 			rsp, err := c.api.CreateStudyWithBodyWithResponse(cmd.Context(), "application/json", bytes.NewReader(body))
-			study, raw, err := decode[openapi.Study](c, call{op: "create study"}, rsp, err)
+			study, raw, err := decode[openapi.Study](c, call{Name: "create study"}, rsp, err)
 			if err != nil {
 				return err
 			}
@@ -91,7 +91,7 @@ func newStudyListCommand(opts *clientOptions) *cobra.Command {
 				return err
 			}
 			rsp, err := c.api.ListStudiesWithResponse(cmd.Context())
-			list, raw, err := decode[openapi.StudyList](c, call{op: "list studies"}, rsp, err)
+			list, raw, err := decode[openapi.StudyList](c, call{Name: "list studies"}, rsp, err)
 			if err != nil {
 				return err
 			}
@@ -134,7 +134,7 @@ func newStudyBestCommand(opts *clientOptions) *cobra.Command {
 			what := studyCall("get the best trial of", args[0])
 			// The server answers 404 both for an unknown study and for a
 			// study with no complete trial yet; its detail says which.
-			what.subject = fmt.Sprintf("best trial of study %q", args[0])
+			what.Subject = fmt.Sprintf("best trial of study %q", args[0])
 			trial, raw, err := decode[openapi.Trial](c, what, rsp, err)
 			if err != nil {
 				return err

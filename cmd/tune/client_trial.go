@@ -105,7 +105,7 @@ func (c *apiClient) listTrials(ctx context.Context, ref string, params openapi.L
 			Items []json.RawMessage `json:"items"`
 		}
 		if err := json.Unmarshal(raw, &rawPage); err != nil {
-			return nil, fmt.Errorf("%s: %w", what.op, err)
+			return nil, fmt.Errorf("%s: %w", what.Name, err)
 		}
 		items = append(items, rawPage.Items...)
 		if next == nil {
@@ -114,7 +114,7 @@ func (c *apiClient) listTrials(ctx context.Context, ref string, params openapi.L
 		// A server that hands back the cursor it was given would keep
 		// this loop going forever.
 		if params.Cursor != nil && *params.Cursor == *next {
-			return nil, fmt.Errorf("%s: the server returned the same page cursor twice", what.op)
+			return nil, fmt.Errorf("%s: the server returned the same page cursor twice", what.Name)
 		}
 		params.Cursor = next
 	}
