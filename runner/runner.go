@@ -86,7 +86,6 @@ type Config struct {
 type Runner struct {
 	cfg       Config
 	client    *client.Client
-	api       *openapi.ClientWithResponses
 	log       *slog.Logger
 	workloads map[string]workload.Workload
 	types     []string
@@ -155,7 +154,6 @@ func New(cfg Config) (*Runner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
 	}
-	r.api = r.client.API
 	return r, nil
 }
 
@@ -228,7 +226,7 @@ func (r *Runner) acquire(ctx context.Context) (*openapi.LeaseGrant, error) {
 		},
 		WaitSeconds: &r.cfg.WaitSeconds,
 	}
-	rsp, err := r.api.AcquireLeaseWithResponse(ctx, body)
+	rsp, err := r.client.API.AcquireLeaseWithResponse(ctx, body)
 	if err := r.check("lease", rsp, err); err != nil {
 		return nil, err
 	}

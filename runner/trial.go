@@ -228,7 +228,7 @@ func (t *trialRun) tell(ctx context.Context, body openapi.TellRequest) bool {
 	defer stop()
 
 	err := t.r.retry(tctx, t.leaseDeadline, func(actx context.Context) error {
-		rsp, err := t.r.api.TellWithResponse(actx, t.id, body)
+		rsp, err := t.r.client.API.TellWithResponse(actx, t.id, body)
 		return t.r.check("tell", rsp, err)
 	})
 	switch {
@@ -252,7 +252,7 @@ func (t *trialRun) heartbeats(ctx context.Context) {
 	for sleep(ctx, wait) {
 		sent := time.Now()
 		actx, cancel := context.WithTimeout(ctx, callTimeout)
-		rsp, err := t.r.api.HeartbeatWithResponse(actx, t.id, openapi.HeartbeatRequest{Lease: &t.lease})
+		rsp, err := t.r.client.API.HeartbeatWithResponse(actx, t.id, openapi.HeartbeatRequest{Lease: &t.lease})
 		cancel()
 		err = t.r.check("heartbeat", rsp, err)
 		switch {
@@ -334,7 +334,7 @@ func (t *trialRun) Report(ctx context.Context, step int, metrics map[string]floa
 	}
 	var prune bool
 	err := t.r.retry(ctx, t.leaseDeadline, func(actx context.Context) error {
-		rsp, err := t.r.api.ReportWithResponse(actx, t.id, body)
+		rsp, err := t.r.client.API.ReportWithResponse(actx, t.id, body)
 		if err := t.r.check("report", rsp, err); err != nil {
 			return err
 		}

@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tune-dev/tune/client"
-	"github.com/tune-dev/tune/openapi"
 )
 
 // defaultServer is where `tune serve` listens unless told otherwise.
@@ -58,8 +57,6 @@ func addClientCommands(root *cobra.Command) {
 // prints in.
 type apiClient struct {
 	*client.Client
-	api    *openapi.ClientWithResponses
-	server string
 	output outputFormat
 }
 
@@ -81,7 +78,7 @@ func newAPIClient(root string, output outputFormat) (*apiClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &apiClient{Client: c, api: c.API, server: c.Server(), output: output}, nil
+	return &apiClient{Client: c, output: output}, nil
 }
 
 // resolveServer picks the server's root URL as every setting is picked
@@ -131,14 +128,14 @@ func (c *apiClient) explain(err error) error {
 		return err
 	}
 	if te.NoAnswer() {
-		return fmt.Errorf("%s: the tune server at %s did not answer within %v", te.Op, c.server, requestTimeout)
+		return fmt.Errorf("%s: the tune server at %s did not answer within %v", te.Op, c.Server(), requestTimeout)
 	}
 	cause := te.Err
 	var uerr *url.Error
 	if errors.As(cause, &uerr) {
 		cause = uerr.Err
 	}
-	return &unreachableError{server: c.server, cause: cause}
+	return &unreachableError{server: c.Server(), cause: cause}
 }
 
 // unreachableError is a request that never got an HTTP answer.

@@ -65,7 +65,7 @@ Use -f - to read the definition from stdin.`,
 			if err != nil {
 				return err
 			}
-			rsp, err := c.api.CreateStudyWithBodyWithResponse(cmd.Context(), "application/json", bytes.NewReader(body))
+			rsp, err := c.API.CreateStudyWithBodyWithResponse(cmd.Context(), "application/json", bytes.NewReader(body))
 			study, raw, err := decode[openapi.Study](c, call{Name: "create study"}, rsp, err)
 			if err != nil {
 				return err
@@ -90,7 +90,7 @@ func newStudyListCommand(opts *clientOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rsp, err := c.api.ListStudiesWithResponse(cmd.Context())
+			rsp, err := c.API.ListStudiesWithResponse(cmd.Context())
 			list, raw, err := decode[openapi.StudyList](c, call{Name: "list studies"}, rsp, err)
 			if err != nil {
 				return err
@@ -110,7 +110,7 @@ func newStudyShowCommand(opts *clientOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rsp, err := c.api.GetStudyWithResponse(cmd.Context(), args[0])
+			rsp, err := c.API.GetStudyWithResponse(cmd.Context(), args[0])
 			study, raw, err := decode[openapi.Study](c, studyCall("show", args[0]), rsp, err)
 			if err != nil {
 				return err
@@ -130,7 +130,7 @@ func newStudyBestCommand(opts *clientOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rsp, err := c.api.GetBestTrialWithResponse(cmd.Context(), args[0])
+			rsp, err := c.API.GetBestTrialWithResponse(cmd.Context(), args[0])
 			what := studyCall("get the best trial of", args[0])
 			// The server answers 404 both for an unknown study and for a
 			// study with no complete trial yet; its detail says which.
@@ -156,7 +156,7 @@ func newStudyStateCommand(opts *clientOptions, verb string, state openapi.StudyS
 			if err != nil {
 				return err
 			}
-			rsp, err := c.api.UpdateStudyWithResponse(cmd.Context(), args[0], openapi.StudyUpdate{State: state})
+			rsp, err := c.API.UpdateStudyWithResponse(cmd.Context(), args[0], openapi.StudyUpdate{State: state})
 			study, raw, err := decode[openapi.Study](c, studyCall(verb, args[0]), rsp, err)
 			if err != nil {
 				return err
@@ -186,7 +186,7 @@ prints nothing: the API answers a deletion with no body.`,
 			if err != nil {
 				return err
 			}
-			rsp, err := c.api.DeleteStudyWithResponse(cmd.Context(), args[0])
+			rsp, err := c.API.DeleteStudyWithResponse(cmd.Context(), args[0])
 			if err := c.check(studyCall("delete", args[0]), rsp, err); err != nil {
 				return err
 			}

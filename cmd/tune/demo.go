@@ -212,7 +212,7 @@ func formatKnobs(p map[string]any) string {
 // mnist-demo, mnist-demo-2, ... so that every demo run is kept, and
 // enqueues the baseline as its trial 0.
 func createDemoStudy(ctx context.Context, c *apiClient, o demoOptions) (*openapi.Study, error) {
-	rsp, err := c.api.ListStudiesWithResponse(ctx)
+	rsp, err := c.API.ListStudiesWithResponse(ctx)
 	list, _, err := decode[openapi.StudyList](c, call{Name: "list studies"}, rsp, err)
 	if err != nil {
 		return nil, err
@@ -259,12 +259,12 @@ func createDemoStudy(ctx context.Context, c *apiClient, o demoOptions) (*openapi
 		MaxTrials:   &o.trials,
 		MaxParallel: &o.runners,
 	}
-	crsp, err := c.api.CreateStudyWithResponse(ctx, body)
+	crsp, err := c.API.CreateStudyWithResponse(ctx, body)
 	study, _, err := decode[openapi.Study](c, call{Name: "create the demo study"}, crsp, err)
 	if err != nil {
 		return nil, err
 	}
-	ersp, err := c.api.EnqueueTrialWithResponse(ctx, name, openapi.EnqueueRequest{Params: baselineParams()})
+	ersp, err := c.API.EnqueueTrialWithResponse(ctx, name, openapi.EnqueueRequest{Params: baselineParams()})
 	if _, _, err := decode[openapi.Trial](c, studyCall("enqueue the baseline of", name), ersp, err); err != nil {
 		return nil, err
 	}
@@ -415,7 +415,7 @@ func printDemoSummary(ctx context.Context, c *apiClient, w io.Writer, study *ope
 		return fmt.Errorf("study %s has no baseline trial", study.Name)
 	}
 	base := &listing.trials[0]
-	srsp, err := c.api.GetStudyWithResponse(ctx, ref)
+	srsp, err := c.API.GetStudyWithResponse(ctx, ref)
 	sum, _, err := decode[openapi.Study](c, studyCall("show", study.Name), srsp, err)
 	if err != nil {
 		return err
