@@ -78,7 +78,7 @@ func New(root string, opts ...Option) (*Client, error) {
 	return &Client{API: api, server: server}, nil
 }
 
-// Server is the server's root URL, normalized.
+// Server is the server's root URL, normalized; String is the one to show.
 func (c *Client) Server() string { return c.server }
 
 // ParseServer normalizes a server's root URL. It forgives a missing scheme,
@@ -133,15 +133,15 @@ func (c *Client) Check(op Op, rsp Response, err error) error {
 	if err != nil {
 		var uerr *url.Error
 		if errors.As(err, &uerr) {
-			return &TransportError{Op: op.Name, Server: c.server, Err: err}
+			return &TransportError{Op: op.Name, Server: c.String(), Err: err}
 		}
-		return fmt.Errorf("%s: unreadable answer from the tune server at %s: %w", op.Name, c.server, err)
+		return fmt.Errorf("%s: unreadable answer from the tune server at %s: %w", op.Name, c, err)
 	}
 	status := rsp.StatusCode()
 	if status >= 200 && status < 300 {
 		return nil
 	}
-	e := &Error{Op: op.Name, Subject: op.Subject, Server: c.server, Status: status, StatusText: rsp.Status()}
+	e := &Error{Op: op.Name, Subject: op.Subject, Server: c.String(), Status: status, StatusText: rsp.Status()}
 	var p openapi.Problem
 	if strings.Contains(rsp.ContentType(), "json") && json.Unmarshal(rsp.GetBody(), &p) == nil && p.Title != "" {
 		e.Problem = true
@@ -167,11 +167,11 @@ func Decode[T any](c *Client, op Op, rsp Response, err error) (*T, []byte, error
 	}
 	body := rsp.GetBody()
 	if len(body) == 0 {
-		return nil, nil, fmt.Errorf("%s: the tune server at %s answered %s with no body", op.Name, c.server, rsp.Status())
+		return nil, nil, fmt.Errorf("%s: the tune server at %s answered %s with no body", op.Name, c, rsp.Status())
 	}
 	var v T
 	if err := json.Unmarshal(body, &v); err != nil {
-		return nil, nil, fmt.Errorf("%s: unreadable answer from the tune server at %s: %w", op.Name, c.server, err)
+		return nil, nil, fmt.Errorf("%s: unreadable answer from the tune server at %s: %w", op.Name, c, err)
 	}
 	return &v, body, nil
 }

@@ -171,3 +171,16 @@ func TestFirstLine(t *testing.T) {
 		}
 	}
 }
+
+func TestErrorsHideThePassword(t *testing.T) {
+	srv, _ := server(t)
+	c, err := client.New(strings.Replace(srv.URL, "://", "://u:hunter2@", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{"proxy", "missing"} {
+		if _, _, err := get(t, c, ref); err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%s: %v", ref, err)
+		}
+	}
+}

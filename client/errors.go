@@ -15,7 +15,7 @@ import (
 type Error struct {
 	// Op and Subject are the request's Op.
 	Op, Subject string
-	// Server is the root URL the request went to.
+	// Server is the root URL the request went to, without a password.
 	Server string
 	// Status is the HTTP status code, StatusText the status line's text
 	// ("404 Not Found").
@@ -79,6 +79,7 @@ func Transient(err error) bool {
 
 // TransportError is a request that got no HTTP answer.
 type TransportError struct {
+	// Op is the request's Op.Name; Server as in Error.
 	Op, Server string
 	// Err is the *url.Error the HTTP client returned.
 	Err error

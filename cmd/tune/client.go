@@ -128,14 +128,14 @@ func (c *apiClient) explain(err error) error {
 		return err
 	}
 	if te.NoAnswer() {
-		return fmt.Errorf("%s: the tune server at %s did not answer within %v", te.Op, c.Server(), requestTimeout)
+		return fmt.Errorf("%s: the tune server at %s did not answer within %v", te.Op, c, requestTimeout)
 	}
 	cause := te.Err
 	var uerr *url.Error
 	if errors.As(cause, &uerr) {
 		cause = uerr.Err
 	}
-	return &unreachableError{server: c.Server(), cause: cause}
+	return &unreachableError{server: c.String(), cause: cause}
 }
 
 // unreachableError is a request that never got an HTTP answer.

@@ -61,7 +61,7 @@ Postgres:
 			exp := studyExport{
 				Format:     exportFormat,
 				ExportedAt: time.Now().UTC().Truncate(time.Second),
-				Server:     c.Server(),
+				Server:     c.String(),
 				Study:      studyDefinition(study),
 				State:      study.State,
 				Trials:     listing.trials,
