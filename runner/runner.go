@@ -11,13 +11,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/tune-dev/tune/client"
 	"github.com/tune-dev/tune/openapi"
 	"github.com/tune-dev/tune/runner/workload"
 )
@@ -85,7 +85,7 @@ type Config struct {
 // Runner leases and runs trials; see Run.
 type Runner struct {
 	cfg       Config
-	api       *openapi.ClientWithResponses
+	client    *client.Client
 	log       *slog.Logger
 	workloads map[string]workload.Workload
 	types     []string
@@ -96,9 +96,8 @@ type Runner struct {
 // New checks cfg and builds a Runner. It sends nothing: a service that is
 // not up yet is waited for by Run.
 func New(cfg Config) (*Runner, error) {
-	server := strings.TrimSuffix(strings.TrimRight(strings.TrimSpace(cfg.Server), "/"), "/api/v1")
-	u, err := url.Parse(server)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	server, err := client.ParseServer(cfg.Server)
+	if err != nil || !strings.Contains(cfg.Server, "://") {
 		return nil, fmt.Errorf("runner: server %q is not an http(s) URL", cfg.Server)
 	}
 	cfg.Server = server
@@ -149,13 +148,9 @@ func New(cfg Config) (*Runner, error) {
 	slices.Sort(r.types)
 	r.devices = cfg.Devices()
 	r.log = cfg.Logger.With("runner", cfg.ID)
-	userAgent := "tune-runner/" + cfg.ID
-	r.api, err = openapi.NewClientWithResponses(server+"/api/v1",
-		openapi.WithHTTPClient(cfg.HTTPClient),
-		openapi.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
-			req.Header.Set("User-Agent", userAgent)
-			return nil
-		}))
+	r.client, err = client.New(server,
+		client.WithHTTPClient(cfg.HTTPClient),
+		client.WithUserAgent("tune-runner/"+cfg.ID))
 	if err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
 	}
@@ -179,7 +174,7 @@ func (r *Runner) Devices() []openapi.Device { return slices.Clone(r.devices) }
 // (unless AbandonOnShutdown) and returns nil. An unreachable service is
 // not an error: Run retries with backoff for as long as it runs.
 func (r *Runner) Run(ctx context.Context) error {
-	r.log.Info("runner started", "server", r.cfg.Server, "workloads", r.types,
+	r.log.Info("runner started", "server", r.client.String(), "workloads", r.types,
 		"device", r.cfg.Device, "parallel", r.cfg.Parallel)
 	var wg sync.WaitGroup
 	for slot := range r.cfg.Parallel {
@@ -231,8 +226,8 @@ func (r *Runner) acquire(ctx context.Context) (*openapi.LeaseGrant, error) {
 		},
 		WaitSeconds: &r.cfg.WaitSeconds,
 	}
-	rsp, err := r.api.AcquireLeaseWithResponse(ctx, body)
-	if err := check("lease", rsp, err); err != nil {
+	rsp, err := r.client.API.AcquireLeaseWithResponse(ctx, body)
+	if err := r.check("lease", rsp, err); err != nil {
 		return nil, err
 	}
 	if rsp.StatusCode() == http.StatusNoContent {
@@ -272,57 +267,17 @@ func (o *outage) up(log *slog.Logger) {
 	o.since, o.failures = time.Time{}, 0
 }
 
-// apiError is an answer other than 2xx.
-type apiError struct {
-	op     string
-	status int
-	detail string
-}
-
-func (e *apiError) Error() string {
-	msg := fmt.Sprintf("%s: %d %s", e.op, e.status, http.StatusText(e.status))
-	if e.detail != "" {
-		msg += ": " + e.detail
-	}
-	return msg
-}
-
-// response is what every generated *XResponse offers.
-type response interface {
-	StatusCode() int
-	GetBody() []byte
-}
-
 // check turns a generated call's outcome into an error for anything but a
-// 2xx answer.
-func check(op string, rsp response, err error) error {
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	status := rsp.StatusCode()
-	if status >= 200 && status < 300 {
-		return nil
-	}
-	return &apiError{op: op, status: status, detail: problemDetail(rsp.GetBody())}
-}
-
-// transient reports whether err may pass on retry: a transport failure
-// (refused, reset, timed out) or a server-side failure. A 4xx is an
-// answer and will not change.
-func transient(err error) bool {
-	var ae *apiError
-	if errors.As(err, &ae) {
-		return ae.status >= 500 || ae.status == http.StatusTooManyRequests
-	}
-	return err != nil
+// 2xx answer (see client.Client.Check).
+func (r *Runner) check(op string, rsp client.Response, err error) error {
+	return r.client.Check(client.Op{Name: op}, rsp, err)
 }
 
 // leaseGone reports whether the service said the lease is no longer ours:
 // 409 (it expired and was handed on, or the trial finished) or 404 (the
 // study was deleted).
 func leaseGone(err error) bool {
-	var ae *apiError
-	return errors.As(err, &ae) && (ae.status == http.StatusConflict || ae.status == http.StatusNotFound)
+	return client.IsConflict(err) || client.IsNotFound(err)
 }
 
 // retry calls f until it succeeds, fails for good (a 4xx), ctx is done, or
@@ -338,7 +293,7 @@ func (r *Runner) retry(ctx context.Context, deadline func() time.Time, f func(ct
 			r.outage.up(r.log)
 			return nil
 		}
-		if ctx.Err() != nil || !transient(err) {
+		if ctx.Err() != nil || !client.Transient(err) {
 			return err
 		}
 		r.outage.down(r.log, err)

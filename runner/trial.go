@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/tune-dev/tune/client"
 	"github.com/tune-dev/tune/openapi"
 	"github.com/tune-dev/tune/runner/workload"
 	"github.com/tune-dev/tune/trials"
@@ -113,7 +114,7 @@ func (r *Runner) runTrial(ctx context.Context, g *openapi.LeaseGrant, slot int) 
 			attrs = append(attrs, "samples_per_second", sps)
 		}
 		if tell.Error != nil {
-			attrs = append(attrs, "error", firstLine(*tell.Error))
+			attrs = append(attrs, "error", client.FirstLine(*tell.Error, 200))
 		}
 		t.log.Info("trial finished", attrs...)
 	}
@@ -250,8 +251,8 @@ func (t *trialRun) tell(ctx context.Context, body openapi.TellRequest) bool {
 	defer stop()
 
 	err := t.r.retry(tctx, t.leaseDeadline, func(actx context.Context) error {
-		rsp, err := t.r.api.TellWithResponse(actx, t.id, body)
-		return check("tell", rsp, err)
+		rsp, err := t.r.client.API.TellWithResponse(actx, t.id, body)
+		return t.r.check("tell", rsp, err)
 	})
 	switch {
 	case err == nil:
@@ -274,9 +275,9 @@ func (t *trialRun) heartbeats(ctx context.Context) {
 	for sleep(ctx, wait) {
 		sent := time.Now()
 		actx, cancel := context.WithTimeout(ctx, callTimeout)
-		rsp, err := t.r.api.HeartbeatWithResponse(actx, t.id, openapi.HeartbeatRequest{Lease: &t.lease})
+		rsp, err := t.r.client.API.HeartbeatWithResponse(actx, t.id, openapi.HeartbeatRequest{Lease: &t.lease})
 		cancel()
-		err = check("heartbeat", rsp, err)
+		err = t.r.check("heartbeat", rsp, err)
 		switch {
 		case err == nil && rsp.JSON200 != nil:
 			t.r.outage.up(t.r.log)
@@ -300,7 +301,7 @@ func (t *trialRun) heartbeats(ctx context.Context) {
 		case leaseGone(err):
 			t.loseLease(err)
 			return
-		case err == nil || transient(err):
+		case err == nil || client.Transient(err):
 			if err == nil {
 				err = errors.New("heartbeat: answer without a body")
 			}
@@ -356,8 +357,8 @@ func (t *trialRun) Report(ctx context.Context, step int, metrics map[string]floa
 	}
 	var prune bool
 	err := t.r.retry(ctx, t.leaseDeadline, func(actx context.Context) error {
-		rsp, err := t.r.api.ReportWithResponse(actx, t.id, body)
-		if err := check("report", rsp, err); err != nil {
+		rsp, err := t.r.client.API.ReportWithResponse(actx, t.id, body)
+		if err := t.r.check("report", rsp, err); err != nil {
 			return err
 		}
 		if rsp.JSON200 == nil {
@@ -454,26 +455,4 @@ func cutRunes(s string, n int) (string, string) {
 		n--
 	}
 	return s[:n], s[n:]
-}
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
-}
-
-// problemDetail extracts the detail of a problem+json answer, or the start
-// of whatever else came back.
-func problemDetail(body []byte) string {
-	var p openapi.Problem
-	if json.Unmarshal(body, &p) == nil && p.Title != "" {
-		if p.Detail != nil && *p.Detail != "" {
-			return *p.Detail
-		}
-		return p.Title
-	}
-	s := strings.TrimSpace(string(body))
-	if len(s) > 200 {
-		s, _ = cutRunes(s, 200)
-	}
-	return s
 }

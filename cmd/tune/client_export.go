@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tune-dev/tune/client"
 	"github.com/tune-dev/tune/openapi"
 )
 
@@ -48,7 +48,7 @@ Postgres:
 				return err
 			}
 			ctx := cmd.Context()
-			rsp, err := c.api.GetStudyWithResponse(ctx, args[0])
+			rsp, err := c.API.GetStudyWithResponse(ctx, args[0])
 			study, _, err := decode[openapi.Study](c, studyCall("export", args[0]), rsp, err)
 			if err != nil {
 				return err
@@ -61,7 +61,7 @@ Postgres:
 			exp := studyExport{
 				Format:     exportFormat,
 				ExportedAt: time.Now().UTC().Truncate(time.Second),
-				Server:     c.server,
+				Server:     c.String(),
 				Study:      studyDefinition(study),
 				State:      study.State,
 				Trials:     listing.trials,
@@ -132,11 +132,10 @@ stopped again at the end.`,
 				return err
 			}
 			ctx := cmd.Context()
-			rsp, err := c.api.CreateStudyWithResponse(ctx, exp.Study)
-			created, _, err := decode[openapi.Study](c, call{op: fmt.Sprintf("import study %q", exp.Study.Name)}, rsp, err)
+			rsp, err := c.API.CreateStudyWithResponse(ctx, exp.Study)
+			created, _, err := decode[openapi.Study](c, call{Name: fmt.Sprintf("import study %q", exp.Study.Name)}, rsp, err)
 			if err != nil {
-				var ae *apiError
-				if errors.As(err, &ae) && ae.status == 409 {
+				if client.IsConflict(err) {
 					return fmt.Errorf("%w; pass --name to import it under another name", err)
 				}
 				return err
@@ -144,7 +143,7 @@ stopped again at the end.`,
 			ref := fmt.Sprint(created.Id)
 			progress := newImportProgress(cmd.ErrOrStderr(), len(exp.Trials))
 			for i := range exp.Trials {
-				rsp, err := c.api.EnqueueTrialWithResponse(ctx, ref, trialRecord(&exp.Trials[i]))
+				rsp, err := c.API.EnqueueTrialWithResponse(ctx, ref, trialRecord(&exp.Trials[i]))
 				what := studyCall(fmt.Sprintf("import trial %d into", exp.Trials[i].Number), created.Name)
 				if _, _, err := decode[openapi.Trial](c, what, rsp, err); err != nil {
 					return fmt.Errorf("%w (study %s was created with %d of the file's %d trials; delete it before trying again)",
@@ -154,12 +153,12 @@ stopped again at the end.`,
 			}
 			progress.finish()
 			if exp.State == openapi.StudyStatePaused || exp.State == openapi.StudyStateDone {
-				rsp, err := c.api.UpdateStudyWithResponse(ctx, ref, openapi.StudyUpdate{State: exp.State})
+				rsp, err := c.API.UpdateStudyWithResponse(ctx, ref, openapi.StudyUpdate{State: exp.State})
 				if _, _, err := decode[openapi.Study](c, studyCall("set the state of", created.Name), rsp, err); err != nil {
 					return err
 				}
 			}
-			rsp2, err := c.api.GetStudyWithResponse(ctx, ref)
+			rsp2, err := c.API.GetStudyWithResponse(ctx, ref)
 			study, raw, err := decode[openapi.Study](c, studyCall("show", created.Name), rsp2, err)
 			if err != nil {
 				return err

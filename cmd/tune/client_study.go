@@ -66,8 +66,8 @@ and options the built-in workloads (mnist-mlp, exec) understand.`,
 			if err != nil {
 				return err
 			}
-			rsp, err := c.api.CreateStudyWithBodyWithResponse(cmd.Context(), "application/json", bytes.NewReader(body))
-			study, raw, err := decode[openapi.Study](c, call{op: "create study"}, rsp, err)
+			rsp, err := c.API.CreateStudyWithBodyWithResponse(cmd.Context(), "application/json", bytes.NewReader(body))
+			study, raw, err := decode[openapi.Study](c, call{Name: "create study"}, rsp, err)
 			if err != nil {
 				return err
 			}
@@ -91,8 +91,8 @@ func newStudyListCommand(opts *clientOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rsp, err := c.api.ListStudiesWithResponse(cmd.Context())
-			list, raw, err := decode[openapi.StudyList](c, call{op: "list studies"}, rsp, err)
+			rsp, err := c.API.ListStudiesWithResponse(cmd.Context())
+			list, raw, err := decode[openapi.StudyList](c, call{Name: "list studies"}, rsp, err)
 			if err != nil {
 				return err
 			}
@@ -111,7 +111,7 @@ func newStudyShowCommand(opts *clientOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rsp, err := c.api.GetStudyWithResponse(cmd.Context(), args[0])
+			rsp, err := c.API.GetStudyWithResponse(cmd.Context(), args[0])
 			study, raw, err := decode[openapi.Study](c, studyCall("show", args[0]), rsp, err)
 			if err != nil {
 				return err
@@ -131,11 +131,11 @@ func newStudyBestCommand(opts *clientOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rsp, err := c.api.GetBestTrialWithResponse(cmd.Context(), args[0])
+			rsp, err := c.API.GetBestTrialWithResponse(cmd.Context(), args[0])
 			what := studyCall("get the best trial of", args[0])
 			// The server answers 404 both for an unknown study and for a
 			// study with no complete trial yet; its detail says which.
-			what.subject = fmt.Sprintf("best trial of study %q", args[0])
+			what.Subject = fmt.Sprintf("best trial of study %q", args[0])
 			trial, raw, err := decode[openapi.Trial](c, what, rsp, err)
 			if err != nil {
 				return err
@@ -157,7 +157,7 @@ func newStudyStateCommand(opts *clientOptions, verb string, state openapi.StudyS
 			if err != nil {
 				return err
 			}
-			rsp, err := c.api.UpdateStudyWithResponse(cmd.Context(), args[0], openapi.StudyUpdate{State: state})
+			rsp, err := c.API.UpdateStudyWithResponse(cmd.Context(), args[0], openapi.StudyUpdate{State: state})
 			study, raw, err := decode[openapi.Study](c, studyCall(verb, args[0]), rsp, err)
 			if err != nil {
 				return err
@@ -187,7 +187,7 @@ prints nothing: the API answers a deletion with no body.`,
 			if err != nil {
 				return err
 			}
-			rsp, err := c.api.DeleteStudyWithResponse(cmd.Context(), args[0])
+			rsp, err := c.API.DeleteStudyWithResponse(cmd.Context(), args[0])
 			if err := c.check(studyCall("delete", args[0]), rsp, err); err != nil {
 				return err
 			}

@@ -86,7 +86,7 @@ func (c *apiClient) listTrials(ctx context.Context, ref string, params openapi.L
 		items []json.RawMessage
 	)
 	for {
-		rsp, err := c.api.ListTrialsWithResponse(ctx, ref, &params)
+		rsp, err := c.API.ListTrialsWithResponse(ctx, ref, &params)
 		page, raw, err := decode[openapi.TrialPage](c, what, rsp, err)
 		if err != nil {
 			return nil, err
@@ -105,7 +105,7 @@ func (c *apiClient) listTrials(ctx context.Context, ref string, params openapi.L
 			Items []json.RawMessage `json:"items"`
 		}
 		if err := json.Unmarshal(raw, &rawPage); err != nil {
-			return nil, fmt.Errorf("%s: %w", what.op, err)
+			return nil, fmt.Errorf("%s: %w", what.Name, err)
 		}
 		items = append(items, rawPage.Items...)
 		if next == nil {
@@ -114,7 +114,7 @@ func (c *apiClient) listTrials(ctx context.Context, ref string, params openapi.L
 		// A server that hands back the cursor it was given would keep
 		// this loop going forever.
 		if params.Cursor != nil && *params.Cursor == *next {
-			return nil, fmt.Errorf("%s: the server returned the same page cursor twice", what.op)
+			return nil, fmt.Errorf("%s: the server returned the same page cursor twice", what.Name)
 		}
 		params.Cursor = next
 	}
@@ -146,7 +146,7 @@ func newTrialShowCommand(opts *clientOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rsp, err := c.api.GetTrialWithResponse(cmd.Context(), id)
+			rsp, err := c.API.GetTrialWithResponse(cmd.Context(), id)
 			trial, raw, err := decode[openapi.Trial](c, trialCall("show", id), rsp, err)
 			if err != nil {
 				return err
@@ -184,7 +184,7 @@ with tune tell.`,
 			if runner != "" {
 				body.Runner = &runner
 			}
-			rsp, err := c.api.AskWithResponse(cmd.Context(), args[0], body)
+			rsp, err := c.API.AskWithResponse(cmd.Context(), args[0], body)
 			trial, raw, err := decode[openapi.Trial](c, studyCall("ask", args[0]), rsp, err)
 			if err != nil {
 				return err
@@ -246,7 +246,7 @@ result twice is fine; a different one is refused.`,
 			if err != nil {
 				return err
 			}
-			rsp, err := c.api.TellWithResponse(cmd.Context(), id, body)
+			rsp, err := c.API.TellWithResponse(cmd.Context(), id, body)
 			trial, raw, err := decode[openapi.Trial](c, trialCall("tell", id), rsp, err)
 			if err != nil {
 				return err
@@ -289,7 +289,7 @@ start the search from. A value that is valid JSON is taken as JSON
 			if err != nil {
 				return err
 			}
-			rsp, err := c.api.EnqueueTrialWithResponse(cmd.Context(), args[0], openapi.EnqueueRequest{Params: p})
+			rsp, err := c.API.EnqueueTrialWithResponse(cmd.Context(), args[0], openapi.EnqueueRequest{Params: p})
 			trial, raw, err := decode[openapi.Trial](c, studyCall("enqueue a trial in", args[0]), rsp, err)
 			if err != nil {
 				return err

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"runtime"
 	"strings"
@@ -17,16 +15,16 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
+	"github.com/tune-dev/tune/client"
 	"github.com/tune-dev/tune/openapi"
 	"github.com/tune-dev/tune/runner"
 	"github.com/tune-dev/tune/runner/mnist"
 	"github.com/tune-dev/tune/runner/workload"
-	"github.com/tune-dev/tune/service"
 	"github.com/tune-dev/tune/trials"
-	"github.com/tune-dev/tune/tuner"
 )
 
 type demoOptions struct {
+	serviceOptions
 	trials       int
 	runners      int
 	seed         int
@@ -34,9 +32,6 @@ type demoOptions struct {
 	trainSamples int
 	testSamples  int
 	hiddenUnits  int
-	addr         string
-	dataDir      string
-	databaseURL  string
 	mnistDir     string
 	serve        bool
 }
@@ -63,10 +58,11 @@ and so do the CLI and the API.`,
   tune demo --trials 40 --serve          # a longer search, and keep serving afterwards`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !cmd.Flags().Changed("database-url") {
-				o.databaseURL = os.Getenv("TUNE_DATABASE_URL")
-			}
-			return runDemo(cmd, o, cmd.Flags().Changed("addr"))
+			// The default address, or TUNE_ADDR's, may be taken by a
+			// service already running: then any free port will do.
+			o.anyPort = !onCommandLine(cmd, "addr")
+			o.migrate = true
+			return runDemo(cmd, o)
 		},
 	}
 	f := cmd.Flags()
@@ -77,10 +73,10 @@ and so do the CLI and the API.`,
 	f.IntVar(&o.trainSamples, "train-samples", 40000, "MNIST training images per trial (of 60,000)")
 	f.IntVar(&o.testSamples, "test-samples", 10000, "MNIST test images per trial (of 10,000)")
 	f.IntVar(&o.hiddenUnits, "hidden-units", 128, "hidden units of the MLP")
-	f.StringVar(&o.addr, "addr", envOr("TUNE_ADDR", defaultServeAddr), "where the service listens (env TUNE_ADDR); another free port when this one is taken and the flag is not given")
-	f.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "directory of the embedded store (env TUNE_DATA_DIR)")
-	f.StringVar(&o.databaseURL, "database-url", "", "use this Postgres database instead of the embedded store (env TUNE_DATABASE_URL)")
-	f.StringVar(&o.mnistDir, "mnist-dir", "", "directory of the MNIST IDX files; else $TUNE_MNIST_DIR, else the GoMNIST module's copy")
+	bind(f, "addr", &o.addr, "where the service listens; another free port when this one is taken and the flag is not given")
+	bind(f, "data-dir", &o.dataDir, "directory of the embedded store")
+	bind(f, "database-url", &o.databaseURL, "use this Postgres database instead of the embedded store")
+	bind(f, "mnist-dir", &o.mnistDir)
 	f.BoolVar(&o.serve, "serve", false, "keep serving the API after the study ends, until Ctrl-C")
 	return cmd
 }
@@ -103,7 +99,7 @@ func (o demoOptions) check() error {
 	return nil
 }
 
-func runDemo(cmd *cobra.Command, o demoOptions, addrGiven bool) error {
+func runDemo(cmd *cobra.Command, o demoOptions) error {
 	if err := o.check(); err != nil {
 		return err
 	}
@@ -113,37 +109,18 @@ func runDemo(cmd *cobra.Command, o demoOptions, addrGiven bool) error {
 	// only speak up when something is wrong.
 	quiet := slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
-	store, where, err := openStore(ctx, o.databaseURL, o.dataDir, true)
+	svc, err := startService(ctx, o.serviceOptions, quiet)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	srv, err := service.New(service.Config{Store: store, Tuner: tuner.New(store), Logger: quiet})
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil && !addrGiven {
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-	}
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", o.addr, err)
-	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go hs.Serve(ln) //nolint:errcheck // Serve always returns an error; Shutdown ends it.
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = hs.Shutdown(sctx)
-	}()
-	url := "http://" + ln.Addr().String()
+	defer svc.close()
+	defer svc.shutdown() //nolint:errcheck // on the way out; close follows
+	url, where := svc.url, svc.where
 
-	api, err := openapi.NewClientWithResponses(url+apiPrefix, openapi.WithHTTPClient(&http.Client{Timeout: requestTimeout}))
+	c, err := newAPIClient(url, outputTable)
 	if err != nil {
 		return err
 	}
-	c := &apiClient{api: api, server: url, output: outputTable}
 	study, err := createDemoStudy(ctx, c, o)
 	if err != nil {
 		return err
@@ -235,8 +212,8 @@ func formatKnobs(p map[string]any) string {
 // mnist-demo, mnist-demo-2, ... so that every demo run is kept, and
 // enqueues the baseline as its trial 0.
 func createDemoStudy(ctx context.Context, c *apiClient, o demoOptions) (*openapi.Study, error) {
-	rsp, err := c.api.ListStudiesWithResponse(ctx)
-	list, _, err := decode[openapi.StudyList](c, call{op: "list studies"}, rsp, err)
+	rsp, err := c.API.ListStudiesWithResponse(ctx)
+	list, _, err := decode[openapi.StudyList](c, call{Name: "list studies"}, rsp, err)
 	if err != nil {
 		return nil, err
 	}
@@ -282,12 +259,12 @@ func createDemoStudy(ctx context.Context, c *apiClient, o demoOptions) (*openapi
 		MaxTrials:   &o.trials,
 		MaxParallel: &o.runners,
 	}
-	crsp, err := c.api.CreateStudyWithResponse(ctx, body)
-	study, _, err := decode[openapi.Study](c, call{op: "create the demo study"}, crsp, err)
+	crsp, err := c.API.CreateStudyWithResponse(ctx, body)
+	study, _, err := decode[openapi.Study](c, call{Name: "create the demo study"}, crsp, err)
 	if err != nil {
 		return nil, err
 	}
-	ersp, err := c.api.EnqueueTrialWithResponse(ctx, name, openapi.EnqueueRequest{Params: baselineParams()})
+	ersp, err := c.API.EnqueueTrialWithResponse(ctx, name, openapi.EnqueueRequest{Params: baselineParams()})
 	if _, _, err := decode[openapi.Trial](c, studyCall("enqueue the baseline of", name), ersp, err); err != nil {
 		return nil, err
 	}
@@ -390,7 +367,7 @@ func (d *demoDisplay) finished(t *openapi.Trial, best *openapi.Trial) {
 		line += " · best so far"
 	}
 	if t.State == openapi.TrialStateFailed && t.Error != "" {
-		line += " · " + firstLine(t.Error, 80)
+		line += " · " + client.FirstLine(t.Error, 80)
 	}
 	fmt.Fprintf(d.w, "%s   %s\n", line, formatKnobs(t.Params))
 }
@@ -438,7 +415,7 @@ func printDemoSummary(ctx context.Context, c *apiClient, w io.Writer, study *ope
 		return fmt.Errorf("study %s has no baseline trial", study.Name)
 	}
 	base := &listing.trials[0]
-	srsp, err := c.api.GetStudyWithResponse(ctx, ref)
+	srsp, err := c.API.GetStudyWithResponse(ctx, ref)
 	sum, _, err := decode[openapi.Study](c, studyCall("show", study.Name), srsp, err)
 	if err != nil {
 		return err

@@ -7,11 +7,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tune-dev/tune/client"
 )
 
 // newHealthCommand checks a server's /healthz (or /readyz), for container
@@ -28,7 +29,7 @@ container healthchecks.`,
 		Example: "  tune health --server http://127.0.0.1:8080",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			root, err := resolveServer(opts.server, cmd.Flags().Changed("server"), os.Getenv(serverEnv))
+			root, err := parseServer(opts.server)
 			if err != nil {
 				return err
 			}
@@ -79,7 +80,7 @@ func checkHealth(ctx context.Context, root, path string) (string, error) {
 	defer rsp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(rsp.Body, 512))
 	if rsp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("%s answered %s: %s", endpoint, rsp.Status, firstLine(string(body), 200))
+		return "", fmt.Errorf("%s answered %s: %s", endpoint, rsp.Status, client.FirstLine(string(body), 200))
 	}
 	return strings.TrimSpace(string(body)), nil
 }

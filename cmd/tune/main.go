@@ -44,6 +44,11 @@ New here? 'tune demo' tunes an MNIST model on this machine in about two
 minutes.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Every command resolves its settings here, before it runs: flag,
+		// else TUNE_* variable, else default (config.go).
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return applyEnv(cmd)
+		},
 	}
 	root.AddCommand(newServeCommand(), newMigrateCommand(), newRunnerCommand(), newDemoCommand(), newWorkloadsCommand())
 	addClientCommands(root)

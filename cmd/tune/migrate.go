@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 )
@@ -33,7 +32,7 @@ or, without one, to the embedded database file in --data-dir, and exit.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&databaseURL, "database-url", os.Getenv("TUNE_DATABASE_URL"), "Postgres URL (env TUNE_DATABASE_URL); without one, the embedded store in --data-dir")
-	cmd.Flags().StringVar(&dataDir, "data-dir", defaultDataDir(), "directory of the embedded store, used when no database URL is given (env TUNE_DATA_DIR)")
+	bind(cmd.Flags(), "database-url", &databaseURL)
+	bind(cmd.Flags(), "data-dir", &dataDir)
 	return cmd
 }

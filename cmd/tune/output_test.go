@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tune-dev/tune/client"
 	"github.com/tune-dev/tune/openapi"
 )
 
@@ -140,15 +141,15 @@ func TestAPIErrorMessage(t *testing.T) {
 		want string
 	}{
 		{
-			&apiError{op: `show study "foo"`, subject: `study "foo"`, status: 404, title: "Not Found", detail: `no study "foo"`},
+			&client.Error{Op: `show study "foo"`, Subject: `study "foo"`, Status: 404, Problem: true, Title: "Not Found", Detail: `no study "foo"`},
 			`study "foo" not found (404): no study "foo"`,
 		},
 		{
-			&apiError{op: `ask study "foo"`, subject: `study "foo"`, status: 409, title: "Conflict", detail: "study is\n  paused"},
+			&client.Error{Op: `ask study "foo"`, Subject: `study "foo"`, Status: 409, Problem: true, Title: "Conflict", Detail: "study is\n  paused"},
 			`ask study "foo": conflict (409): study is paused`,
 		},
 		{
-			&apiError{op: "create study", status: 400, title: "Bad Request"},
+			&client.Error{Op: "create study", Status: 400, Problem: true, Title: "Bad Request"},
 			"create study: bad request (400)",
 		},
 		{

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +18,9 @@ import (
 	"github.com/tune-dev/tune/runner/workload"
 	"github.com/tune-dev/tune/trials"
 )
+
+// defaultLeaseWait is --lease-wait's default.
+const defaultLeaseWait = runner.DefaultWaitSeconds
 
 type runnerOptions struct {
 	id        string
@@ -77,29 +79,23 @@ command speaking the TUNE_REPORT / TUNE_RESULT protocol on stdout).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.id, "id", os.Getenv("TUNE_RUNNER_ID"), "the runner's name in leases and trial listings; hostname-pid when empty (env TUNE_RUNNER_ID)")
-	f.StringSliceVar(&o.workloads, "workloads", splitList(envOr("TUNE_RUNNER_WORKLOADS", strings.Join(workloadTypes(), ","))),
-		"workload types to lease trials for (env TUNE_RUNNER_WORKLOADS)")
-	f.StringVar(&o.device, "device", envOr("TUNE_RUNNER_DEVICE", "cpu"), "where trials run: cpu or cuda:N (env TUNE_RUNNER_DEVICE)")
-	f.IntVar(&o.parallel, "parallel", 1, "trials run at once (env TUNE_RUNNER_PARALLEL)")
-	f.StringVar(&o.mnistDir, "mnist-dir", "", "directory of the MNIST IDX files; else $TUNE_MNIST_DIR, else the GoMNIST module's copy")
-	f.StringVar(&o.logFormat, "log-format", envOr("TUNE_LOG_FORMAT", "text"), "log format: text or json (env TUNE_LOG_FORMAT)")
-	f.BoolVar(&o.idleExit, "exit-when-idle", false, "exit once a lease request finds no work within --lease-wait (for scripts and batch jobs)")
-	f.IntVar(&o.leaseWait, "lease-wait", runner.DefaultWaitSeconds, "seconds each lease request waits for work (1-60)")
-	f.StringVar(&o.logLevel, "log-level", envOr("TUNE_LOG_LEVEL", "info"), "debug (with every line exec commands print), info, warn or error (env TUNE_LOG_LEVEL)")
+	bind(f, "id", &o.id)
+	bind(f, "workloads", &o.workloads)
+	bind(f, "device", &o.device)
+	bind(f, "parallel", &o.parallel)
+	bind(f, "mnist-dir", &o.mnistDir)
+	bind(f, "log-format", &o.logFormat)
+	bind(f, "exit-when-idle", &o.idleExit)
+	bind(f, "lease-wait", &o.leaseWait)
+	bind(f, "log-level", &o.logLevel)
 	return cmd
 }
 
 // runnerConfig checks the flags and builds the runner's configuration.
 func runnerConfig(cmd *cobra.Command, o runnerOptions, log *slog.Logger) (runner.Config, error) {
-	server, err := resolveServer(cmd.Flag("server").Value.String(), cmd.Flags().Changed("server"), os.Getenv(serverEnv))
+	server, err := parseServer(cmd.Flag("server").Value.String())
 	if err != nil {
 		return runner.Config{}, err
-	}
-	if v := os.Getenv("TUNE_RUNNER_PARALLEL"); v != "" && !cmd.Flags().Changed("parallel") {
-		if o.parallel, err = strconv.Atoi(v); err != nil {
-			return runner.Config{}, fmt.Errorf("TUNE_RUNNER_PARALLEL=%q is not a number", v)
-		}
 	}
 	if o.parallel < 1 {
 		return runner.Config{}, fmt.Errorf("--parallel must be at least 1, got %d", o.parallel)
@@ -157,7 +153,7 @@ func runRunner(cmd *cobra.Command, o runnerOptions) error {
 		return err
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "tune runner %s: server %s, workloads %s, device %s, parallel %d, devices: %s\n",
-		r.ID(), cfg.Server, strings.Join(r.Workloads(), ","), r.Device(), cfg.Parallel, describeDevices(r.Devices()))
+		r.ID(), redactURL(cfg.Server), strings.Join(r.Workloads(), ","), r.Device(), cfg.Parallel, describeDevices(r.Devices()))
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
@@ -165,21 +161,14 @@ func runRunner(cmd *cobra.Command, o runnerOptions) error {
 	return r.Run(ctx)
 }
 
-// runnerLogger is newLogger with a level: at debug the runner logs what
+// runnerLogger is newLogger with a level given by name: at debug the runner logs what
 // exec commands print.
 func runnerLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level must be debug, info, warn or error, got %q", level)
 	}
-	opts := &slog.HandlerOptions{Level: l}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	}
-	return nil, fmt.Errorf("--log-format must be text or json, got %q", format)
+	return newLogger(w, format, l)
 }
 
 // describeDevices renders the advertised devices for the status line, e.g.

@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,13 +18,22 @@ import (
 // defaultServeAddr is where `tune serve` listens unless told otherwise.
 const defaultServeAddr = "127.0.0.1:8080"
 
-type serveOptions struct {
+// serviceOptions are the settings of a running service, shared by serve
+// and demo.
+type serviceOptions struct {
 	addr         string
 	databaseURL  string
 	dataDir      string
-	logFormat    string
 	migrate      bool
 	reapInterval time.Duration
+	// anyPort lets the service take another free port when addr is taken
+	// (the demo's default address only).
+	anyPort bool
+}
+
+type serveOptions struct {
+	serviceOptions
+	logFormat string
 }
 
 func newServeCommand() *cobra.Command {
@@ -42,87 +51,135 @@ first use): enough for one service on one machine. Move to Postgres to run
 several replicas of the service.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runServe(cmd.Context(), o)
+			return runServe(cmd.Context(), o, cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.addr, "addr", envOr("TUNE_ADDR", defaultServeAddr), "address to listen on (env TUNE_ADDR)")
-	f.StringVar(&o.databaseURL, "database-url", os.Getenv("TUNE_DATABASE_URL"), "Postgres URL, e.g. postgres://user@host:5432/tune (env TUNE_DATABASE_URL); without one, the embedded store in --data-dir")
-	f.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "directory of the embedded store, used when no database URL is given (env TUNE_DATA_DIR)")
-	f.StringVar(&o.logFormat, "log-format", envOr("TUNE_LOG_FORMAT", "text"), "log format: text or json (env TUNE_LOG_FORMAT)")
-	f.BoolVar(&o.migrate, "migrate", true, "apply pending schema migrations at start")
-	f.DurationVar(&o.reapInterval, "reap-interval", time.Second, "how often expired leases are reclaimed")
+	bind(f, "addr", &o.addr)
+	bind(f, "database-url", &o.databaseURL)
+	bind(f, "data-dir", &o.dataDir)
+	bind(f, "log-format", &o.logFormat)
+	bind(f, "migrate", &o.migrate)
+	bind(f, "reap-interval", &o.reapInterval)
 	return cmd
 }
 
-func runServe(ctx context.Context, o serveOptions) error {
-	log, err := newLogger(o.logFormat)
+func runServe(ctx context.Context, o serveOptions, logTo io.Writer) error {
+	log, err := newLogger(logTo, o.logFormat, slog.LevelInfo)
 	if err != nil {
 		return err
 	}
+	svc, err := startService(ctx, o.serviceOptions, log)
+	if err != nil {
+		return err
+	}
+	defer svc.close()
+	log.Info("tune is serving", "url", svc.url, "api", svc.url+apiPrefix)
+	select {
+	case err := <-svc.errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	return svc.shutdown()
+}
+
+// runningService is the service as serve and demo run it: a store, the
+// API over it, and the HTTP server that serves it.
+type runningService struct {
+	store openedStore
+	// where says where the studies are kept, password cut out.
+	where string
+	api   *service.Server
+	hs    *http.Server
+	// url is the root URL the service answers at.
+	url string
+	// errc receives the HTTP server's error should it stop on its own.
+	errc chan error
+}
+
+// startService opens the store (migrating it when o.migrate), builds the
+// service and starts serving it on o.addr. log receives the service's log
+// and the HTTP server's errors.
+func startService(ctx context.Context, o serviceOptions, log *slog.Logger) (*runningService, error) {
 	store, where, err := openStore(ctx, o.databaseURL, o.dataDir, o.migrate)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer store.Close()
 	if o.databaseURL == "" {
 		log.Info("keeping studies in the embedded database", "file", where)
 	} else {
 		log.Info("keeping studies in Postgres", "database", where)
 	}
-	srv, err := service.New(service.Config{
+	api, err := service.New(service.Config{
 		Store:        store,
 		Tuner:        tuner.New(store),
 		Logger:       log,
 		ReapInterval: o.reapInterval,
 	})
 	if err != nil {
-		return err
+		store.Close()
+		return nil, err
 	}
-	defer srv.Close()
-
 	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", o.addr, err)
+	if err != nil && o.anyPort {
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
 	}
-	hs := &http.Server{
-		Handler:           srv.Handler(),
+	if err != nil {
+		api.Close()
+		store.Close()
+		return nil, fmt.Errorf("listening on %s: %w", o.addr, err)
+	}
+	s := &runningService{
+		store: store,
+		where: where,
+		api:   api,
+		hs:    newHTTPServer(api.Handler(), log),
+		url:   "http://" + ln.Addr().String(),
+		errc:  make(chan error, 1),
+	}
+	go func() { s.errc <- s.hs.Serve(ln) }()
+	return s, nil
+}
+
+// newHTTPServer is the HTTP server every tune service runs behind: bounded
+// reads and idle connections, its errors in log.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		// Lease requests long-poll for up to a minute.
 		WriteTimeout: 90 * time.Second,
 		IdleTimeout:  2 * time.Minute,
 		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("tune is serving", "url", "http://"+ln.Addr().String(), "api", "http://"+ln.Addr().String()+"/api/v1")
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+}
+
+// shutdown stops taking requests and waits for those in flight.
+func (s *runningService) shutdown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if err := hs.Shutdown(shutdownCtx); err != nil {
+	if err := s.hs.Shutdown(ctx); err != nil {
 		return fmt.Errorf("shutting down: %w", err)
 	}
 	return nil
 }
 
-func newLogger(format string) (*slog.Logger, error) {
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, nil)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, nil)), nil
-	}
-	return nil, fmt.Errorf("--log-format must be text or json, got %q", format)
+// close stops the HTTP server if still up, the service and the store.
+func (s *runningService) close() {
+	_ = s.hs.Close() // after shutdown, or on the way out: nothing to report
+	s.api.Close()
+	s.store.Close()
 }
 
-func envOr(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		return v
+// newLogger is tune's log on w in format (text or json) from level on.
+func newLogger(w io.Writer, format string, level slog.Level) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: level}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
-	return def
+	return nil, fmt.Errorf("--log-format must be text or json, got %q", format)
 }

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 
 	"github.com/tune-dev/tune/sql/postgres"
 	"github.com/tune-dev/tune/sql/sqlite"
@@ -37,10 +35,11 @@ type versioned interface {
 func openStore(ctx context.Context, databaseURL, dataDir string, migrate bool) (st openedStore, where string, err error) {
 	var v versioned
 	if databaseURL != "" {
-		where = redactDatabaseURL(databaseURL)
+		where = redactURL(databaseURL)
 		pg, err := postgres.Open(ctx, databaseURL)
 		if err != nil {
-			return nil, where, fmt.Errorf("opening the database at %s: %w", where, err)
+			// pgx may quote the connection string it failed on.
+			return nil, where, fmt.Errorf("opening the database at %s: %w", where, scrubPassword(err, databaseURL))
 		}
 		st, v = pg, pg
 	} else {
@@ -61,7 +60,7 @@ func openStore(ctx context.Context, databaseURL, dataDir string, migrate bool) (
 	}
 	if err := checkSchema(ctx, v, migrate); err != nil {
 		st.Close()
-		return nil, where, fmt.Errorf("%s: %w", where, err)
+		return nil, where, fmt.Errorf("%s: %w", where, scrubPassword(err, databaseURL))
 	}
 	return st, where, nil
 }
@@ -89,37 +88,4 @@ func checkSchema(ctx context.Context, v versioned, migrate bool) error {
 		return fmt.Errorf("the database schema is at version %d, newer than this tune knows (%d): upgrade tune", current, latest)
 	}
 	return nil
-}
-
-// defaultDataDir is $TUNE_DATA_DIR, else ~/.tune (os.UserHomeDir), else
-// ./.tune.
-func defaultDataDir() string {
-	if dir := os.Getenv("TUNE_DATA_DIR"); dir != "" {
-		return dir
-	}
-	if home, err := os.UserHomeDir(); err == nil && home != "" {
-		return filepath.Join(home, ".tune")
-	}
-	return ".tune"
-}
-
-// dsnPassword matches a password in a key=value connection string, quoted
-// or not.
-var dsnPassword = regexp.MustCompile(`password\s*=\s*('(\\.|[^'])*'|\S+)`)
-
-// redactDatabaseURL returns a Postgres URL or key=value connection string
-// without its password, for logs and messages.
-func redactDatabaseURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme == "" {
-		return dsnPassword.ReplaceAllString(raw, "password=xxxxx")
-	}
-	if u.User != nil {
-		u.User = url.User(u.User.Username())
-	}
-	if q := u.Query(); q.Has("password") {
-		q.Del("password")
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
 }

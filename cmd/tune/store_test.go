@@ -19,12 +19,12 @@ func TestRedactDatabaseURL(t *testing.T) {
 		{"host=db user=tune password=s3cret dbname=tune", "host=db user=tune password=xxxxx dbname=tune"},
 		{"host=db password='s3 cret' dbname=tune", "host=db password=xxxxx dbname=tune"},
 	} {
-		got := redactDatabaseURL(tc.in)
+		got := redactURL(tc.in)
 		if got != tc.want {
-			t.Errorf("redactDatabaseURL(%q) = %q, want %q", tc.in, got, tc.want)
+			t.Errorf("redactURL(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 		if strings.Contains(got, "s3") {
-			t.Errorf("redactDatabaseURL(%q) = %q keeps the password", tc.in, got)
+			t.Errorf("redactURL(%q) = %q keeps the password", tc.in, got)
 		}
 	}
 }
@@ -88,5 +88,11 @@ func TestOpenStoreRefusesNewerSchema(t *testing.T) {
 			!strings.Contains(err.Error(), "upgrade tune") {
 			t.Errorf("openStore(migrate=%v) on a newer schema: %v", migrate, err)
 		}
+	}
+}
+
+func TestRedactBrokenURL(t *testing.T) {
+	if got := redactURL("postgres://tune:s3cret@db:notaport/tune"); got != "postgres://tune@db:notaport/tune" {
+		t.Errorf("redactURL = %q", got)
 	}
 }
