@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/tune-dev/tune/openapi"
@@ -14,6 +15,10 @@ func (h *handlers) AcquireLease(ctx context.Context, req openapi.AcquireLeaseReq
 	r := runnerFromAPI(req.Body.Runner)
 	if len(r.Workloads) == 0 {
 		return nil, trials.Invalidf("runner.workloads is empty: list the workload types this runner can run, e.g. [\"mnist-mlp\", \"exec\"]")
+	}
+	var exclude []int64
+	if req.Body.ExcludeStudies != nil {
+		exclude = *req.Body.ExcludeStudies
 	}
 	wait := defaultLeaseWait
 	if req.Body.WaitSeconds != nil {
@@ -29,7 +34,7 @@ func (h *handlers) AcquireLease(ctx context.Context, req openapi.AcquireLeaseReq
 		// Take the wake-up channel before looking, so that work added while
 		// we look is not missed.
 		woken := h.s.wake.wait()
-		grant, err := h.s.leaseOnce(ctx, r)
+		grant, err := h.s.leaseOnce(ctx, r, exclude)
 		if err != nil {
 			return nil, err
 		}
@@ -50,14 +55,18 @@ func (h *handlers) AcquireLease(ctx context.Context, req openapi.AcquireLeaseReq
 	}
 }
 
-// leaseOnce tries every leasable study once, fairest first.
-func (s *Server) leaseOnce(ctx context.Context, r trials.Runner) (*openapi.LeaseGrant, error) {
+// leaseOnce tries every leasable study once, fairest first, but those the
+// runner excludes (it backs off from studies whose trials keep failing).
+func (s *Server) leaseOnce(ctx context.Context, r trials.Runner, exclude []int64) (*openapi.LeaseGrant, error) {
 	studies, err := s.cfg.Store.LeasableStudies(ctx, r.Workloads)
 	if err != nil {
 		return nil, err
 	}
 	for i := range studies {
 		st := &studies[i]
+		if slices.Contains(exclude, st.ID) {
+			continue
+		}
 		t, err := s.grant(ctx, st, r.ID, true)
 		if trials.KindOf(err) == trials.KindConflict {
 			// Another runner or replica took the last slot, or the study
