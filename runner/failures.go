@@ -44,6 +44,7 @@ func (b FailureBackoff) withDefaults() FailureBackoff {
 type quickFailures struct {
 	b   FailureBackoff
 	log *slog.Logger
+	now func() time.Time
 
 	mu      sync.Mutex
 	studies map[int64]*studyFailures
@@ -56,7 +57,7 @@ type studyFailures struct {
 }
 
 func newQuickFailures(b FailureBackoff, log *slog.Logger) *quickFailures {
-	return &quickFailures{b: b.withDefaults(), log: log, studies: map[int64]*studyFailures{}}
+	return &quickFailures{b: b.withDefaults(), log: log, now: time.Now, studies: map[int64]*studyFailures{}}
 }
 
 // record notes how a trial of the study ended: failed or not, and how
@@ -75,11 +76,11 @@ func (q *quickFailures) record(study int64, name string, failed bool, took time.
 	}
 	s.inRow++
 	// Once paused, one more quick failure pauses again, for longer.
-	if s.inRow < q.b.After || time.Now().Before(s.until) {
+	if s.inRow < q.b.After || q.now().Before(s.until) {
 		return
 	}
 	s.pause = min(max(2*s.pause, q.b.Initial), q.b.Max)
-	s.until = time.Now().Add(s.pause)
+	s.until = q.now().Add(s.pause)
 	q.log.Warn("a study's trials keep failing right after they start; not leasing it for a while",
 		"study", name, "study_id", study, "failures_in_a_row", s.inRow, "within", q.b.Within, "pause", s.pause)
 }
@@ -88,7 +89,7 @@ func (q *quickFailures) record(study int64, name string, failed bool, took time.
 func (q *quickFailures) excluded() []int64 {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	now := time.Now()
+	now := q.now()
 	var ids []int64
 	for _, id := range slices.Sorted(maps.Keys(q.studies)) {
 		if now.Before(q.studies[id].until) {
