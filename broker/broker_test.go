@@ -120,7 +120,7 @@ func TestLeaseWaitsForWork(t *testing.T) {
 		lease := func() <-chan *broker.Grant {
 			out := make(chan *broker.Grant, 1)
 			go func() {
-				g, err := b.Lease(ctx, r, time.Minute)
+				g, err := b.Lease(ctx, r, time.Minute, nil)
 				if err != nil {
 					t.Error(err)
 				}
@@ -147,7 +147,7 @@ func TestLeaseWaitsForWork(t *testing.T) {
 			t.Fatalf("lease after the tell = %+v, want a new trial", g2)
 		}
 
-		_, err := b.Lease(ctx, trials.Runner{ID: "r2"}, 0)
+		_, err := b.Lease(ctx, trials.Runner{ID: "r2"}, 0, nil)
 		wantKind(t, err, trials.ErrInvalid, "runner.workloads is empty")
 	})
 }
@@ -219,7 +219,7 @@ func TestReapRequeues(t *testing.T) {
 		ctx := context.Background()
 		st := storetest.CreateStudy(t, store, "reap", func(s *trials.Study) { s.MaxRetries = 1 })
 		r := trials.Runner{ID: "r1", Workloads: []string{st.Workload.Type}}
-		g, err := b.Lease(ctx, r, 0)
+		g, err := b.Lease(ctx, r, 0, nil)
 		if err != nil || g == nil {
 			t.Fatalf("Lease = %v, %v", g, err)
 		}
@@ -228,7 +228,7 @@ func TestReapRequeues(t *testing.T) {
 		if err != nil || requeued != 1 || failed != 0 {
 			t.Fatalf("Reap = %d requeued, %d failed, %v; want 1, 0", requeued, failed, err)
 		}
-		again, err := b.Lease(ctx, r, 0)
+		again, err := b.Lease(ctx, r, 0, nil)
 		if err != nil || again == nil {
 			t.Fatalf("Lease after the reap = %v, %v", again, err)
 		}

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/tune-dev/tune/trials"
@@ -22,7 +23,7 @@ type Grant struct {
 // Lease hands runner r a trial of any running study whose workload it can
 // run, fairest study first, waiting up to wait (capped by MaxLeaseWait) for
 // one to become available. It returns (nil, nil) when none did.
-func (b *Broker) Lease(ctx context.Context, r trials.Runner, wait time.Duration) (*Grant, error) {
+func (b *Broker) Lease(ctx context.Context, r trials.Runner, wait time.Duration, exclude []int64) (*Grant, error) {
 	if len(r.Workloads) == 0 {
 		return nil, trials.Invalidf("runner.workloads is empty: list the workload types this runner can run, e.g. [\"mnist-mlp\", \"exec\"]")
 	}
@@ -36,7 +37,7 @@ func (b *Broker) Lease(ctx context.Context, r trials.Runner, wait time.Duration)
 		// Take the wake-up channel before looking, so that work added while
 		// we look is not missed.
 		woken := b.wake.wait()
-		g, err := b.leaseOnce(ctx, r)
+		g, err := b.leaseOnce(ctx, r, exclude)
 		if err != nil {
 			return nil, err
 		}
@@ -58,13 +59,18 @@ func (b *Broker) Lease(ctx context.Context, r trials.Runner, wait time.Duration)
 }
 
 // leaseOnce tries every leasable study once, fairest first.
-func (b *Broker) leaseOnce(ctx context.Context, r trials.Runner) (*Grant, error) {
+// leaseOnce tries every leasable study once, fairest first, but those the
+// runner excludes (it backs off from studies whose trials keep failing).
+func (b *Broker) leaseOnce(ctx context.Context, r trials.Runner, exclude []int64) (*Grant, error) {
 	studies, err := b.store.LeasableStudies(ctx, r.Workloads)
 	if err != nil {
 		return nil, err
 	}
 	for i := range studies {
 		st := &studies[i]
+		if slices.Contains(exclude, st.ID) {
+			continue
+		}
 		t, err := b.grant(ctx, st, r.ID, true)
 		if trials.KindOf(err) == trials.KindConflict {
 			// Another runner or replica took the last slot, or the study

@@ -1,6 +1,9 @@
 package runner
 
 import (
+	"io"
+	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,4 +63,47 @@ func TestCPUDevice(t *testing.T) {
 	if procField("/proc/meminfo", "MemTotal") != "" && (d.MemoryBytes == nil || *d.MemoryBytes < 1<<20) {
 		t.Errorf("memory = %v", d.MemoryBytes)
 	}
+}
+
+func TestQuickFailuresPauseAStudy(t *testing.T) {
+	now := time.Unix(1e9, 0)
+	q := newQuickFailures(FailureBackoff{After: 3, Within: 5 * time.Second, Initial: 10 * time.Second, Max: 35 * time.Second},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	q.now = func() time.Time { return now }
+	quick, slow := time.Second, 6*time.Second
+	excluded := func(want ...int64) {
+		t.Helper()
+		if got := q.excluded(); !slices.Equal(got, want) {
+			t.Errorf("at +%s excluded %v, want %v", now.Sub(time.Unix(1e9, 0)), got, want)
+		}
+	}
+
+	q.record(1, "a", true, quick)
+	q.record(1, "a", true, quick)
+	q.record(2, "b", true, quick)
+	excluded()
+	q.record(1, "a", false, quick) // a success resets the count
+	q.record(1, "a", true, slow)   // and so does a slow failure
+	q.record(1, "a", true, quick)
+	q.record(1, "a", true, quick)
+	excluded()
+	q.record(1, "a", true, quick)
+	excluded(1)
+	now = now.Add(9 * time.Second)
+	excluded(1)
+	now = now.Add(time.Second)
+	excluded()
+	// After a pause one more quick failure pauses again, twice as long,
+	// up to Max.
+	for _, pause := range []time.Duration{20 * time.Second, 35 * time.Second, 35 * time.Second} {
+		q.record(1, "a", true, quick)
+		excluded(1)
+		now = now.Add(pause - time.Nanosecond)
+		excluded(1)
+		now = now.Add(time.Nanosecond)
+		excluded()
+	}
+	q.record(1, "a", false, quick)
+	q.record(1, "a", true, quick)
+	excluded()
 }

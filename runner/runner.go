@@ -67,6 +67,9 @@ type Config struct {
 	HTTPClient *http.Client
 	// Backoff spaces retries while the service is unreachable or failing.
 	Backoff Backoff
+	// FailureBackoff pauses leasing from a study whose trials keep failing
+	// right after they start.
+	FailureBackoff FailureBackoff
 	// Devices lists the devices advertised with each lease request;
 	// DefaultDevices when nil.
 	Devices func() []openapi.Device
@@ -91,6 +94,7 @@ type Runner struct {
 	types     []string
 	devices   []openapi.Device
 	outage    outage
+	failures  *quickFailures
 }
 
 // New checks cfg and builds a Runner. It sends nothing: a service that is
@@ -148,6 +152,7 @@ func New(cfg Config) (*Runner, error) {
 	slices.Sort(r.types)
 	r.devices = cfg.Devices()
 	r.log = cfg.Logger.With("runner", cfg.ID)
+	r.failures = newQuickFailures(cfg.FailureBackoff, r.log)
 	r.client, err = client.New(server,
 		client.WithHTTPClient(cfg.HTTPClient),
 		client.WithUserAgent("tune-runner/"+cfg.ID))
@@ -207,7 +212,11 @@ func (r *Runner) slot(ctx context.Context, slot int) {
 			}
 			continue
 		}
-		r.runTrial(ctx, g, slot)
+		start := time.Now()
+		state := r.runTrial(ctx, g, slot)
+		if ctx.Err() == nil {
+			r.failures.record(g.Study.Id, g.Study.Name, state == "failed", time.Since(start))
+		}
 	}
 }
 
@@ -225,6 +234,9 @@ func (r *Runner) acquire(ctx context.Context) (*openapi.LeaseGrant, error) {
 			Workloads: r.types,
 		},
 		WaitSeconds: &r.cfg.WaitSeconds,
+	}
+	if ex := r.failures.excluded(); len(ex) > 0 {
+		body.ExcludeStudies = &ex
 	}
 	rsp, err := r.client.API.AcquireLeaseWithResponse(ctx, body)
 	if err := r.check("lease", rsp, err); err != nil {

@@ -48,8 +48,8 @@ type trialRun struct {
 }
 
 // runTrial runs one grant to its end: the workload with heartbeats and
-// reports, then the tell.
-func (r *Runner) runTrial(ctx context.Context, g *openapi.LeaseGrant, slot int) {
+// reports, then the tell. It returns the state told, "" when none was.
+func (r *Runner) runTrial(ctx context.Context, g *openapi.LeaseGrant, slot int) string {
 	start := time.Now()
 	leaseDur := time.Duration(g.LeaseSeconds) * time.Second
 	t := &trialRun{
@@ -101,7 +101,7 @@ func (r *Runner) runTrial(ctx context.Context, g *openapi.LeaseGrant, slot int) 
 
 	tell, ok := t.outcome(ctx, res, err)
 	if !ok {
-		return
+		return ""
 	}
 	state := string(tell.State)
 	if t.tell(ctx, tell) {
@@ -117,7 +117,9 @@ func (r *Runner) runTrial(ctx context.Context, g *openapi.LeaseGrant, slot int) 
 			attrs = append(attrs, "error", client.FirstLine(*tell.Error, 200))
 		}
 		t.log.Info("trial finished", attrs...)
+		return state
 	}
+	return ""
 }
 
 // workloadTrial builds what the workload is given from the grant. The
@@ -204,7 +206,7 @@ func (t *trialRun) outcome(ctx context.Context, res workload.Result, err error) 
 		switch {
 		case !ok:
 			tell.State = "failed"
-			tell.Error = ptr(fmt.Sprintf("workload result lacks the objective metric %s (it has %s)", t.objective, metricNames(res.Metrics)))
+			tell.Error = ptr(trimError(fmt.Sprintf("workload result lacks the objective metric %s (it has %s)", t.objective, metricNames(res.Metrics))))
 		case !finite(v):
 			tell.State = "failed"
 			tell.Error = ptr(fmt.Sprintf("objective metric %s is %v: the run diverged", t.objective, v))
@@ -394,7 +396,7 @@ func (t *trialRun) finiteMetrics(m map[string]float64, except string) map[string
 		case !finite(v):
 			t.log.Warn("metric dropped: not a finite number", "metric", k, "value", v)
 		default:
-			out[k] = v
+			out[cleanText(k)] = v
 		}
 	}
 	return out
@@ -434,7 +436,7 @@ func compactJSON(v any) string {
 // trimError keeps a failed trial's error within maxErrorBytes: its head,
 // which says what failed, and its tail, where a crash's last output is.
 func trimError(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = cleanText(s)
 	if len(s) <= maxErrorBytes {
 		return s
 	}
@@ -447,6 +449,13 @@ func trimError(s string) string {
 		cut++
 	}
 	return h + fmt.Sprintf(marker, cut) + rest[cut:]
+}
+
+// cleanText replaces NUL bytes and invalid UTF-8, which no store keeps and
+// the service refuses, with U+FFFD: a trial's result must not be lost to
+// what a workload printed.
+func cleanText(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 // cutRunes splits s at the last rune boundary at or before n bytes.

@@ -13,7 +13,11 @@ func (h *handlers) AcquireLease(ctx context.Context, req openapi.AcquireLeaseReq
 	if req.Body.WaitSeconds != nil {
 		wait = time.Duration(*req.Body.WaitSeconds) * time.Second
 	}
-	g, err := h.b.Lease(ctx, runnerFromAPI(req.Body.Runner), wait)
+	var exclude []int64
+	if req.Body.ExcludeStudies != nil {
+		exclude = *req.Body.ExcludeStudies
+	}
+	g, err := h.b.Lease(ctx, runnerFromAPI(req.Body.Runner), wait, exclude)
 	if err != nil {
 		return nil, err
 	}

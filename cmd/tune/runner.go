@@ -32,6 +32,8 @@ type runnerOptions struct {
 	logLevel  string
 	idleExit  bool
 	leaseWait int
+	allowExec []string
+	allow     command.Allow // allowExec, resolved
 }
 
 type runnerWorkload struct {
@@ -43,14 +45,19 @@ type runnerWorkload struct {
 // order they are listed; each is built only when asked for (the MLP picks
 // its BLAS and loads data).
 var runnerWorkloads = []runnerWorkload{
-	{trials.WorkloadExec, func(_ runnerOptions, log *slog.Logger) workload.Workload {
-		return command.New(command.Options{Logger: log})
+	{trials.WorkloadExec, func(o runnerOptions, log *slog.Logger) workload.Workload {
+		return command.New(command.Options{Logger: log, Allow: o.allow})
 	}},
 	{trials.WorkloadMNISTMLP, func(o runnerOptions, _ *slog.Logger) workload.Workload {
 		return mnist.New(mnist.Options{DataDir: o.mnistDir})
 	}},
 }
 
+// defaultRunnerWorkloads are offered when --workloads is not given: exec
+// runs commands, so it is offered only once --allow-exec names some.
+func defaultRunnerWorkloads() []string { return []string{trials.WorkloadMNISTMLP} }
+
+// workloadTypes are all the workloads this runner can offer.
 func workloadTypes() []string {
 	var types []string
 	for _, w := range runnerWorkloads {
@@ -69,10 +76,13 @@ workload this runner offers, train it, heartbeat and report each epoch, tell
 the result, and lease the next one. An unreachable server is waited for.
 SIGTERM or Ctrl-C stops the running trials (told failed) and exits.
 
-Workloads: mnist-mlp (gorgonia MLP on MNIST-format IDX data) and exec (any
-command speaking the TUNE_REPORT / TUNE_RESULT protocol on stdout).`,
-		Example: `  tune runner --server http://tune:8080 --id gpu-box-1 --device cuda:0
-  tune runner --workloads exec --parallel 4`,
+Workloads: mnist-mlp (gorgonia MLP on MNIST-format IDX data, the default)
+and exec (a command speaking the TUNE_REPORT / TUNE_RESULT protocol on
+stdout). exec runs only the programs --allow-exec names: a program (a path,
+or a name looked up in PATH) or a directory ending in / (any program under
+it); giving --allow-exec adds exec to the default workloads.`,
+		Example: `  tune runner --server http://tune:8080 --id gpu-box-1 --device cuda:0 --workloads exec --allow-exec /opt/venv/bin/python
+  tune runner --allow-exec /srv/train/ --parallel 4`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runRunner(cmd, o)
@@ -81,6 +91,7 @@ command speaking the TUNE_REPORT / TUNE_RESULT protocol on stdout).`,
 	f := cmd.Flags()
 	bind(f, "id", &o.id)
 	bind(f, "workloads", &o.workloads)
+	bind(f, "allow-exec", &o.allowExec)
 	bind(f, "device", &o.device)
 	bind(f, "parallel", &o.parallel)
 	bind(f, "mnist-dir", &o.mnistDir)
@@ -107,6 +118,13 @@ func runnerConfig(cmd *cobra.Command, o runnerOptions, log *slog.Logger) (runner
 	if err != nil {
 		return runner.Config{}, fmt.Errorf("--device %w", err)
 	}
+	if o.allow, err = command.ParseAllow(o.allowExec); err != nil {
+		return runner.Config{}, fmt.Errorf("--allow-exec: %w", err)
+	}
+	// Changed covers TUNE_RUNNER_WORKLOADS too (applyEnv sets it).
+	if !o.allow.Empty() && !cmd.Flags().Changed("workloads") {
+		o.workloads = append(o.workloads, trials.WorkloadExec)
+	}
 	var chosen []workload.Workload
 	var seen []string
 	for _, name := range o.workloads {
@@ -121,11 +139,15 @@ func runnerConfig(cmd *cobra.Command, o runnerOptions, log *slog.Logger) (runner
 		seen = append(seen, name)
 		chosen = append(chosen, runnerWorkloads[i].new(o, log))
 	}
+	if slices.Contains(seen, trials.WorkloadExec) && o.allow.Empty() {
+		return runner.Config{}, fmt.Errorf("--workloads exec: this runner runs no commands until told which; add --allow-exec with the programs " +
+			"or directories (ending in /) exec studies may run, e.g. --allow-exec python3 or --allow-exec /srv/train/ (env TUNE_RUNNER_ALLOW_EXEC)")
+	}
 	if len(chosen) == 0 {
 		return runner.Config{}, fmt.Errorf("--workloads is empty; choose among %s", strings.Join(workloadTypes(), ", "))
 	}
 	if device != "cpu" && slices.Contains(seen, trials.WorkloadMNISTMLP) {
-		return runner.Config{}, fmt.Errorf("--device %s: mnist-mlp trains on the CPU only in this version; on a GPU runner pass --workloads exec", device)
+		return runner.Config{}, fmt.Errorf("--device %s: mnist-mlp trains on the CPU only in this version; on a GPU runner pass --workloads exec --allow-exec PROGRAM", device)
 	}
 	return runner.Config{
 		Server:       server,

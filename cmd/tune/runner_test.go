@@ -29,6 +29,10 @@ func TestRunnerFlagErrors(t *testing.T) {
 		{[]string{"runner", "--log-format", "xml"}, "--log-format must be text or json"},
 		{[]string{"runner", "--log-level", "loud"}, "--log-level must be debug, info, warn or error"},
 		{[]string{"runner", "extra"}, `unknown command "extra"`},
+		{[]string{"runner", "--workloads", "exec"}, "--workloads exec: this runner runs no commands until told which; add --allow-exec"},
+		{[]string{"runner", "--workloads", "mnist-mlp,exec"}, "(env TUNE_RUNNER_ALLOW_EXEC)"},
+		{[]string{"runner", "--allow-exec", "/no/such/dir/"}, `--allow-exec: exec allow-list entry "/no/such/dir/": cannot resolve it`},
+		{[]string{"runner", "--allow-exec", "no-such-program-tune"}, `--allow-exec: exec allow-list entry "no-such-program-tune": exec: "no-such-program-tune": executable file not found`},
 	}
 	if !runner.CUDA {
 		cases = append(cases, struct {
@@ -41,6 +45,14 @@ func TestRunnerFlagErrors(t *testing.T) {
 			t.Errorf("tune %s: error %q, want %q", strings.Join(tc.args, " "), msg, tc.want)
 		}
 	}
+	if def := newRunnerCommand().Flags().Lookup("workloads").DefValue; def != "[mnist-mlp]" {
+		t.Errorf("default workloads = %s, want mnist-mlp only: exec needs --allow-exec", def)
+	}
+	t.Setenv("TUNE_RUNNER_ALLOW_EXEC", "/no/such/dir/")
+	if msg := c.fails("runner"); !strings.Contains(msg, `--allow-exec: exec allow-list entry "/no/such/dir/"`) {
+		t.Errorf("bad TUNE_RUNNER_ALLOW_EXEC: %q", msg)
+	}
+	t.Setenv("TUNE_RUNNER_ALLOW_EXEC", "")
 	t.Setenv("TUNE_RUNNER_PARALLEL", "many")
 	if msg := c.fails("runner"); !strings.Contains(msg, `TUNE_RUNNER_PARALLEL="many" is not a number`) {
 		t.Errorf("bad TUNE_RUNNER_PARALLEL: %q", msg)
@@ -85,7 +97,7 @@ func TestRunnerCommandRunsTrials(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		cmd := newRootCommand()
-		cmd.SetArgs([]string{"--server", server, "runner", "--id", "cli-runner", "--workloads", "exec", "--parallel", "2", "--log-format", "json"})
+		cmd.SetArgs([]string{"--server", server, "runner", "--id", "cli-runner", "--workloads", "exec", "--allow-exec", "sh", "--parallel", "2", "--log-format", "json"})
 		cmd.SetErr(&stderr)
 		cmd.SetOut(&stderr)
 		done <- cmd.ExecuteContext(ctx)
@@ -143,7 +155,7 @@ func TestRunnerExitsWhenIdle(t *testing.T) {
 	defer cancel()
 	cmd := newRootCommand()
 	var stderr syncBuffer
-	cmd.SetArgs([]string{"--server", server, "runner", "--workloads", "exec", "--parallel", "2", "--exit-when-idle", "--lease-wait", "1"})
+	cmd.SetArgs([]string{"--server", server, "runner", "--workloads", "exec", "--allow-exec", "sh", "--parallel", "2", "--exit-when-idle", "--lease-wait", "1"})
 	cmd.SetErr(&stderr)
 	cmd.SetOut(&stderr)
 	if err := cmd.ExecuteContext(ctx); err != nil {

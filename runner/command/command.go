@@ -9,10 +9,17 @@
 // on stdout, one report per epoch and one result at the end. Every other
 // line is its own output, logged at debug level.
 //
+// A runner runs only the programs its allow-list names (see Allow); any
+// other command fails its trial without being started. The command gets
+// the runner's environment except tune's own TUNE_ variables (the runner's
+// token above all), and its stderr's last lines become a failed trial's
+// error, which every reader of the study sees.
+//
 // The command runs in a process group of its own, so that pruning, a
 // timeout or the runner stopping ends it and everything it started (data
-// loader workers, say), not just the top process. It needs a Unix; on Linux
-// /proc tells when the whole group is gone.
+// loader workers, say), not just the top process. On Linux the kernel
+// also kills it when the runner dies. It needs a Unix; on Linux /proc
+// tells when the whole group is gone.
 package command
 
 import (
@@ -22,6 +29,8 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,12 +63,16 @@ type Options struct {
 	// KillGrace is the time between SIGTERM and SIGKILL when a command is
 	// stopped; DefaultKillGrace when zero.
 	KillGrace time.Duration
+	// Allow lists the programs commands may start; the zero Allow refuses
+	// every command.
+	Allow Allow
 }
 
 // Workload runs exec trials. It is safe for concurrent use.
 type Workload struct {
 	log   *slog.Logger
 	grace time.Duration
+	allow Allow
 }
 
 // New returns the exec workload.
@@ -70,7 +83,7 @@ func New(o Options) *Workload {
 	if o.KillGrace <= 0 {
 		o.KillGrace = DefaultKillGrace
 	}
-	return &Workload{log: o.Logger, grace: o.KillGrace}
+	return &Workload{log: o.Logger, grace: o.KillGrace, allow: o.Allow}
 }
 
 // Type implements workload.Workload.
@@ -89,7 +102,11 @@ func (w *Workload) Run(ctx context.Context, t workload.Trial, rep workload.Repor
 	if err != nil {
 		return workload.Result{}, err
 	}
-	env, err := environ(os.Environ(), sp, t)
+	path, err := w.allow.check(sp.argv[0], sp.dir)
+	if err != nil {
+		return workload.Result{}, err
+	}
+	env, err := environ(inherited(os.Environ()), sp, t)
 	if err != nil {
 		return workload.Result{}, err
 	}
@@ -112,21 +129,23 @@ func (w *Workload) Run(ctx context.Context, t workload.Trial, rep workload.Repor
 	defer outR.Close()
 	defer errR.Close()
 
-	cmd := exec.Command(sp.argv[0], sp.argv[1:]...)
+	// The path checked is the path started; argv[0] stays as written.
+	cmd := exec.Command(path, sp.argv[1:]...)
+	cmd.Args[0] = sp.argv[0]
 	cmd.Env = env
 	cmd.Dir = sp.dir
 	cmd.Stdout, cmd.Stderr = outW, errW
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	err = cmd.Start()
+	cmd.SysProcAttr = procAttr()
+	exited, err := start(cmd)
 	outW.Close()
 	errW.Close()
 	if err != nil {
+		// Not %v of cmd or its Env: an error is told to the service, and
+		// the environment is the runner's business.
 		return workload.Result{}, fmt.Errorf("starting %s: %w", sp.argv[0], err)
 	}
 	pgid := cmd.Process.Pid
 	log.Debug("command started", "pid", pgid, "argv", sp.argv)
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
 
 	s := &session{rep: rep, log: log, stop: make(chan error, 1), errTail: newTail(stderrLines)}
 	var readers sync.WaitGroup
@@ -196,6 +215,36 @@ func (w *Workload) Run(ctx context.Context, t workload.Trial, rep workload.Repor
 		return workload.Result{}, fmt.Errorf("command exited with status 0 without printing a %s line%s", resultDirective, s.stderr())
 	}
 	return res, nil
+}
+
+// start starts cmd and waits for it on a goroutine locked to its OS
+// thread until the command has exited: the parent-death signal is tied to
+// the thread that forked the child, and a thread that Go retires (one a
+// goroutine exits while locked to) would kill a healthy command.
+func start(cmd *exec.Cmd) (<-chan error, error) {
+	started := make(chan error, 1)
+	exited := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		exited <- cmd.Wait()
+	}()
+	if err := <-started; err != nil {
+		return nil, err
+	}
+	return exited, nil
+}
+
+// inherited is the part of the runner's environment a command gets: all
+// but the TUNE_ namespace, which holds the runner's own configuration
+// (its token, its server) and which tune fills in per trial.
+func inherited(env []string) []string {
+	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool { return strings.HasPrefix(kv, "TUNE_") })
 }
 
 // terminate ends the process group: SIGTERM, then SIGKILL after the grace
@@ -343,6 +392,7 @@ func (s *session) readStdout(ctx context.Context, r *os.File) {
 
 func (s *session) readStderr(r *os.File) {
 	readLines(r, func(line string, _ bool) {
+		line = clean(line)
 		s.log.Debug("command output", "stream", "stderr", "line", line)
 		s.mu.Lock()
 		s.errTail.add(line)

@@ -192,6 +192,16 @@ func (r *reporter) Report(_ context.Context, step int, _ map[string]float64) (bo
 	return r.pruneAt >= 0 && step >= r.pruneAt, nil
 }
 
+// allowShell allows sh, which the tests' scripts run in.
+func allowShell(t *testing.T) Allow {
+	t.Helper()
+	a, err := ParseAllow([]string{"sh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 // run runs a shell script as an exec trial.
 func run(t *testing.T, ctx context.Context, w *Workload, script string, rep workload.Reporter) (workload.Result, error) {
 	t.Helper()
@@ -222,7 +232,7 @@ func waitPID(t *testing.T, path string) int {
 func alive(pid int) bool { return runnertest.Alive(pid) }
 
 func TestCancelEscalatesToSIGKILL(t *testing.T) {
-	w := New(Options{Logger: runnertest.Logger(t), KillGrace: 300 * time.Millisecond})
+	w := New(Options{Logger: runnertest.Logger(t), KillGrace: 300 * time.Millisecond, Allow: allowShell(t)})
 	pidFile := filepath.Join(t.TempDir(), "child")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -253,7 +263,7 @@ func TestCancelEscalatesToSIGKILL(t *testing.T) {
 }
 
 func TestPruneStopsTheCommand(t *testing.T) {
-	w := New(Options{Logger: runnertest.Logger(t)})
+	w := New(Options{Logger: runnertest.Logger(t), Allow: allowShell(t)})
 	pidFile := filepath.Join(t.TempDir(), "child")
 	rep := &reporter{pruneAt: 1}
 	script := fmt.Sprintf(`sleep 300 & echo $! > %s
@@ -278,7 +288,7 @@ wait`, pidFile)
 }
 
 func TestLeftoverProcessesAreEnded(t *testing.T) {
-	w := New(Options{Logger: runnertest.Logger(t), KillGrace: 200 * time.Millisecond})
+	w := New(Options{Logger: runnertest.Logger(t), KillGrace: 200 * time.Millisecond, Allow: allowShell(t)})
 	pidFile := filepath.Join(t.TempDir(), "child")
 	// The script exits at once, leaving a child that holds its stdout.
 	res, err := run(t, context.Background(), w, fmt.Sprintf(`sleep 300 & echo $! > %s; echo 'TUNE_RESULT {"loss": 0.5}'`, pidFile), &reporter{pruneAt: -1})

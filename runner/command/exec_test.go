@@ -18,11 +18,18 @@ import (
 	"github.com/tune-dev/tune/trials"
 )
 
-// startExecRunner runs a runner with only the exec workload.
-func startExecRunner(e *runnertest.Env, parallel int) {
-	e.StartRunner(runner.Config{ID: "exec-runner", Parallel: parallel, Workloads: []workload.Workload{
-		command.New(command.Options{Logger: runnertest.Logger(e.T), KillGrace: time.Second}),
-	}})
+// startExecRunner runs a runner with only the exec workload, allowed to
+// run sh and the programs in allow.
+func startExecRunner(e *runnertest.Env, parallel int, allow ...string) {
+	e.StartRunner(runner.Config{ID: "exec-runner", Parallel: parallel, Workloads: []workload.Workload{execWorkload(e.T, allow...)}})
+}
+
+func execWorkload(t testing.TB, allow ...string) *command.Workload {
+	a, err := command.ParseAllow(append([]string{"sh"}, allow...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return command.New(command.Options{Logger: runnertest.Logger(t), KillGrace: time.Second, Allow: a})
 }
 
 // execStudy is a study of an exec workload running a shell script.
@@ -91,7 +98,7 @@ func TestExampleTrainingScript(t *testing.T) {
 		}},
 		"max_trials": 2,
 	})
-	startExecRunner(e, 2)
+	startExecRunner(e, 2, python)
 	e.Wait(60*time.Second, "the study to finish", func() bool { return e.Study("example").State == "done" })
 	for _, tr := range e.Trials("example") {
 		if tr.State != "complete" || tr.Value == nil {

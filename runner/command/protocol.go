@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"strings"
+	"unicode/utf8"
 )
 
 // The stdout lines a command speaks to tune with: a directive, a space and
@@ -72,7 +73,7 @@ func parseLine(line string) (m message, ok bool, err error) {
 		if err != nil || math.IsInf(f, 0) {
 			return m, true, fmt.Errorf("%s: %s = %s is out of range", word, k, n)
 		}
-		m.metrics[k] = f
+		m.metrics[metricName(k)] = f
 	}
 	return m, true, nil
 }
@@ -133,6 +134,32 @@ func readLines(r io.Reader, fn func(line string, cut bool)) {
 	}
 }
 
+// maxMetricNameBytes bounds a metric name from a directive line; longer
+// names are cut. The service keeps metric names short, and a result must
+// not be refused for a name's sake.
+const maxMetricNameBytes = 100
+
+// metricName makes a name from a command's output safe to tell: clean,
+// and at most maxMetricNameBytes long (cut at a character boundary).
+func metricName(k string) string {
+	k = clean(k)
+	if len(k) <= maxMetricNameBytes {
+		return k
+	}
+	n := maxMetricNameBytes
+	for n > 0 && !utf8.RuneStart(k[n]) {
+		n--
+	}
+	return k[:n]
+}
+
+// clean replaces what no store can keep and no reader can show, NUL bytes
+// and invalid UTF-8, with U+FFFD: a command's output is told to the
+// service, and a result must never be lost to its encoding.
+func clean(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
 // tail keeps the last n lines written to it.
 type tail struct {
 	lines []string
@@ -145,7 +172,11 @@ func newTail(n int) *tail { return &tail{lines: make([]string, n)} }
 func (t *tail) add(line string) {
 	const maxKept = 1 << 10
 	if len(line) > maxKept {
-		line = line[:maxKept] + "…"
+		n := maxKept
+		for n > 0 && !utf8.RuneStart(line[n]) {
+			n--
+		}
+		line = line[:n] + "…"
 	}
 	t.lines[t.next] = line
 	t.next = (t.next + 1) % len(t.lines)
