@@ -40,6 +40,15 @@
     },
     trial: n => (page && page.trial ? page.trial(n) : null),
     tableRows: () => app.querySelectorAll('table.trials tbody tr').length,
+    // The tooltip a chart shows for one data item, as the browser holds
+    // it: the HTML ECharts inserted and the elements it made.
+    tooltip(name, seriesIndex, dataIndex) {
+      const c = charts[name];
+      if (!c) return null;
+      c.dispatchAction({ type: 'showTip', seriesIndex, dataIndex });
+      const box = [...c.getDom().querySelectorAll('div')].find(d => d.style.position === 'absolute' && d.innerHTML.includes('trial #'));
+      return box ? { html: box.innerHTML, text: box.innerText, elements: box.querySelectorAll('*').length } : null;
+    },
   };
 
   // ---- helpers -------------------------------------------------------
@@ -72,6 +81,19 @@
 
   function fmtParam(v) {
     return typeof v === 'number' ? fmt(v) : String(v);
+  }
+
+  // tip renders a tooltip from lines of plain text. ECharts inserts a
+  // formatter's string as HTML, and runner names, metric names, param names
+  // and choices are user text: each line is escaped here, so no tooltip
+  // ever carries markup from the API (the CSP is a second line, not the
+  // first).
+  function tip(...lines) {
+    return lines.filter(l => l != null && l !== '').map(escapeHTML).join('<br>');
+  }
+
+  function escapeHTML(v) {
+    return String(v).replace(/[&<>"']/g, ch => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]);
   }
 
   function ms(s) { return s ? Date.parse(s) : null; }
@@ -569,7 +591,7 @@
         title: pts.length ? { show: false } : emptyTitle('no complete trials yet'),
         grid: { left: 60, right: 20, top: 30, bottom: 40 },
         legend: { top: 0, data: ['value', 'best so far'] },
-        tooltip: { trigger: 'item', formatter: p => 'trial #' + p.value[0] + '<br>' + fmt(p.value[1]) },
+        tooltip: { trigger: 'item', formatter: p => tip('trial #' + p.value[0], fmt(p.value[1])) },
         xAxis: { type: 'value', name: 'trial', nameLocation: 'middle', nameGap: 24, minInterval: 1 },
         yAxis: { type: 'value', name: s.objective.metric, scale: true },
         series: [
@@ -628,7 +650,7 @@
           formatter: p => {
             const n = c.__numbers[p.seriesIndex][p.dataIndex];
             if (n == null) return '';
-            return 'trial #' + n + '<br>step ' + p.value[0] + ': ' + fmt(p.value[1]) + (p.seriesType === 'scatter' ? '<br>pruned here' : '');
+            return tip('trial #' + n, 'step ' + p.value[0] + ': ' + fmt(p.value[1]), p.seriesType === 'scatter' ? 'pruned here' : '');
           },
         },
         xAxis: { type: 'value', name: 'step', nameLocation: 'middle', nameGap: 24, minInterval: 1, scale: true },
@@ -697,7 +719,7 @@
         animation: false,
         title: { text: imp.method.toUpperCase() + ' over ' + imp.trials_used + ' complete trials (top ' + Math.round(imp.top_quantile * 100) + '% vs all)', textStyle: { fontSize: 11, color: '#6b7280', fontWeight: 'normal' }, left: 'center', top: 0 },
         grid: { left: 110, right: 50, top: 30, bottom: 30 },
-        tooltip: { trigger: 'item', formatter: p => p.name + ': ' + (p.value * 100).toFixed(1) + '%' },
+        tooltip: { trigger: 'item', formatter: p => tip(p.name + ': ' + (p.value * 100).toFixed(1) + '%') },
         xAxis: { type: 'value', min: 0, max: 1, axisLabel: { formatter: v => Math.round(v * 100) + '%' } },
         yAxis: { type: 'category', data: items.map(i => i.param) },
         series: [{
@@ -766,8 +788,8 @@
         legend: { top: 0, data: ['trials', 'Pareto-optimal'] },
         tooltip: {
           trigger: 'item',
-          formatter: p => 'trial #' + c.__numbers[p.seriesIndex][p.dataIndex] + '<br>' +
-            keyLabel(st.xKey) + ': ' + fmt(p.value[0]) + '<br>' + keyLabel(st.yKey) + ': ' + fmt(p.value[1]),
+          formatter: p => tip('trial #' + c.__numbers[p.seriesIndex][p.dataIndex],
+            keyLabel(st.xKey) + ': ' + fmt(p.value[0]), keyLabel(st.yKey) + ': ' + fmt(p.value[1])),
         },
         xAxis: { type: 'value', name: keyLabel(st.xKey), nameLocation: 'middle', nameGap: 26, scale: true },
         yAxis: { type: 'value', name: keyLabel(st.yKey), scale: true },
@@ -801,8 +823,8 @@
           trigger: 'item',
           formatter: p => {
             const t = list[p.dataIndex];
-            return 'trial #' + t.number + ' · ' + t.state + (t.attempt ? ' · retry ' + t.attempt : '') +
-              '<br>' + (t.runner || '(ask/tell)') + '<br>' + fmtDuration(duration(t));
+            return tip('trial #' + t.number + ' · ' + t.state + (t.attempt ? ' · retry ' + t.attempt : ''),
+              t.runner || '(ask/tell)', fmtDuration(duration(t)));
           },
         },
         xAxis: { type: 'time', scale: true },
@@ -840,7 +862,7 @@
           animation: false,
           title: { text: p, left: 'center', top: 0, textStyle: { fontSize: 12 } },
           grid: { left: 55, right: 15, top: 28, bottom: 30 },
-          tooltip: { trigger: 'item', formatter: q => 'trial #' + q.value[2] + '<br>' + p + ': ' + fmtParam(q.value[0]) + '<br>' + fmt(q.value[1]) },
+          tooltip: { trigger: 'item', formatter: q => tip('trial #' + q.value[2], p + ': ' + fmtParam(q.value[0]), fmt(q.value[1])) },
           xAxis: axisFor(p, d),
           yAxis: { type: 'value', scale: true, name: s.objective.metric, nameTextStyle: { fontSize: 10 } },
           visualMap: { show: false, dimension: 2, min: 0, max: Math.max(1, maxN), inRange: { color: ['#bfdbfe', '#1e3a8a'] } },
@@ -998,8 +1020,8 @@
             trigger: 'axis',
             formatter: ps => {
               const iv = ivs[ps[0].dataIndex];
-              return 'step ' + iv.step + '<br>' + st.study.objective.metric + ': ' + fmt(iv.value) +
-                Object.entries(iv.metrics || {}).map(([k, v]) => '<br>' + k + ': ' + fmt(v)).join('');
+              return tip('step ' + iv.step, st.study.objective.metric + ': ' + fmt(iv.value),
+                ...Object.entries(iv.metrics || {}).map(([k, v]) => k + ': ' + fmt(v)));
             },
           },
           xAxis: { type: 'value', name: 'step', nameLocation: 'middle', nameGap: 24, minInterval: 1, scale: true },
