@@ -120,19 +120,63 @@
     constructor(status, detail) { super(detail); this.status = status; }
   }
 
+  // The API's bearer token, asked for once and kept for this tab's session
+  // only (sessionStorage): closing the tab forgets it, and no other site
+  // can read it.
+  const TOKEN_KEY = 'tune.token';
+
+  function token() {
+    try { return sessionStorage.getItem(TOKEN_KEY) || ''; } catch (e) { return ''; }
+  }
+
   async function getJSON(path) {
+    const headers = { Accept: 'application/json' };
+    const t = token();
+    if (t) headers.Authorization = 'Bearer ' + t;
     let r;
     try {
-      r = await fetch(API + path, { headers: { Accept: 'application/json' } });
+      r = await fetch(API + path, { headers });
     } catch (e) {
       throw new ApiError(0, 'the server is not reachable');
     }
     if (!r.ok) {
       let detail = r.statusText;
       try { detail = (await r.json()).detail || detail; } catch (e) { /* not problem+json */ }
+      if (r.status === 401) askForToken(t ? detail : '');
       throw new ApiError(r.status, detail);
     }
     return r.json();
+  }
+
+  // askForToken shows the sign-in form over the page (once, however many
+  // polls were refused) and reloads the page's data when a token is given.
+  function askForToken(why) {
+    let form = document.getElementById('signin');
+    if (!form) {
+      const input = el('input', { type: 'password', name: 'token', autocomplete: 'off', placeholder: 'tune_…', 'aria-label': 'access token' });
+      form = el('form', { id: 'signin', class: 'signin card' },
+        el('h2', { text: 'This server asks for an access token' }),
+        el('p', { class: 'muted' }, 'Paste a token with the read scope, made with ',
+          el('code', { text: 'tune token create --name dashboard --scope read' }),
+          ' (or the admin token in the data directory of ', el('code', { text: 'tune serve' }),
+          '). It is kept for this tab only.'),
+        el('p', { class: 'why', hidden: true }),
+        el('div', { class: 'row' }, input, el('button', { type: 'submit', text: 'Sign in' })));
+      form.addEventListener('submit', e => {
+        e.preventDefault();
+        const v = input.value.trim();
+        if (!v) return;
+        try { sessionStorage.setItem(TOKEN_KEY, v); } catch (err) { /* private mode: kept in memory below */ }
+        form.remove();
+        route();
+      });
+      document.body.insertBefore(form, app);
+      input.focus();
+    }
+    const w = form.querySelector('.why');
+    w.textContent = why ? 'The token was refused: ' + why : '';
+    w.hidden = !why;
+    setStatus(false, 'signed out');
   }
 
   function setStatus(ok, text) {
@@ -247,7 +291,14 @@
         setStatus(true, 'live · ' + new Date().toLocaleTimeString());
       } catch (e) {
         if (e instanceof ApiError) {
-          setStatus(false, e.status === 0 ? 'offline, retrying' : 'error ' + e.status + ', retrying');
+          setStatus(false, e.status === 0 ? 'offline, retrying' : e.status === 401 ? 'signed out' : 'error ' + e.status + ', retrying');
+          if (e.status === 401) {
+            // Nothing to poll for until a token is given; the sign-in form
+            // mounts the page again then.
+            stopped = true;
+            dbg.ready = true;
+            return;
+          }
           if (e.status === 404 && onNotFound) {
             stopped = true;
             onNotFound();
