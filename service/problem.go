@@ -47,7 +47,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		if errors.As(he.Internal, &inner) && inner.Code == http.StatusRequestEntityTooLarge {
 			status, detail = inner.Code, "the request body is larger than the server accepts"
 		}
-		if status == http.StatusRequestEntityTooLarge {
+		if status == http.StatusRequestEntityTooLarge && detail == http.StatusText(status) {
 			detail = "the request body is larger than the server accepts"
 		}
 		if status >= 500 {

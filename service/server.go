@@ -44,6 +44,11 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxLeaseWait caps a runner's long poll (default 60 s).
 	MaxLeaseWait time.Duration
+	// Limits bound every request's JSON body, path and query before it
+	// is parsed; zero fields take their defaults.
+	Limits InputLimits
+	// RateLimit bounds each caller's request rate on the API.
+	RateLimit RateLimit
 	// LeasePoll is how often a waiting lease request looks for work that
 	// other replicas made available (default 1 s); work made available by
 	// this replica wakes it at once.
@@ -95,6 +100,7 @@ func New(cfg Config) (*Server, error) {
 		Registerer:                reg,
 		DoNotUseRequestPathFor404: true,
 	}))
+	e.Use(checkLoopbackHost)
 	e.Use(middleware.BodyLimit(fmt.Sprint(cfg.MaxBodyBytes)))
 
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
@@ -120,6 +126,11 @@ func New(cfg Config) (*Server, error) {
 	e.GET(web.AssetsPrefix+"*", dash)
 
 	api := e.Group(apiPrefix)
+	if rl := cfg.RateLimit.withDefaults(); rl.Rate > 0 {
+		api.Use(rateLimiter(rl))
+	}
+	// Before the validator, which is where hostile nesting would cost.
+	api.Use(checkInput(cfg.Limits))
 	api.Use(oapimiddleware.OapiRequestValidatorWithOptions(spec, &oapimiddleware.Options{
 		SilenceServersWarning: true,
 		Options: openapi3filter.Options{
@@ -174,7 +185,27 @@ func (s *Server) ready(c echo.Context) error {
 		s.log.Warn("readiness check failed", "err", err)
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "the database is not reachable")
 	}
+	// A reachable database whose schema was dropped or left behind by a
+	// migration would fail every request: not ready either.
+	if v, ok := s.cfg.Store.(schemaVersioned); ok {
+		current, latest, err := v.SchemaVersion(ctx)
+		if err != nil {
+			s.log.Warn("readiness check failed: reading the schema version", "err", err)
+			return echo.NewHTTPError(http.StatusServiceUnavailable, "the database's schema version cannot be read")
+		}
+		if current != latest {
+			s.log.Warn("readiness check failed: schema version", "current", current, "want", latest)
+			return echo.NewHTTPError(http.StatusServiceUnavailable,
+				fmt.Sprintf("the database schema is at version %d; this service needs %d", current, latest))
+		}
+	}
 	return c.String(http.StatusOK, "ok\n")
+}
+
+// schemaVersioned is what readiness needs of a store to check its schema;
+// both stores have it.
+type schemaVersioned interface {
+	SchemaVersion(ctx context.Context) (current, latest int64, err error)
 }
 
 // ensure the generated contract and the handlers stay in step.

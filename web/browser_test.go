@@ -530,3 +530,52 @@ func jsonText(t *testing.T, v any) string {
 	}
 	return strings.TrimSpace(b.String())
 }
+
+// User text (runner names, metric names, choices) reaches
+// tooltips, which ECharts inserts as HTML: the page must show it as text.
+func TestDashboardShowsUserTextAsText(t *testing.T) {
+	s := newSite(t)
+	b := newBrowser(t)
+
+	const evil = `<img id=pwned src=x onerror="document.title='pwned'">`
+	var st struct {
+		ID int64 `json:"id"`
+	}
+	s.call("POST", "/studies", fmt.Sprintf(`{"name": "hostile", "objective": {"metric": "acc"},
+		"sampler": {"type": "random", "seed": 1},
+		"search_space": {"x": {"type": "categorical", "choices": [%q]}}}`, evil), http.StatusCreated, &st)
+	tr := s.ask("hostile", evil)
+	s.call("POST", fmt.Sprintf("/trials/%d/report", tr.ID), fmt.Sprintf(`{"step": 0, "value": 0.5, "metrics": {%q: 1}}`, evil), http.StatusOK, nil)
+	s.tell(tr.ID, `{"state": "complete", "value": 0.5}`)
+
+	b.open(fmt.Sprintf("%s/studies/%d", s.url, st.ID), "study")
+	for _, c := range []struct {
+		chart string
+		want  string
+	}{
+		{"timeline", evil},
+		{"slice:x", "x: " + evil},
+	} {
+		got := eval[*struct {
+			HTML     string `json:"html"`
+			Text     string `json:"text"`
+			Elements int    `json:"elements"`
+		}](b, fmt.Sprintf(`tuneDashboard.tooltip(%q, 0, 0)`, c.chart))
+		if got == nil {
+			t.Fatalf("chart %s shows no tooltip; charts: %v", c.chart, eval[[]string](b, `tuneDashboard.chartNames()`))
+		}
+		if !strings.Contains(got.Text, c.want) {
+			t.Errorf("chart %s's tooltip reads %q, want it to contain %q as text", c.chart, got.Text, c.want)
+		}
+		if strings.Contains(got.HTML, "<img") {
+			t.Errorf("chart %s's tooltip carries markup from the API: %s", c.chart, got.HTML)
+		}
+	}
+	if n := eval[int](b, `document.querySelectorAll('#pwned').length`); n != 0 {
+		t.Errorf("the page made %d elements from user text", n)
+	}
+	if title := eval[string](b, `document.title`); title == "pwned" {
+		t.Error("user text ran as script")
+	}
+	b.checkConsole()
+}

@@ -40,6 +40,15 @@
     },
     trial: n => (page && page.trial ? page.trial(n) : null),
     tableRows: () => app.querySelectorAll('table.trials tbody tr').length,
+    // The tooltip a chart shows for one data item, as the browser holds
+    // it: the HTML ECharts inserted and the elements it made.
+    tooltip(name, seriesIndex, dataIndex) {
+      const c = charts[name];
+      if (!c) return null;
+      c.dispatchAction({ type: 'showTip', seriesIndex, dataIndex });
+      const box = [...c.getDom().querySelectorAll('div')].find(d => d.style.position === 'absolute' && d.innerHTML.includes('trial #'));
+      return box ? { html: box.innerHTML, text: box.innerText, elements: box.querySelectorAll('*').length } : null;
+    },
   };
 
   // ---- helpers -------------------------------------------------------
@@ -74,6 +83,19 @@
     return typeof v === 'number' ? fmt(v) : String(v);
   }
 
+  // tip renders a tooltip from lines of plain text. ECharts inserts a
+  // formatter's string as HTML, and runner names, metric names, param names
+  // and choices are user text: each line is escaped here, so no tooltip
+  // ever carries markup from the API (the CSP is a second line, not the
+  // first).
+  function tip(...lines) {
+    return lines.filter(l => l != null && l !== '').map(escapeHTML).join('<br>');
+  }
+
+  function escapeHTML(v) {
+    return String(v).replace(/[&<>"']/g, ch => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]);
+  }
+
   function ms(s) { return s ? Date.parse(s) : null; }
 
   function duration(t) {
@@ -98,19 +120,63 @@
     constructor(status, detail) { super(detail); this.status = status; }
   }
 
+  // The API's bearer token, asked for once and kept for this tab's session
+  // only (sessionStorage): closing the tab forgets it, and no other site
+  // can read it.
+  const TOKEN_KEY = 'tune.token';
+
+  function token() {
+    try { return sessionStorage.getItem(TOKEN_KEY) || ''; } catch (e) { return ''; }
+  }
+
   async function getJSON(path) {
+    const headers = { Accept: 'application/json' };
+    const t = token();
+    if (t) headers.Authorization = 'Bearer ' + t;
     let r;
     try {
-      r = await fetch(API + path, { headers: { Accept: 'application/json' } });
+      r = await fetch(API + path, { headers });
     } catch (e) {
       throw new ApiError(0, 'the server is not reachable');
     }
     if (!r.ok) {
       let detail = r.statusText;
       try { detail = (await r.json()).detail || detail; } catch (e) { /* not problem+json */ }
+      if (r.status === 401) askForToken(t ? detail : '');
       throw new ApiError(r.status, detail);
     }
     return r.json();
+  }
+
+  // askForToken shows the sign-in form over the page (once, however many
+  // polls were refused) and reloads the page's data when a token is given.
+  function askForToken(why) {
+    let form = document.getElementById('signin');
+    if (!form) {
+      const input = el('input', { type: 'password', name: 'token', autocomplete: 'off', placeholder: 'tune_…', 'aria-label': 'access token' });
+      form = el('form', { id: 'signin', class: 'signin card' },
+        el('h2', { text: 'This server asks for an access token' }),
+        el('p', { class: 'muted' }, 'Paste a token with the read scope, made with ',
+          el('code', { text: 'tune token create --name dashboard --scope read' }),
+          ' (or the admin token in the data directory of ', el('code', { text: 'tune serve' }),
+          '). It is kept for this tab only.'),
+        el('p', { class: 'why', hidden: true }),
+        el('div', { class: 'row' }, input, el('button', { type: 'submit', text: 'Sign in' })));
+      form.addEventListener('submit', e => {
+        e.preventDefault();
+        const v = input.value.trim();
+        if (!v) return;
+        try { sessionStorage.setItem(TOKEN_KEY, v); } catch (err) { /* private mode: kept in memory below */ }
+        form.remove();
+        route();
+      });
+      document.body.insertBefore(form, app);
+      input.focus();
+    }
+    const w = form.querySelector('.why');
+    w.textContent = why ? 'The token was refused: ' + why : '';
+    w.hidden = !why;
+    setStatus(false, 'signed out');
   }
 
   function setStatus(ok, text) {
@@ -225,7 +291,14 @@
         setStatus(true, 'live · ' + new Date().toLocaleTimeString());
       } catch (e) {
         if (e instanceof ApiError) {
-          setStatus(false, e.status === 0 ? 'offline, retrying' : 'error ' + e.status + ', retrying');
+          setStatus(false, e.status === 0 ? 'offline, retrying' : e.status === 401 ? 'signed out' : 'error ' + e.status + ', retrying');
+          if (e.status === 401) {
+            // Nothing to poll for until a token is given; the sign-in form
+            // mounts the page again then.
+            stopped = true;
+            dbg.ready = true;
+            return;
+          }
           if (e.status === 404 && onNotFound) {
             stopped = true;
             onNotFound();
@@ -569,7 +642,7 @@
         title: pts.length ? { show: false } : emptyTitle('no complete trials yet'),
         grid: { left: 60, right: 20, top: 30, bottom: 40 },
         legend: { top: 0, data: ['value', 'best so far'] },
-        tooltip: { trigger: 'item', formatter: p => 'trial #' + p.value[0] + '<br>' + fmt(p.value[1]) },
+        tooltip: { trigger: 'item', formatter: p => tip('trial #' + p.value[0], fmt(p.value[1])) },
         xAxis: { type: 'value', name: 'trial', nameLocation: 'middle', nameGap: 24, minInterval: 1 },
         yAxis: { type: 'value', name: s.objective.metric, scale: true },
         series: [
@@ -628,7 +701,7 @@
           formatter: p => {
             const n = c.__numbers[p.seriesIndex][p.dataIndex];
             if (n == null) return '';
-            return 'trial #' + n + '<br>step ' + p.value[0] + ': ' + fmt(p.value[1]) + (p.seriesType === 'scatter' ? '<br>pruned here' : '');
+            return tip('trial #' + n, 'step ' + p.value[0] + ': ' + fmt(p.value[1]), p.seriesType === 'scatter' ? 'pruned here' : '');
           },
         },
         xAxis: { type: 'value', name: 'step', nameLocation: 'middle', nameGap: 24, minInterval: 1, scale: true },
@@ -697,7 +770,7 @@
         animation: false,
         title: { text: imp.method.toUpperCase() + ' over ' + imp.trials_used + ' complete trials (top ' + Math.round(imp.top_quantile * 100) + '% vs all)', textStyle: { fontSize: 11, color: '#6b7280', fontWeight: 'normal' }, left: 'center', top: 0 },
         grid: { left: 110, right: 50, top: 30, bottom: 30 },
-        tooltip: { trigger: 'item', formatter: p => p.name + ': ' + (p.value * 100).toFixed(1) + '%' },
+        tooltip: { trigger: 'item', formatter: p => tip(p.name + ': ' + (p.value * 100).toFixed(1) + '%') },
         xAxis: { type: 'value', min: 0, max: 1, axisLabel: { formatter: v => Math.round(v * 100) + '%' } },
         yAxis: { type: 'category', data: items.map(i => i.param) },
         series: [{
@@ -766,8 +839,8 @@
         legend: { top: 0, data: ['trials', 'Pareto-optimal'] },
         tooltip: {
           trigger: 'item',
-          formatter: p => 'trial #' + c.__numbers[p.seriesIndex][p.dataIndex] + '<br>' +
-            keyLabel(st.xKey) + ': ' + fmt(p.value[0]) + '<br>' + keyLabel(st.yKey) + ': ' + fmt(p.value[1]),
+          formatter: p => tip('trial #' + c.__numbers[p.seriesIndex][p.dataIndex],
+            keyLabel(st.xKey) + ': ' + fmt(p.value[0]), keyLabel(st.yKey) + ': ' + fmt(p.value[1])),
         },
         xAxis: { type: 'value', name: keyLabel(st.xKey), nameLocation: 'middle', nameGap: 26, scale: true },
         yAxis: { type: 'value', name: keyLabel(st.yKey), scale: true },
@@ -801,8 +874,8 @@
           trigger: 'item',
           formatter: p => {
             const t = list[p.dataIndex];
-            return 'trial #' + t.number + ' · ' + t.state + (t.attempt ? ' · retry ' + t.attempt : '') +
-              '<br>' + (t.runner || '(ask/tell)') + '<br>' + fmtDuration(duration(t));
+            return tip('trial #' + t.number + ' · ' + t.state + (t.attempt ? ' · retry ' + t.attempt : ''),
+              t.runner || '(ask/tell)', fmtDuration(duration(t)));
           },
         },
         xAxis: { type: 'time', scale: true },
@@ -840,7 +913,7 @@
           animation: false,
           title: { text: p, left: 'center', top: 0, textStyle: { fontSize: 12 } },
           grid: { left: 55, right: 15, top: 28, bottom: 30 },
-          tooltip: { trigger: 'item', formatter: q => 'trial #' + q.value[2] + '<br>' + p + ': ' + fmtParam(q.value[0]) + '<br>' + fmt(q.value[1]) },
+          tooltip: { trigger: 'item', formatter: q => tip('trial #' + q.value[2], p + ': ' + fmtParam(q.value[0]), fmt(q.value[1])) },
           xAxis: axisFor(p, d),
           yAxis: { type: 'value', scale: true, name: s.objective.metric, nameTextStyle: { fontSize: 10 } },
           visualMap: { show: false, dimension: 2, min: 0, max: Math.max(1, maxN), inRange: { color: ['#bfdbfe', '#1e3a8a'] } },
@@ -998,8 +1071,8 @@
             trigger: 'axis',
             formatter: ps => {
               const iv = ivs[ps[0].dataIndex];
-              return 'step ' + iv.step + '<br>' + st.study.objective.metric + ': ' + fmt(iv.value) +
-                Object.entries(iv.metrics || {}).map(([k, v]) => '<br>' + k + ': ' + fmt(v)).join('');
+              return tip('step ' + iv.step, st.study.objective.metric + ': ' + fmt(iv.value),
+                ...Object.entries(iv.metrics || {}).map(([k, v]) => k + ': ' + fmt(v)));
             },
           },
           xAxis: { type: 'value', name: 'step', nameLocation: 'middle', nameGap: 24, minInterval: 1, scale: true },
