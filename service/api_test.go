@@ -557,8 +557,8 @@ func TestLeaseLongPollWakesOnNewWork(t *testing.T) {
 
 func TestLeasesAreFairAcrossStudies(t *testing.T) {
 	e := newEnv(t)
-	e.createStudy("a", `, "workload": {"type": "exec"}`)
-	e.createStudy("b", `, "workload": {"type": "exec"}`)
+	e.createStudy("a", `, "workload": {"type": "exec", "options": {"command": ["true"]}}`)
+	e.createStudy("b", `, "workload": {"type": "exec", "options": {"command": ["true"]}}`)
 	seen := map[string]int{}
 	for i := range 4 {
 		g, status := e.lease(fmt.Sprintf("r%d", i), []string{"exec"}, 1)

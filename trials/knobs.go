@@ -3,6 +3,7 @@ package trials
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"slices"
@@ -226,7 +227,7 @@ func (k Knob) decodeEnv(v any) (map[string]string, error) {
 		return nil, fmt.Errorf("%s must be an object of strings, got %s", k.Name, jsonText(v))
 	}
 	out := make(map[string]string, len(m))
-	for _, name := range sortedKeys(m) {
+	for _, name := range slices.Sorted(maps.Keys(m)) {
 		if !envName.MatchString(name) {
 			return nil, fmt.Errorf("%s: %q is not a variable name (letters, digits and _, not starting with a digit)", k.Name, name)
 		}
@@ -346,13 +347,4 @@ func jsonText(v any) string {
 		return fmt.Sprint(v)
 	}
 	return string(b)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -2,6 +2,7 @@ package trials
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -51,7 +52,7 @@ func names(knobs []Knob) string {
 // known ones: a misspelt option silently ignored is worse than an error.
 func (w WorkloadSpec) DecodeOptions(opts map[string]any) (map[string]any, error) {
 	out := make(map[string]any, len(opts))
-	for _, name := range sortedKeys(opts) {
+	for _, name := range slices.Sorted(maps.Keys(opts)) {
 		k, ok := w.Option(name)
 		if !ok {
 			return nil, fmt.Errorf("unknown option %q for workload %s; known: %s", name, w.Type, names(w.Options))
@@ -155,7 +156,7 @@ func NewWorkloads(specs ...WorkloadSpec) Workloads {
 // Sorted returns the specs in type order.
 func (r Workloads) Sorted() []WorkloadSpec {
 	out := make([]WorkloadSpec, 0, len(r))
-	for _, t := range sortedKeys(r) {
+	for _, t := range slices.Sorted(maps.Keys(r)) {
 		out = append(out, r[t])
 	}
 	return out

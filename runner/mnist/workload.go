@@ -4,8 +4,9 @@
 // machine — on MNIST or any dataset in the IDX format.
 //
 // A trial's settings come from DefaultConfig, then the study's workload
-// options, then the trial's params (params win); see Config and ConfigFor
-// for the keys. Options may also name the data (data_dir, train_images,
+// options, then the trial's params (params win); the keys, their ranges
+// and defaults are declared once in runner/mnist/knobs (`tune workloads
+// mnist-mlp` prints them). Options may also name the data (data_dir, train_images,
 // train_labels, test_images, test_labels), cut it (train_samples,
 // test_samples: the first N), add a seed, and pick whose optimizer code runs
 // (solver: "fused", the default, or "gorgonia"). Training is deterministic
