@@ -49,16 +49,16 @@ func countRunning(ctx context.Context, tx *sql.Tx, studyID int64) (n int, err er
 // newTrial is a trial row to insert; the study's next number is added by
 // insertTrial.
 type newTrial struct {
-	state                         trials.TrialState
-	params, intermediate, metrics jsonText
-	value                         *float64
-	errText, runner, device       string
-	attempt                       int
-	lease                         int64
-	leaseExpiresAt                *time.Time
-	createdAt                     time.Time
-	startedAt, finishedAt         *time.Time
-	updatedAt                     time.Time
+	state                                      trials.TrialState
+	params, intermediate, metrics, systemAttrs jsonText
+	value                                      *float64
+	errText, runner, device                    string
+	attempt                                    int
+	lease                                      int64
+	leaseExpiresAt                             *time.Time
+	createdAt                                  time.Time
+	startedAt, finishedAt                      *time.Time
+	updatedAt                                  time.Time
 }
 
 // insertTrial inserts nt as the study's next trial, bumping the study's
@@ -74,15 +74,18 @@ func insertTrial(ctx context.Context, tx *sql.Tx, studyID int64, info studyInfo,
 	if nt.metrics == nil {
 		nt.metrics = jsonText(`{}`)
 	}
+	if nt.systemAttrs == nil {
+		nt.systemAttrs = jsonText(`{}`)
+	}
 	var r record.TrialRow
 	err := tx.QueryRowContext(ctx, `
 		INSERT INTO trials AS t (study_id, number, state, params, value, intermediate, metrics,
-			error, runner, device, attempt, lease, lease_expires_at, created_at, started_at,
+			system_attrs, error, runner, device, attempt, lease, lease_expires_at, created_at, started_at,
 			finished_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		RETURNING `+trialReturning,
 		studyID, info.Trials, string(nt.state), nt.params, nt.value, nt.intermediate, nt.metrics,
-		nt.errText, nt.runner, nt.device, nt.attempt, nt.lease, optionalNanos(nt.leaseExpiresAt),
+		nt.systemAttrs, nt.errText, nt.runner, nt.device, nt.attempt, nt.lease, optionalNanos(nt.leaseExpiresAt),
 		nanos(nt.createdAt), optionalNanos(nt.startedAt), optionalNanos(nt.finishedAt), nanos(nt.updatedAt),
 	).Scan(r.Dest(times)...)
 	if err != nil {
