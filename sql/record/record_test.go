@@ -1,6 +1,7 @@
 package record
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -81,5 +82,28 @@ func TestSortedCurveAndJSONObject(t *testing.T) {
 	var nilMap map[string]float64
 	if doc, err := JSONObject(nilMap); err != nil || string(doc) != `{}` {
 		t.Errorf("JSONObject(nil) = %s, %v", doc, err)
+	}
+}
+
+func TestPage(t *testing.T) {
+	rows := []trials.Trial{{ID: 1}, {ID: 2}, {ID: 3}}
+	if page, more, err := Page(rows, 2, nil); err != nil || !more || len(page) != 2 || page[1].ID != 2 {
+		t.Errorf("Page(3 rows, 2) = %v, %v, %v; want the first 2 and more", page, more, err)
+	}
+	if page, more, err := Page(rows, 3, nil); err != nil || more || len(page) != 3 {
+		t.Errorf("Page(3 rows, 3) = %v, %v, %v; want all 3 and no more", page, more, err)
+	}
+	boom := errors.New("boom")
+	if page, more, err := Page(rows, 2, boom); !errors.Is(err, boom) || page != nil || more {
+		t.Errorf("Page with a query error = %v, %v, %v; want the error alone", page, more, err)
+	}
+}
+
+func TestBest(t *testing.T) {
+	if best, err := Best(4, []trials.Trial{{ID: 7}}); err != nil || best.ID != 7 {
+		t.Errorf("Best = %v, %v; want trial 7", best, err)
+	}
+	if _, err := Best(4, nil); !errors.Is(err, trials.ErrNotFound) {
+		t.Errorf("Best of no rows = %v, want ErrNotFound", err)
 	}
 }

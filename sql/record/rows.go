@@ -54,19 +54,7 @@ func (r *StudyRow) Study() (*trials.Study, error) {
 
 // ScanStudies reads every row of a query that selects StudyCols.
 func ScanStudies(rows Rows, tm Times) ([]trials.Study, error) {
-	out := []trials.Study{}
-	for rows.Next() {
-		var r StudyRow
-		if err := rows.Scan(r.Dest(tm)...); err != nil {
-			return nil, err
-		}
-		st, err := r.Study()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *st)
-	}
-	return out, rows.Err()
+	return scanAll(rows, tm, (*StudyRow).Dest, (*StudyRow).Study)
 }
 
 // SummaryRow receives StudyCols followed by the study's trial counts in
@@ -105,19 +93,7 @@ func (r *SummaryRow) Summary() (*trials.StudySummary, error) {
 
 // ScanSummaries reads every row of a query whose rows SummaryRow receives.
 func ScanSummaries(rows Rows, tm Times) ([]trials.StudySummary, error) {
-	out := []trials.StudySummary{}
-	for rows.Next() {
-		var r SummaryRow
-		if err := rows.Scan(r.Dest(tm)...); err != nil {
-			return nil, err
-		}
-		sum, err := r.Summary()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *sum)
-	}
-	return out, rows.Err()
+	return scanAll(rows, tm, (*SummaryRow).Dest, (*SummaryRow).Summary)
 }
 
 // TrialCols are the columns TrialRow receives, from trials aliased t.
@@ -165,17 +141,24 @@ func (r *TrialRow) TrialWithSpace(rawSpace []byte) (*trials.Trial, error) {
 // ScanTrials reads every row of a query that selects TrialCols, decoding
 // the params with the study's search space.
 func ScanTrials(rows Rows, tm Times, space trials.SearchSpace) ([]trials.Trial, error) {
-	out := []trials.Trial{}
+	decode := func(r *TrialRow) (*trials.Trial, error) { return r.Trial(space) }
+	return scanAll(rows, tm, (*TrialRow).Dest, decode)
+}
+
+// scanAll scans every row into a fresh R and decodes it; the result is
+// never nil, so that JSON shows [] rather than null.
+func scanAll[R, T any](rows Rows, tm Times, dest func(*R, Times) []any, decode func(*R) (*T, error)) ([]T, error) {
+	out := []T{}
 	for rows.Next() {
-		var r TrialRow
-		if err := rows.Scan(r.Dest(tm)...); err != nil {
+		var r R
+		if err := rows.Scan(dest(&r, tm)...); err != nil {
 			return nil, err
 		}
-		t, err := r.Trial(space)
+		v, err := decode(&r)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, *t)
+		out = append(out, *v)
 	}
 	return out, rows.Err()
 }

@@ -49,17 +49,16 @@ func countRunning(ctx context.Context, tx *sql.Tx, studyID int64) (n int, err er
 // newTrial is a trial row to insert; the study's next number is added by
 // insertTrial.
 type newTrial struct {
-	state                         trials.TrialState
-	params, intermediate, metrics jsonText
-	systemAttrs                   jsonText
-	value                         *float64
-	errText, runner, device       string
-	attempt                       int
-	lease                         int64
-	leaseExpiresAt                *time.Time
-	createdAt                     time.Time
-	startedAt, finishedAt         *time.Time
-	updatedAt                     time.Time
+	state                                      trials.TrialState
+	params, intermediate, metrics, systemAttrs jsonText
+	value                                      *float64
+	errText, runner, device                    string
+	attempt                                    int
+	lease                                      int64
+	leaseExpiresAt                             *time.Time
+	createdAt                                  time.Time
+	startedAt, finishedAt                      *time.Time
+	updatedAt                                  time.Time
 }
 
 // insertTrial inserts nt as the study's next trial, bumping the study's
@@ -85,8 +84,8 @@ func insertTrial(ctx context.Context, tx *sql.Tx, studyID int64, info studyInfo,
 			finished_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		RETURNING `+trialReturning,
-		studyID, info.Trials, string(nt.state), nt.params, nt.value, nt.intermediate, nt.metrics, nt.systemAttrs,
-		nt.errText, nt.runner, nt.device, nt.attempt, nt.lease, optionalNanos(nt.leaseExpiresAt),
+		studyID, info.Trials, string(nt.state), nt.params, nt.value, nt.intermediate, nt.metrics,
+		nt.systemAttrs, nt.errText, nt.runner, nt.device, nt.attempt, nt.lease, optionalNanos(nt.leaseExpiresAt),
 		nanos(nt.createdAt), optionalNanos(nt.startedAt), optionalNanos(nt.finishedAt), nanos(nt.updatedAt),
 	).Scan(r.Dest(times)...)
 	if err != nil {
