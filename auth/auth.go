@@ -130,3 +130,23 @@ func ValidateNew(name string, scopes []Scope, expires *time.Time, now time.Time)
 	}
 	return nil
 }
+
+// JoinScopes writes scopes as stores keep them: comma-separated.
+func JoinScopes(s []Scope) string {
+	parts := make([]string, len(s))
+	for i, v := range s {
+		parts[i] = string(v)
+	}
+	return strings.Join(parts, ",")
+}
+
+// SplitScopes reads what JoinScopes wrote.
+func SplitScopes(s string) []Scope {
+	var out []Scope
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, Scope(p))
+		}
+	}
+	return out
+}
