@@ -52,6 +52,17 @@ type Config struct {
 	// other replicas made available (default 1 s); work made available by
 	// this replica wakes it at once.
 	LeasePoll time.Duration
+
+	// Tokens authenticates every /api/v1 call (the spec aside) with bearer
+	// tokens and their scopes; see package auth. Required unless Insecure.
+	Tokens TokenStore
+	// Insecure serves the API to anyone, without tokens. Tests and a
+	// loopback-only `tune serve --insecure` use it.
+	Insecure bool
+	// MetricsToken, when set, is the bearer token /metrics asks for.
+	MetricsToken string
+	// Now is the clock tokens expire by; time.Now when nil.
+	Now func() time.Time
 }
 
 // Server is the HTTP service. Close it to stop its reaper.
@@ -74,8 +85,18 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil || cfg.Tuner == nil {
 		return nil, errors.New("service: Store and Tuner are required")
 	}
+	if cfg.Tokens == nil && !cfg.Insecure {
+		return nil, errors.New("service: Tokens is required unless Insecure")
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Insecure {
+		cfg.Tokens = nil
+		cfg.Logger.Warn("serving the API without authentication: anyone who reaches it may create studies that runners execute")
 	}
 	if cfg.ReapInterval == 0 {
 		cfg.ReapInterval = time.Second
@@ -125,7 +146,7 @@ func New(cfg Config) (*Server, error) {
 
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", s.ready)
-	e.GET("/metrics", echoprometheus.NewHandlerWithConfig(echoprometheus.HandlerConfig{Gatherer: reg}))
+	e.GET("/metrics", echoprometheus.NewHandlerWithConfig(echoprometheus.HandlerConfig{Gatherer: reg}), metricsGuard(cfg.MetricsToken))
 	e.GET(apiPrefix+"/openapi.yaml", func(c echo.Context) error {
 		return c.Blob(http.StatusOK, "application/yaml", openapi.SpecYAML)
 	})
@@ -146,10 +167,13 @@ func New(cfg Config) (*Server, error) {
 	e.GET(web.AssetsPrefix+"*", dash)
 
 	api := e.Group(apiPrefix)
+	if cfg.Tokens != nil {
+		api.Use(newAuthenticator(cfg.Tokens, cfg.Now, spec).middleware)
+	}
 	api.Use(oapimiddleware.OapiRequestValidatorWithOptions(spec, &oapimiddleware.Options{
 		SilenceServersWarning: true,
 		Options: openapi3filter.Options{
-			// The spec has no security schemes yet; skip the work.
+			// The auth middleware has checked the bearer token already.
 			AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
 			MultiError:         false,
 		},

@@ -31,7 +31,8 @@ func startServer(t *testing.T) string {
 		Tuner: tuner.New(store),
 		// The server's log belongs to the test: shown with -v or when it
 		// fails, not interleaved with every run's output.
-		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
+		Logger:   slog.New(slog.NewTextHandler(t.Output(), nil)),
+		Insecure: true,
 	})
 	if err != nil {
 		t.Fatalf("service.New: %v", err)
