@@ -48,6 +48,7 @@ func addClientCommands(root *cobra.Command) {
 	pf.StringVar(&opts.server, "server", defaultServer,
 		"the tune server's URL, else $"+serverEnv)
 	pf.VarP(&opts.output, "output", "o", "output format: table or json")
+	addTokenFlag(root)
 
 	root.AddCommand(
 		newStudyCommand(opts),
@@ -56,6 +57,7 @@ func addClientCommands(root *cobra.Command) {
 		newTellCommand(opts),
 		newEnqueueCommand(opts),
 		newHealthCommand(opts),
+		newTokenCommand(opts),
 	)
 }
 
@@ -74,8 +76,12 @@ func (o *clientOptions) connect(cmd *cobra.Command) (*apiClient, error) {
 	if err != nil {
 		return nil, err
 	}
+	token, err := clientToken(cmd, server)
+	if err != nil {
+		return nil, err
+	}
 	api, err := openapi.NewClientWithResponses(server+apiPrefix,
-		openapi.WithHTTPClient(&http.Client{Timeout: requestTimeout}),
+		openapi.WithHTTPClient(withToken(&http.Client{Timeout: requestTimeout}, token)),
 		openapi.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
 			req.Header.Set("User-Agent", "tune-cli")
 			return nil

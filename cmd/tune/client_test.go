@@ -57,7 +57,7 @@ func (c cli) run(stdin io.Reader, args ...string) (stdout, stderr string, err er
 	var out, errOut bytes.Buffer
 	cmd := newRootCommand()
 	if c.server != "" {
-		args = append([]string{"--server", c.server}, args...)
+		args = append([]string{"--server", c.server}, withTestToken(c.server, args)...)
 	}
 	cmd.SetArgs(args)
 	cmd.SetOut(&out)

@@ -118,7 +118,16 @@ func runDemo(cmd *cobra.Command, o demoOptions, addrGiven bool) error {
 		return err
 	}
 	defer store.Close()
-	srv, err := service.New(service.Config{Store: store, Tuner: tuner.New(store), Logger: quiet})
+	cfg, err := serveAuth(ctx, serveAuthOptions{}, o.addr, store, o.dataDir, quiet)
+	if err != nil {
+		return err
+	}
+	token, err := localToken(cmd, o.dataDir)
+	if err != nil {
+		return err
+	}
+	cfg.Store, cfg.Tuner, cfg.Logger = store, tuner.New(store), quiet
+	srv, err := service.New(cfg)
 	if err != nil {
 		return err
 	}
@@ -139,7 +148,7 @@ func runDemo(cmd *cobra.Command, o demoOptions, addrGiven bool) error {
 	}()
 	url := "http://" + ln.Addr().String()
 
-	api, err := openapi.NewClientWithResponses(url+apiPrefix, openapi.WithHTTPClient(&http.Client{Timeout: requestTimeout}))
+	api, err := openapi.NewClientWithResponses(url+apiPrefix, openapi.WithHTTPClient(withToken(&http.Client{Timeout: requestTimeout}, token)))
 	if err != nil {
 		return err
 	}
@@ -158,10 +167,11 @@ func runDemo(cmd *cobra.Command, o demoOptions, addrGiven bool) error {
 	runnerErrs := make(chan error, o.runners)
 	for i := range o.runners {
 		r, err := runner.New(runner.Config{
-			Server:    url,
-			ID:        fmt.Sprintf("demo-%d", i+1),
-			Workloads: []workload.Workload{mnist.New(mnist.Options{DataDir: o.mnistDir})},
-			Logger:    quiet,
+			Server:     url,
+			HTTPClient: withToken(&http.Client{}, token),
+			ID:         fmt.Sprintf("demo-%d", i+1),
+			Workloads:  []workload.Workload{mnist.New(mnist.Options{DataDir: o.mnistDir})},
+			Logger:     quiet,
 		})
 		if err != nil {
 			stopRunners()

@@ -25,6 +25,7 @@ type serveOptions struct {
 	logFormat    string
 	migrate      bool
 	reapInterval time.Duration
+	auth         serveAuthOptions
 }
 
 func newServeCommand() *cobra.Command {
@@ -48,10 +49,11 @@ several replicas of the service.`,
 	f := cmd.Flags()
 	f.StringVar(&o.addr, "addr", envOr("TUNE_ADDR", defaultServeAddr), "address to listen on (env TUNE_ADDR)")
 	f.StringVar(&o.databaseURL, "database-url", os.Getenv("TUNE_DATABASE_URL"), "Postgres URL, e.g. postgres://user@host:5432/tune (env TUNE_DATABASE_URL); without one, the embedded store in --data-dir")
-	f.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "directory of the embedded store, used when no database URL is given (env TUNE_DATA_DIR)")
+	f.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "directory of the embedded store (used when no database URL is given) and of the admin token file (env TUNE_DATA_DIR)")
 	f.StringVar(&o.logFormat, "log-format", envOr("TUNE_LOG_FORMAT", "text"), "log format: text or json (env TUNE_LOG_FORMAT)")
 	f.BoolVar(&o.migrate, "migrate", true, "apply pending schema migrations at start")
 	f.DurationVar(&o.reapInterval, "reap-interval", time.Second, "how often expired leases are reclaimed")
+	addServeAuthFlags(f, &o.auth)
 	return cmd
 }
 
@@ -70,12 +72,12 @@ func runServe(ctx context.Context, o serveOptions) error {
 	} else {
 		log.Info("keeping studies in Postgres", "database", where)
 	}
-	srv, err := service.New(service.Config{
-		Store:        store,
-		Tuner:        tuner.New(store),
-		Logger:       log,
-		ReapInterval: o.reapInterval,
-	})
+	cfg, err := serveAuth(ctx, o.auth, o.addr, store, o.dataDir, log)
+	if err != nil {
+		return err
+	}
+	cfg.Store, cfg.Tuner, cfg.Logger, cfg.ReapInterval = store, tuner.New(store), log, o.reapInterval
+	srv, err := service.New(cfg)
 	if err != nil {
 		return err
 	}
