@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +15,13 @@ import (
 // TestMain points $HOME at a scratch directory, so that no test reads or
 // writes the token file of the person running the tests.
 func TestMain(m *testing.M) {
+	// The MNIST files live in the module cache, found through $HOME unless
+	// named: name it before $HOME moves.
+	if os.Getenv("GOMODCACHE") == "" {
+		if out, err := exec.Command("go", "env", "GOMODCACHE").Output(); err == nil {
+			os.Setenv("GOMODCACHE", strings.TrimSpace(string(out)))
+		}
+	}
 	home, err := os.MkdirTemp("", "tune-home-")
 	if err != nil {
 		panic(err)
