@@ -28,11 +28,25 @@ const tokenFileName = "token"
 // is not given.
 const tokenEnv = "TUNE_TOKEN"
 
+// tokenFileEnv names a file holding the token (a container secret, a
+// shared volume), for any server.
+const tokenFileEnv = "TUNE_TOKEN_FILE"
+
+// readNamedTokenFile reads a token file the user named: it must exist and
+// hold a token.
+func readNamedTokenFile(path string) (string, error) {
+	token, err := readTokenFile(path)
+	if err == nil && token == "" {
+		err = fmt.Errorf("%s=%s: no such file, or it is empty", tokenFileEnv, path)
+	}
+	return token, err
+}
+
 // addTokenFlag adds the persistent --token flag. Its default is empty
 // whatever the environment says, so that help never prints a secret.
 func addTokenFlag(root *cobra.Command) {
 	root.PersistentFlags().String("token", "",
-		"API token (tune_...), else $"+tokenEnv+", else, for a server on this machine, the token file in the data dir")
+		"API token (tune_...), else $"+tokenEnv+", else the file $"+tokenFileEnv+" names, else, for a server on this machine, the token file in the data dir")
 }
 
 // tokenFile is where the local admin token is kept.
@@ -54,6 +68,9 @@ func clientToken(cmd *cobra.Command, server string) (string, error) {
 	if v := strings.TrimSpace(os.Getenv(tokenEnv)); v != "" {
 		return v, nil
 	}
+	if path := os.Getenv(tokenFileEnv); path != "" {
+		return readNamedTokenFile(path)
+	}
 	if !loopbackURL(server) {
 		return "", nil
 	}
@@ -68,6 +85,9 @@ func localToken(cmd *cobra.Command, dataDir string) (string, error) {
 	}
 	if v := strings.TrimSpace(os.Getenv(tokenEnv)); v != "" {
 		return v, nil
+	}
+	if path := os.Getenv(tokenFileEnv); path != "" {
+		return readNamedTokenFile(path)
 	}
 	path := tokenFile(dataDir)
 	token, err := readTokenFile(path)

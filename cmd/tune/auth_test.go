@@ -174,6 +174,15 @@ func TestTokenCommands(t *testing.T) {
 		"search_space": {"x": {"type": "float", "low": -5, "high": 5}}}`)
 	wantContains(t, "read token creating a study", c.fails("--token", secret, "study", "create", "-f", path), "403", "dashboard")
 	wantContains(t, "token list", c.ok("token", "list"), "dashboard", "read", "admin")
+	// TUNE_TOKEN_FILE names a file with the token (a container secret).
+	file := writeFile(t, "token", secret+"\n")
+	t.Setenv(tokenFileEnv, file)
+	anon := cli{t: t} // no token added by the test helper
+	anon.ok("--server", url, "study", "list")
+	wantContains(t, "read token from TUNE_TOKEN_FILE", anon.fails("--server", url, "study", "create", "-f", path), "403")
+	t.Setenv(tokenFileEnv, file+".missing")
+	wantContains(t, "missing TUNE_TOKEN_FILE", anon.fails("--server", url, "study", "list"), tokenFileEnv)
+	t.Setenv(tokenFileEnv, "")
 	c.ok("token", "revoke", "dashboard")
 	wantContains(t, "revoked token", c.fails("--token", secret, "study", "list"), "401", "revoked")
 	wantContains(t, "revoke unknown", c.fails("token", "revoke", "nobody"), "no live token")
