@@ -188,7 +188,7 @@ func TestScopes(t *testing.T) {
 		lease := `{"runner": {"id": "r1", "workloads": ["my-script"]}, "wait_seconds": 0}`
 		for _, tc := range []struct {
 			who, secret, method, path, body string
-			want                             int
+			want                            int
 		}{
 			{"read", read, "GET", "/api/v1/studies", "", 200},
 			{"read", read, "GET", "/api/v1/studies/s/trials", "", 200},
