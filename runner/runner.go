@@ -65,6 +65,9 @@ type Config struct {
 	// when nil (each request carries its own deadline, and lease requests
 	// wait for up to WaitSeconds).
 	HTTPClient *http.Client
+	// Token is the bearer token the runner's requests carry (a token of
+	// the runner scope, usually); empty sends none.
+	Token string
 	// Backoff spaces retries while the service is unreachable or failing.
 	Backoff Backoff
 	// FailureBackoff pauses leasing from a study whose trials keep failing
@@ -155,6 +158,7 @@ func New(cfg Config) (*Runner, error) {
 	r.failures = newQuickFailures(cfg.FailureBackoff, r.log)
 	r.client, err = client.New(server,
 		client.WithHTTPClient(cfg.HTTPClient),
+		client.WithToken(cfg.Token),
 		client.WithUserAgent("tune-runner/"+cfg.ID))
 	if err != nil {
 		return nil, fmt.Errorf("runner: %w", err)

@@ -99,6 +99,7 @@ func newEnvOn(t *testing.T, store storetest.Store) *env {
 		ReapInterval: 50 * time.Millisecond,
 		LeasePoll:    100 * time.Millisecond,
 		MaxBodyBytes: 64 << 10,
+		Insecure:     true, // auth has its own tests (auth_test.go)
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -54,7 +54,7 @@ func fuzzServer(tb testing.TB) (http.Handler, int64) {
 	if err := store.Migrate(tb.Context()); err != nil {
 		tb.Fatal(err)
 	}
-	srv, err := service.New(service.Config{Store: store, Tuner: tuner.New(store), ReapInterval: -1,
+	srv, err := service.New(service.Config{Store: store, Tuner: tuner.New(store), ReapInterval: -1, Insecure: true,
 		MaxLeaseWait: time.Millisecond, RateLimit: service.RateLimit{Rate: -1}})
 	if err != nil {
 		tb.Fatal(err)

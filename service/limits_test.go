@@ -81,7 +81,7 @@ func TestTooManyValuesIsRefused(t *testing.T) {
 	e.createStudy("s", "")
 	body := `{"name": "big", "objective": {"metric": "m"}, "search_space": {"x": {"type": "categorical", "choices": [` +
 		strings.TrimSuffix(strings.Repeat("1,", 30_000), ",") + `]}}}`
-	srv, err := service.New(service.Config{Store: e.store, Tuner: tuner.New(e.store), ReapInterval: -1,
+	srv, err := service.New(service.Config{Store: e.store, Tuner: tuner.New(e.store), ReapInterval: -1, Insecure: true,
 		Limits: service.InputLimits{MaxValues: 1000}})
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +111,7 @@ func TestTooManyValuesIsRefused(t *testing.T) {
 // callers are not held back by it.
 func TestRateLimitPerCaller(t *testing.T) {
 	store := pgtest.New(t)
-	srv, err := service.New(service.Config{Store: store, Tuner: tuner.New(store), ReapInterval: -1,
+	srv, err := service.New(service.Config{Store: store, Tuner: tuner.New(store), ReapInterval: -1, Insecure: true,
 		RateLimit: service.RateLimit{Rate: 0.01, Burst: 5}})
 	if err != nil {
 		t.Fatal(err)
@@ -224,7 +224,7 @@ func TestHostCheckOnlyOnLoopback(t *testing.T) {
 		t.Skip("this machine has no non-loopback IPv4 address to listen on")
 	}
 	store := pgtest.New(t)
-	srv, err := service.New(service.Config{Store: store, Tuner: tuner.New(store), ReapInterval: -1})
+	srv, err := service.New(service.Config{Store: store, Tuner: tuner.New(store), ReapInterval: -1, Insecure: true})
 	if err != nil {
 		t.Fatal(err)
 	}

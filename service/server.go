@@ -53,6 +53,17 @@ type Config struct {
 	// other replicas made available (default 1 s); work made available by
 	// this replica wakes it at once.
 	LeasePoll time.Duration
+
+	// Tokens authenticates every /api/v1 call (the spec aside) with bearer
+	// tokens and their scopes; see package auth. Required unless Insecure.
+	Tokens TokenStore
+	// Insecure serves the API to anyone, without tokens. Tests and a
+	// loopback-only `tune serve --insecure` use it.
+	Insecure bool
+	// MetricsToken, when set, is the bearer token /metrics asks for.
+	MetricsToken string
+	// Now is the clock tokens expire by; time.Now when nil.
+	Now func() time.Time
 }
 
 // Server is the HTTP service. Close it to stop its broker's reaper.
@@ -70,8 +81,18 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil || cfg.Tuner == nil {
 		return nil, errors.New("service: Store and Tuner are required")
 	}
+	if cfg.Tokens == nil && !cfg.Insecure {
+		return nil, errors.New("service: Tokens is required unless Insecure")
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Insecure {
+		cfg.Tokens = nil
+		cfg.Logger.Warn("serving the API without authentication: anyone who reaches it may create studies that runners execute")
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
@@ -105,7 +126,7 @@ func New(cfg Config) (*Server, error) {
 
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", s.ready)
-	e.GET("/metrics", echoprometheus.NewHandlerWithConfig(echoprometheus.HandlerConfig{Gatherer: reg}))
+	e.GET("/metrics", echoprometheus.NewHandlerWithConfig(echoprometheus.HandlerConfig{Gatherer: reg}), metricsGuard(cfg.MetricsToken))
 	e.GET(apiPrefix+"/openapi.yaml", func(c echo.Context) error {
 		return c.Blob(http.StatusOK, "application/yaml", openapi.SpecYAML)
 	})
@@ -129,12 +150,16 @@ func New(cfg Config) (*Server, error) {
 	if rl := cfg.RateLimit.withDefaults(); rl.Rate > 0 {
 		api.Use(rateLimiter(rl))
 	}
-	// Before the validator, which is where hostile nesting would cost.
+	// Before authentication (which reads a runner's lease token from the
+	// body) and the validator, which is where hostile nesting would cost.
 	api.Use(checkInput(cfg.Limits))
+	if cfg.Tokens != nil {
+		api.Use(newAuthenticator(cfg.Tokens, cfg.Now, spec).middleware)
+	}
 	api.Use(oapimiddleware.OapiRequestValidatorWithOptions(spec, &oapimiddleware.Options{
 		SilenceServersWarning: true,
 		Options: openapi3filter.Options{
-			// The spec has no security schemes yet; skip the work.
+			// The auth middleware has checked the bearer token already.
 			AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
 			MultiError:         false,
 		},
@@ -155,7 +180,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
-	openapi.RegisterHandlersWithBaseURL(api, openapi.NewStrictHandler(&handlers{b: s.broker, store: cfg.Store}, nil), "")
+	openapi.RegisterHandlersWithBaseURL(api, openapi.NewStrictHandler(&handlers{s: s, b: s.broker, store: cfg.Store}, nil), "")
 	s.echo = e
 	return s, nil
 }
@@ -214,6 +239,7 @@ var _ openapi.StrictServerInterface = (*handlers)(nil)
 // handlers implements the generated strict server interface: workflow calls
 // go to the broker, plain reads straight to the store.
 type handlers struct {
+	s     *Server
 	b     *broker.Broker
 	store trials.Store
 }

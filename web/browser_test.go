@@ -46,7 +46,7 @@ func newSite(t *testing.T) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := service.New(service.Config{Store: store, Tuner: tuner.New(store), ReapInterval: 100 * time.Millisecond})
+	srv, err := service.New(service.Config{Store: store, Tuner: tuner.New(store), ReapInterval: 100 * time.Millisecond, Insecure: true})
 	if err != nil {
 		t.Fatal(err)
 	}

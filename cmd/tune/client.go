@@ -42,6 +42,7 @@ func addClientCommands(root *cobra.Command) {
 	pf := root.PersistentFlags()
 	bind(pf, "server", &opts.server)
 	pf.VarP(&opts.output, "output", "o", "output format: table or json")
+	addTokenFlag(root)
 
 	root.AddCommand(
 		newStudyCommand(opts),
@@ -50,6 +51,7 @@ func addClientCommands(root *cobra.Command) {
 		newTellCommand(opts),
 		newEnqueueCommand(opts),
 		newHealthCommand(opts),
+		newTokenCommand(opts),
 	)
 }
 
@@ -62,17 +64,22 @@ type apiClient struct {
 
 // connect builds the API client for one command run. Nothing is sent yet:
 // an unreachable server shows up on the first call, with advice.
-func (o *clientOptions) connect(_ *cobra.Command) (*apiClient, error) {
+func (o *clientOptions) connect(cmd *cobra.Command) (*apiClient, error) {
 	server, err := parseServer(o.server)
 	if err != nil {
 		return nil, err
 	}
-	return newAPIClient(server, o.output)
+	token, err := clientToken(cmd, server)
+	if err != nil {
+		return nil, err
+	}
+	return newAPIClient(server, token, o.output)
 }
 
 // newAPIClient is the CLI's client of the server at root.
-func newAPIClient(root string, output outputFormat) (*apiClient, error) {
+func newAPIClient(root, token string, output outputFormat) (*apiClient, error) {
 	c, err := client.New(root,
+		client.WithToken(token),
 		client.WithHTTPClient(&http.Client{Timeout: requestTimeout}),
 		client.WithUserAgent("tune-cli"))
 	if err != nil {

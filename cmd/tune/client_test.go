@@ -31,7 +31,8 @@ func startServer(t *testing.T) string {
 		Tuner: tuner.New(store),
 		// The server's log belongs to the test: shown with -v or when it
 		// fails, not interleaved with every run's output.
-		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
+		Logger:   slog.New(slog.NewTextHandler(t.Output(), nil)),
+		Insecure: true,
 	})
 	if err != nil {
 		t.Fatalf("service.New: %v", err)
@@ -56,7 +57,7 @@ func (c cli) run(stdin io.Reader, args ...string) (stdout, stderr string, err er
 	var out, errOut bytes.Buffer
 	cmd := newRootCommand()
 	if c.server != "" {
-		args = append([]string{"--server", c.server}, args...)
+		args = append([]string{"--server", c.server}, withTestToken(c.server, args)...)
 	}
 	cmd.SetArgs(args)
 	cmd.SetOut(&out)

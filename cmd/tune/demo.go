@@ -117,7 +117,11 @@ func runDemo(cmd *cobra.Command, o demoOptions) error {
 	defer svc.shutdown() //nolint:errcheck // on the way out; close follows
 	url, where := svc.url, svc.where
 
-	c, err := newAPIClient(url, outputTable)
+	token, err := localToken(cmd, o.dataDir)
+	if err != nil {
+		return err
+	}
+	c, err := newAPIClient(url, token, outputTable)
 	if err != nil {
 		return err
 	}
@@ -135,10 +139,11 @@ func runDemo(cmd *cobra.Command, o demoOptions) error {
 	runnerErrs := make(chan error, o.runners)
 	for i := range o.runners {
 		r, err := runner.New(runner.Config{
-			Server:    url,
-			ID:        fmt.Sprintf("demo-%d", i+1),
-			Workloads: []workload.Workload{mnist.New(mnist.Options{DataDir: o.mnistDir})},
-			Logger:    quiet,
+			Server:     url,
+			Token:      token,
+			ID:         fmt.Sprintf("demo-%d", i+1),
+			Workloads:  []workload.Workload{mnist.New(mnist.Options{DataDir: o.mnistDir})},
+			Logger:     quiet,
 		})
 		if err != nil {
 			stopRunners()

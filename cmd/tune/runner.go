@@ -149,8 +149,13 @@ func runnerConfig(cmd *cobra.Command, o runnerOptions, log *slog.Logger) (runner
 	if device != "cpu" && slices.Contains(seen, trials.WorkloadMNISTMLP) {
 		return runner.Config{}, fmt.Errorf("--device %s: mnist-mlp trains on the CPU only in this version; on a GPU runner pass --workloads exec --allow-exec PROGRAM", device)
 	}
+	token, err := clientToken(cmd, server)
+	if err != nil {
+		return runner.Config{}, err
+	}
 	return runner.Config{
 		Server:       server,
+		Token:        token,
 		ID:           o.id,
 		Device:       device,
 		Parallel:     o.parallel,

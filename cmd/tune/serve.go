@@ -26,6 +26,7 @@ type serviceOptions struct {
 	dataDir      string
 	migrate      bool
 	reapInterval time.Duration
+	auth         serveAuthOptions
 	// anyPort lets the service take another free port when addr is taken
 	// (the demo's default address only).
 	anyPort bool
@@ -61,6 +62,7 @@ several replicas of the service.`,
 	bind(f, "log-format", &o.logFormat)
 	bind(f, "migrate", &o.migrate)
 	bind(f, "reap-interval", &o.reapInterval)
+	addServeAuthFlags(f, &o.auth)
 	return cmd
 }
 
@@ -111,12 +113,13 @@ func startService(ctx context.Context, o serviceOptions, log *slog.Logger) (*run
 	} else {
 		log.Info("keeping studies in Postgres", "database", where)
 	}
-	api, err := service.New(service.Config{
-		Store:        store,
-		Tuner:        tuner.New(store),
-		Logger:       log,
-		ReapInterval: o.reapInterval,
-	})
+	cfg, err := serveAuth(ctx, o.auth, o.addr, store, o.dataDir, log)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	cfg.Store, cfg.Tuner, cfg.Logger, cfg.ReapInterval = store, tuner.New(store), log, o.reapInterval
+	api, err := service.New(cfg)
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -148,6 +151,9 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
+		// A body sent byte by byte must not hold a connection for ever;
+		// bodies are small (1 MiB at most).
+		ReadTimeout: time.Minute,
 		// Lease requests long-poll for up to a minute.
 		WriteTimeout: 90 * time.Second,
 		IdleTimeout:  2 * time.Minute,

@@ -29,6 +29,10 @@ func startServe(t *testing.T, args ...string) (string, func()) {
 	addr := ln.Addr().String()
 	ln.Close()
 
+	if _, ok := flagValue(args, "--data-dir"); !ok && os.Getenv("TUNE_DATA_DIR") == "" {
+		// Each server its own token file, never the tester's ~/.tune.
+		args = append(args, "--data-dir", t.TempDir())
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -58,6 +62,7 @@ func startServe(t *testing.T, args ...string) (string, func()) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	rememberToken(t, url, args)
 	stopped := false
 	stop := func() {
 		if stopped {

@@ -74,6 +74,7 @@ func (e *Env) Start(wrap func(http.Handler) http.Handler) {
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		ReapInterval: 50 * time.Millisecond,
 		LeasePoll:    50 * time.Millisecond,
+		Insecure:     true,
 	})
 	if err != nil {
 		t.Fatal(err)
