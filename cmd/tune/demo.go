@@ -139,11 +139,11 @@ func runDemo(cmd *cobra.Command, o demoOptions) error {
 	runnerErrs := make(chan error, o.runners)
 	for i := range o.runners {
 		r, err := runner.New(runner.Config{
-			Server:     url,
-			Token:      token,
-			ID:         fmt.Sprintf("demo-%d", i+1),
-			Workloads:  []workload.Workload{mnist.New(mnist.Options{DataDir: o.mnistDir})},
-			Logger:     quiet,
+			Server:    url,
+			Token:     token,
+			ID:        fmt.Sprintf("demo-%d", i+1),
+			Workloads: []workload.Workload{mnist.New(mnist.Options{DataDir: o.mnistDir})},
+			Logger:    quiet,
 		})
 		if err != nil {
 			stopRunners()
