@@ -168,7 +168,7 @@ func TestSettingPrecedence(t *testing.T) {
 		return g, err
 	}
 	g, err := resolve()
-	if err != nil || g.parallel != 1 || strings.Join(g.workloads, ",") != "exec,mnist-mlp" || g.addr != defaultServeAddr {
+	if err != nil || g.parallel != 1 || strings.Join(g.workloads, ",") != "mnist-mlp" || g.addr != defaultServeAddr {
 		t.Errorf("defaults: %+v, %v", g, err)
 	}
 	t.Setenv("TUNE_RUNNER_PARALLEL", "3")
