@@ -138,6 +138,8 @@ def test_best_trials_and_paging(client: tune.Client, study_name: str) -> None:
     assert study.best() is None
     with pytest.raises(ValueError, match="no complete trial"):
         study.best_trial
+    with pytest.raises(ValueError, match="no complete trial"):
+        study.best_value
     values = [3.0, 1.0, 2.0, 5.0, 4.0]
     for v in values:
         study.ask().tell(v)
@@ -146,7 +148,7 @@ def test_best_trials_and_paging(client: tune.Client, study_name: str) -> None:
     best = study.best_trial
     assert best.value == 1.0 and best.number == 1
     assert study.best_params == best.params
-    assert study.refresh().best_value == 1.0 and study.counts.complete == 5 and study.counts.failed == 1
+    assert study.best_value == 1.0 and study.refresh().info.best_value == 1.0 and study.counts.complete == 5 and study.counts.failed == 1
     everything = study.trials(page_size=2)  # three pages
     assert [t.number for t in everything] == list(range(6))
     assert [t.value for t in study.trials("complete")] == values

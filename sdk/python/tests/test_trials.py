@@ -159,8 +159,9 @@ def test_optimize(client: tune.Client, study_name: str) -> None:
 
     study.optimize(objective, n_trials=8, n_jobs=3)
     assert sorted(seen) == list(range(8))
-    assert study.refresh().counts.complete == 8
-    assert study.best_trial.value == min(t.value for t in study.trials())
+    assert study.counts.complete == 8  # refreshed by optimize
+    assert study.best_value == study.best_trial.value == min(t.value for t in study.trials())
+    assert study.info.best_value == study.best_value
 
 
 def test_optimize_stops_when_the_study_is_full(client: tune.Client, study_name: str) -> None:

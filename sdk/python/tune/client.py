@@ -182,7 +182,6 @@ class Study:
     name = property(lambda self: self.info.name)
     state = property(lambda self: self.info.state)
     counts = property(lambda self: self.info.counts)
-    best_value = property(lambda self: self.info.best_value)
     direction = property(lambda self: self.info.objective.direction)
 
     @property
@@ -252,6 +251,14 @@ class Study:
         if t is None:
             raise ValueError(f"study {self.name!r} has no complete trial yet")
         return t
+
+    @property
+    def best_value(self) -> float:
+        """As optuna's: the best complete trial's value, asked of the server
+        now (ValueError while none); info.best_value is the snapshot."""
+        value = self.best_trial.value
+        assert value is not None  # a complete trial has a value
+        return value
 
     @property
     def best_params(self) -> Params:
@@ -377,16 +384,22 @@ class Study:
                 except catch as e:  # type: ignore[misc]
                     log.warning("trial %d failed: %s", trial.number, e)
 
-        if n_jobs == 1:
-            worker()
-            return
-        with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="tune-optimize") as pool:
-            futures = [pool.submit(worker) for _ in range(n_jobs)]
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            if any(f.exception() for f in done):
-                halt.set()
-            for f in futures:
-                f.result()  # re-raises the first failure
+        try:
+            if n_jobs == 1:
+                worker()
+                return
+            with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="tune-optimize") as pool:
+                futures = [pool.submit(worker) for _ in range(n_jobs)]
+                done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+                if any(f.exception() for f in done):
+                    halt.set()
+                for f in futures:
+                    f.result()  # re-raises the first failure
+        finally:
+            try:
+                self.refresh()  # counts, state and best as the loop left them
+            except TuneError as e:
+                log.warning("study %s: could not refresh after optimize: %s", self.name, e)
 
 
 class Trial:
