@@ -10,7 +10,10 @@ from stdout:
 
 one report per epoch (the study's objective metric among the numbers is the
 step's value, and the pruner may stop the script after any of them) and one
-result at the end. Anything else the script prints is just logged.
+result at the end. Anything else the script prints is just logged. The
+Python SDK's tune.script writes those lines (script.report, script.result)
+and reads the params (script.params); `pip install ./sdk/python` installs
+it, and from a checkout this script finds it without installing.
 
 With PyTorch installed it trains a small MLP on a synthetic two-class
 problem on TUNE_DEVICE ("cpu" or "cuda:N"); without it (or with
@@ -18,29 +21,28 @@ EXAMPLE_SIMULATE=1) it simulates a learning curve, so it runs anywhere with
 nothing but python3.
 """
 
-import json
 import math
 import os
 import random
 import sys
 import time
 
+try:
+    from tune import script
+except ImportError:
+    # Not installed: use the SDK of the checkout this script lives in.
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "sdk", "python"))
+    from tune import script
 
-def emit(directive, values):
-    # flush: stdout is a pipe, and tune must see each report as it happens
-    # (the pruner decides after each one).
-    print(directive, json.dumps(values), flush=True)
-
-
-params = json.loads(os.environ.get("TUNE_PARAMS", "{}"))
+params = script.params()
 lr = float(params.get("learning_rate", 1e-3))
 batch_size = int(params.get("batch_size", 64))
 hidden_units = int(params.get("hidden_units", 64))
 activation = params.get("activation", "relu")
 epochs = int(params.get("epochs", os.environ.get("EXAMPLE_EPOCHS", 3)))
-device = os.environ.get("TUNE_DEVICE", "cpu")
-seed = int(os.environ.get("TUNE_TRIAL_NUMBER", "0"))
-print(f"trial {os.environ.get('TUNE_TRIAL_NUMBER')} of study {os.environ.get('TUNE_STUDY')}: "
+device = script.device()
+seed = script.trial_number() or 0
+print(f"trial {script.trial_number()} of study {script.study_name()}: "
       f"lr={lr} batch_size={batch_size} epochs={epochs} on {device}", file=sys.stderr)
 
 torch = None
@@ -74,7 +76,7 @@ def simulate():
             "samples_per_second": train_samples / seconds,
             "seconds_per_epoch": seconds,
         }
-        emit("TUNE_REPORT", {"step": epoch, **result})
+        script.report(epoch, **result)
     return result
 
 
@@ -129,10 +131,10 @@ def train_torch():
             "samples_per_second": train_samples / seconds,
             "seconds_per_epoch": seconds,
         }
-        emit("TUNE_REPORT", {"step": epoch, **result})
+        script.report(epoch, **result)
     return result
 
 
 final = train_torch() if torch is not None else simulate()
 final["wall_seconds"] = time.perf_counter() - start
-emit("TUNE_RESULT", final)
+script.result(**final)

@@ -1,0 +1,93 @@
+"""Helpers for a training script run by a tune runner's ``exec`` workload.
+
+The runner starts the script with the trial's params in the environment
+and reads two kinds of lines from its stdout: ``TUNE_REPORT {json}`` after
+each epoch (the pruner may stop the script after any of them) and one
+``TUNE_RESULT {json}`` at the end. These helpers write those lines, so a
+script needs no hand-made prints::
+
+    from tune import script
+
+    p = script.params()
+    for epoch in range(p.get("epochs", 3)):
+        ...
+        script.report(epoch, val_accuracy=acc, samples_per_second=speed)
+    script.result(val_accuracy=acc, val_loss=loss)
+
+Outside a runner (no TUNE_PARAMS) ``params()`` is empty, so the script
+runs by hand with its own defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from typing import IO, Any, Dict, Optional
+
+REPORT = "TUNE_REPORT"
+RESULT = "TUNE_RESULT"
+
+
+def params() -> Dict[str, Any]:
+    """The trial's params (TUNE_PARAMS), or {} when not run by tune."""
+    raw = os.environ.get("TUNE_PARAMS", "")
+    if not raw:
+        return {}
+    value = json.loads(raw)
+    if not isinstance(value, dict):
+        raise ValueError(f"TUNE_PARAMS is not a JSON object: {raw[:100]}")
+    return value
+
+
+def device() -> str:
+    """Where to train: "cpu" or "cuda:N", as the runner assigned (TUNE_DEVICE)."""
+    return os.environ.get("TUNE_DEVICE") or "cpu"
+
+
+def trial_number() -> Optional[int]:
+    """The trial's number in its study (TUNE_TRIAL_NUMBER), None outside a runner."""
+    n = os.environ.get("TUNE_TRIAL_NUMBER")
+    return int(n) if n else None
+
+
+def study_name() -> Optional[str]:
+    return os.environ.get("TUNE_STUDY") or None
+
+
+def objective_metric() -> Optional[str]:
+    """The metric the study optimizes (TUNE_OBJECTIVE): include it in every report."""
+    return os.environ.get("TUNE_OBJECTIVE") or None
+
+
+def _emit(directive: str, values: Dict[str, Any], out: Optional[IO[str]]) -> None:
+    for k, v in values.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError(f"{k} = {v} is not a finite number: a run that diverged should exit "
+                             "non-zero (tune records the trial failed, with its stderr)")
+    line = directive + " " + json.dumps(values, allow_nan=False, separators=(",", ":"))
+    stream = out if out is not None else sys.stdout
+    # Flush: stdout is a pipe, and the runner must see each report as it
+    # happens (the pruner decides after each one).
+    print(line, file=stream, flush=True)
+
+
+def report(step: Optional[int] = None, *, out: Optional[IO[str]] = None, **metrics: float) -> None:
+    """One step's metrics (the study's objective metric among them is the
+    step's value). Without a step the runner numbers reports 0, 1, 2, ..."""
+    if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
+        raise ValueError(f"step {step!r}: want an int >= 0")
+    if not metrics:
+        raise ValueError("report needs at least one metric, e.g. report(epoch, val_accuracy=0.9)")
+    values: Dict[str, Any] = {} if step is None else {"step": step}
+    values.update(metrics)
+    _emit(REPORT, values, out)
+
+
+def result(*, out: Optional[IO[str]] = None, **metrics: float) -> None:
+    """The run's final metrics (the objective metric among them is the
+    trial's value). Call it once, at the end."""
+    if not metrics:
+        raise ValueError("result needs at least one metric, e.g. result(val_accuracy=0.95)")
+    _emit(RESULT, dict(metrics), out)
