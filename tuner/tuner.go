@@ -153,7 +153,7 @@ func (t *Tuner) Suggest(ctx context.Context, s *trials.Study) (Proposal, error) 
 		back[i], _ = p.toInternal(params[p.name])
 	}
 	st.settle(r.p, sp.internalKey(params), back, attrs)
-	return Proposal{Params: params, SystemAttrs: maps.Clone(attrs)}, nil
+	return Proposal{Params: params, SystemAttrs: maps.Clone(attrs), Origin: origin(s, r.snap.entries)}, nil
 }
 
 // Proposal is what Suggest proposes for a new trial.
@@ -164,6 +164,9 @@ type Proposal struct {
 	// SystemAttrs is sampler bookkeeping to store with the trial; nil for
 	// most samplers.
 	SystemAttrs map[string]string
+	// Origin names what proposed the params: OriginStartup (TPE's random
+	// start-up trials), OriginTPE, OriginCMAES, OriginRandom or OriginQMC.
+	Origin string
 }
 
 // propose runs Goptuna's samplers for one new trial and returns the
@@ -178,7 +181,7 @@ func (t *Tuner) propose(s *trials.Study, sp *space, st *studyState, r reservatio
 		snap:      r.snap,
 		cap:       cp,
 	}
-	if s.Sampler.Type != trials.SamplerRandom && s.Sampler.Type != trials.SamplerQMC {
+	if s.Sampler.Type != trials.SamplerRandom && s.Sampler.Type != trials.SamplerQMC && !jointCovers(s, r.snap.entries) {
 		// TPE samples the params (CMA-ES's categorical ones): their history
 		// is gathered once here rather than once per param.
 		v.obs = newObservations(sp, r.snap.entries, r.inflight, dir)
@@ -274,6 +277,20 @@ const parallelFrom = 200
 // sampleRelative runs the study's CMA-ES or Sobol sampler over the whole
 // space, as Goptuna does before the first param is suggested.
 func (t *Tuner) sampleRelative(s *trials.Study, sp *space, st *studyState, r reservation, v *view, rs map[string]any, base *goptuna.Trial) error {
+	if s.Sampler.Type == trials.SamplerTPE {
+		// Multivariate TPE keeps no state between proposals.
+		rel := newJointTPE(s, newJointHistory(sp, r.snap.entries, r.inflight, v.direction))
+		study, err := goptuna.LoadStudy(s.Name,
+			goptuna.StudyOptionStorage(v),
+			goptuna.StudyOptionRelativeSampler(rel),
+			goptuna.StudyOptionDefineSearchSpace(rs),
+			goptuna.StudyOptionLogger(nil))
+		if err != nil {
+			return err
+		}
+		base.Study = study
+		return base.CallRelativeSampler()
+	}
 	st.relMu.Lock()
 	defer st.relMu.Unlock()
 	key := samplerConfig(s, sp)
