@@ -274,8 +274,8 @@ func (b byParam) Sample(study *goptuna.Study, trial goptuna.FrozenTrial, name st
 // parallel; below it a goroutine costs more than it saves.
 const parallelFrom = 200
 
-// sampleRelative runs the study's CMA-ES or Sobol sampler over the whole
-// space, as Goptuna does before the first param is suggested.
+// sampleRelative runs the study's multivariate TPE, CMA-ES or Sobol sampler
+// over the whole space, as Goptuna does before the first param is suggested.
 func (t *Tuner) sampleRelative(s *trials.Study, sp *space, st *studyState, r reservation, v *view, rs map[string]any, base *goptuna.Trial) error {
 	if s.Sampler.Type == trials.SamplerTPE {
 		// Multivariate TPE keeps no state between proposals.
