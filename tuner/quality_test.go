@@ -109,7 +109,7 @@ func (tb *hpoTable) normRegret(t testing.TB, s *trials.Study, seed int64, budget
 }
 
 // TestMultivariateTPEBeatsRandomAndOldTPE checks on a real tabular benchmark
-// (HPOBench MLP on segment) that the default sampler, multivariate TPE, finds
+// (HPOBench MLP on segment) that multivariate TPE, the candidate default, finds
 // better configurations than random search and than the independent TPE
 // with Goptuna's arithmetic, by a clear margin. Seeds are fixed and trials
 // run one at a time, so the figures are the same on every run.
@@ -127,8 +127,8 @@ func TestMultivariateTPEBeatsRandomAndOldTPE(t *testing.T) {
 		}
 		return sum / seeds
 	}
-	joint := mean(trials.SamplerTPE, nil)
-	old := mean(trials.SamplerTPE, ptr(false))
+	joint := mean(trials.SamplerTPE, ptr(true))
+	old := mean(trials.SamplerTPE, nil)
 	random := mean(trials.SamplerRandom, nil)
 	t.Logf("mean regret ÷ median regret over %d seeds, %d trials: multivariate tpe %.4f, independent tpe %.4f, random %.4f",
 		seeds, budget, joint, old, random)
