@@ -28,6 +28,7 @@ func studyFromCreate(b *openapi.StudyCreate) trials.Study {
 			StartupTrials: b.Sampler.StartupTrials,
 			EICandidates:  b.Sampler.EiCandidates,
 			Sigma0:        b.Sampler.Sigma0,
+			Multivariate:  b.Sampler.Multivariate,
 		}
 	}
 	if b.Pruner != nil {
@@ -99,6 +100,7 @@ func studyToAPI(sum *trials.StudySummary) openapi.Study {
 			StartupTrials: s.Sampler.StartupTrials,
 			EiCandidates:  s.Sampler.EICandidates,
 			Sigma0:        s.Sampler.Sigma0,
+			Multivariate:  s.Sampler.Multivariate,
 		},
 		Pruner: openapi.PrunerConfig{
 			Type:                 ptr(s.Pruner.Type),

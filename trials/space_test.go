@@ -118,6 +118,7 @@ func TestStudyValidate(t *testing.T) {
 		"sh factor 1":      func(s *Study) { one := 1; s.Pruner = Pruner{Type: PrunerSuccessiveHalving, ReductionFactor: &one} },
 		"none with option": func(s *Study) { s.Pruner = Pruner{Type: PrunerNone, WarmupSteps: new(int)} },
 		"ei on random":     func(s *Study) { s.Sampler = Sampler{Type: SamplerRandom, EICandidates: new(int)} },
+		"mv on cmaes":      func(s *Study) { s.Sampler = Sampler{Type: SamplerCMAES, Multivariate: new(bool)} },
 		"negative max":     func(s *Study) { s.MaxTrials = -1 },
 		"lease 0":          func(s *Study) { s.LeaseSeconds = 0 },
 		"lease huge":       func(s *Study) { s.LeaseSeconds = MaxLeaseSeconds + 1 },

@@ -93,6 +93,9 @@ func (s Sampler) validate() error {
 	if s.EICandidates != nil && (*s.EICandidates < 1 || s.Type != SamplerTPE) {
 		return Invalidf("sampler.ei_candidates must be >= 1 and applies to tpe only")
 	}
+	if s.Multivariate != nil && s.Type != SamplerTPE {
+		return Invalidf("sampler.multivariate applies to tpe only")
+	}
 	if s.Sigma0 != nil && (!finite(*s.Sigma0) || *s.Sigma0 <= 0 || s.Type != SamplerCMAES) {
 		return Invalidf("sampler.sigma0 must be a positive number and applies to cmaes only")
 	}

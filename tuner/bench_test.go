@@ -16,7 +16,7 @@ import (
 	"github.com/tune-dev/tune/trials"
 )
 
-var benchSizes = []int{100, 1000, 5000}
+var benchSizes = []int{100, 1000, 5000, 10000}
 
 // randomKnobs draws one configuration of the five knobs uniformly.
 func randomKnobs(r *rand.Rand) map[string]any {
@@ -34,10 +34,21 @@ func randomKnobs(r *rand.Rand) map[string]any {
 // completed (untimed), as the service and a runner would.
 func BenchmarkSuggest(b *testing.B) {
 	for _, n := range benchSizes {
-		b.Run(fmt.Sprintf("trials=%d", n), func(b *testing.B) {
+		for _, mv := range []bool{true, false} {
+			b.Run(fmt.Sprintf("trials=%d/multivariate=%v", n, mv), func(b *testing.B) {
+				benchSuggest(b, n, mv)
+			})
+		}
+	}
+}
+
+func benchSuggest(b *testing.B, n int, mv bool) {
+	{
+		{
 			src := newMemSource()
 			s := newStudy(1, trials.SamplerTPE, knobs())
 			s.Sampler.Seed = ptr(int64(1))
+			s.Sampler.Multivariate = &mv
 			r := rand.New(rand.NewSource(1))
 			f := knobLoss(r)
 			for range n {
@@ -68,7 +79,7 @@ func BenchmarkSuggest(b *testing.B) {
 			b.StopTimer()
 			slices.Sort(times)
 			b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "p50-ms")
-		})
+		}
 	}
 }
 

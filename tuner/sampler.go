@@ -106,6 +106,14 @@ func independent(s *trials.Study, number int, name string) goptuna.Sampler {
 func relativeSpace(s *trials.Study, sp *space) map[string]any {
 	out := make(map[string]any, len(sp.params))
 	switch s.Sampler.Type {
+	case trials.SamplerTPE:
+		if !multivariate(s) {
+			return nil
+		}
+		for _, p := range sp.params {
+			out[p.name] = p.dist
+		}
+		return out
 	case trials.SamplerQMC:
 		for _, p := range sp.params {
 			out[p.name] = inclusive(p.dist)
@@ -159,4 +167,60 @@ func newRelative(s *trials.Study, space map[string]any, number int) goptuna.Rela
 		return q
 	}
 	return nil
+}
+
+// multivariate reports whether a TPE study models its params jointly
+// (jointTPE) or one by one (tpeSampler, the default: bench/quality did not
+// show jointTPE winning over all tables, see bench/README.md).
+func multivariate(s *trials.Study) bool {
+	return s.Sampler.Type == trials.SamplerTPE && s.Sampler.Multivariate != nil && *s.Sampler.Multivariate
+}
+
+// newJointTPE is the study's multivariate TPE for one proposal over the
+// history h (nil: the study's trials as Goptuna reads them).
+func newJointTPE(s *trials.Study, h *jointHistory) *jointTPE {
+	candidates := defaultEICandidates
+	if s.Sampler.EICandidates != nil {
+		candidates = *s.Sampler.EICandidates
+	}
+	return &jointTPE{seed: studySeed(s), startup: startupTrials(s), candidates: candidates, hist: h}
+}
+
+// Origins of a proposal's params (Proposal.Origin).
+const (
+	OriginStartup = "startup"
+	OriginTPE     = "tpe"
+	OriginCMAES   = "cmaes"
+	OriginRandom  = "random"
+	OriginQMC     = "qmc"
+)
+
+// origin names what proposes a study's next params given its history:
+// TPE samples at random until startup_trials trials have finished.
+func origin(s *trials.Study, snap []*entry) string {
+	switch s.Sampler.Type {
+	case trials.SamplerRandom:
+		return OriginRandom
+	case trials.SamplerQMC:
+		return OriginQMC
+	case trials.SamplerCMAES:
+		return OriginCMAES
+	}
+	finished := 0
+	for _, e := range snap {
+		if e.t.State == trials.TrialComplete || e.t.State == trials.TrialPruned {
+			finished++
+		}
+	}
+	if finished < startupTrials(s) {
+		return OriginStartup
+	}
+	return OriginTPE
+}
+
+// jointCovers reports whether multivariate TPE will propose every param,
+// so the per-param history need not be gathered. Should it not (trials
+// that lack params), the independent sampler reads the study instead.
+func jointCovers(s *trials.Study, snap []*entry) bool {
+	return multivariate(s) && origin(s, snap) == OriginTPE
 }

@@ -42,8 +42,9 @@ import (
 //     total rounded below the uniform draw picks the last component instead
 //     of panicking.
 //
-// Goptuna's quirks in the algorithm itself are kept, because they are the
-// algorithm this project chose: gmmLogPDF's mixture "log-sum" adds the
+// Goptuna's quirks in the algorithm itself are kept, so that the TPE this
+// project shipped first stays reachable for comparison (a study's
+// sampler: {type: tpe}, the default; multivariate: true is jointTPE): gmmLogPDF's mixture "log-sum" adds the
 // components' log-densities instead of log-sum-exp-ing them and uses
 // (x-mu)/sigma² where a squared distance is meant; paccept subtracts the
 // unweighted low CDFs, so for large histories it turns negative, the scores

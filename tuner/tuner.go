@@ -155,7 +155,7 @@ func (t *Tuner) Suggest(ctx context.Context, s *trials.Study) (Proposal, error) 
 		back[i], _ = p.toInternal(params[p.name])
 	}
 	st.settle(r.p, back, attrs)
-	return Proposal{Params: params, SystemAttrs: maps.Clone(attrs), Handle: Handle{st: st, p: r.p}}, nil
+	return Proposal{Params: params, SystemAttrs: maps.Clone(attrs), Handle: Handle{st: st, p: r.p}, Origin: origin(s, r.snap.entries)}, nil
 }
 
 // Proposal is what Suggest proposes for a new trial.
@@ -166,6 +166,9 @@ type Proposal struct {
 	// SystemAttrs is sampler bookkeeping to store with the trial, in the
 	// write that creates it; nil for most samplers.
 	SystemAttrs map[string]string
+	// Origin names what proposed the params: OriginStartup (TPE's random
+	// start-up trials), OriginTPE, OriginCMAES, OriginRandom or OriginQMC.
+	Origin string
 	// Handle names this proposal: give it to Bind with the trial stored for
 	// it, or to Release when none was.
 	Handle Handle
@@ -215,7 +218,7 @@ func (t *Tuner) propose(s *trials.Study, sp *space, st *studyState, r reservatio
 		snap:      r.snap,
 		cap:       cp,
 	}
-	if s.Sampler.Type != trials.SamplerRandom && s.Sampler.Type != trials.SamplerQMC {
+	if s.Sampler.Type != trials.SamplerRandom && s.Sampler.Type != trials.SamplerQMC && !jointCovers(s, r.snap.entries) {
 		// TPE samples the params (CMA-ES's categorical ones): their history
 		// is gathered once here rather than once per param.
 		v.obs = newObservations(sp, r.snap.entries, r.inflight, dir)
@@ -308,9 +311,23 @@ func (b byParam) Sample(study *goptuna.Study, trial goptuna.FrozenTrial, name st
 // parallel; below it a goroutine costs more than it saves.
 const parallelFrom = 200
 
-// sampleRelative runs the study's CMA-ES or Sobol sampler over the whole
-// space, as Goptuna does before the first param is suggested.
+// sampleRelative runs the study's multivariate TPE, CMA-ES or Sobol sampler
+// over the whole space, as Goptuna does before the first param is suggested.
 func (t *Tuner) sampleRelative(s *trials.Study, sp *space, st *studyState, r reservation, v *view, rs map[string]any, base *goptuna.Trial) error {
+	if s.Sampler.Type == trials.SamplerTPE {
+		// Multivariate TPE keeps no state between proposals.
+		rel := newJointTPE(s, newJointHistory(sp, r.snap.entries, r.inflight, v.direction))
+		study, err := goptuna.LoadStudy(s.Name,
+			goptuna.StudyOptionStorage(v),
+			goptuna.StudyOptionRelativeSampler(rel),
+			goptuna.StudyOptionDefineSearchSpace(rs),
+			goptuna.StudyOptionLogger(nil))
+		if err != nil {
+			return err
+		}
+		base.Study = study
+		return base.CallRelativeSampler()
+	}
 	st.relMu.Lock()
 	defer st.relMu.Unlock()
 	key := samplerConfig(s, sp)

@@ -1,7 +1,7 @@
 // Command asktell is tune's ask+tell load benchmark. It measures, over HTTP
 // and through the generated client only, how many ask+tell pairs per second
 // tune's service sustains with 1, 4 and 16 concurrent clients, and how long
-// one ask takes with TPE as a study's history grows to 100, 1,000 and 5,000
+// one ask takes with TPE as a study's history grows to 100, 1,000, 5,000 and 10,000
 // finished trials. bench/optuna_asktell.py measures the same with Optuna;
 // bench/run.sh runs both and prints them side by side.
 //
@@ -70,7 +70,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long each throughput level runs")
 	fs.IntVar(&cfg.Count, "count", 0, "run each throughput level for this many ask+tell pairs instead of --duration")
 	fs.StringVar(&clients, "clients", "1,4,16", "concurrent clients of each throughput level")
-	fs.StringVar(&sizes, "sizes", "100,1000,5000", "finished-trial counts at which to time asks")
+	fs.StringVar(&sizes, "sizes", "100,1000,5000,10000", "finished-trial counts at which to time asks")
 	fs.IntVar(&cfg.Asks, "asks", 100, "timed ask+tell pairs at each size")
 	fs.IntVar(&cfg.FillWorkers, "fill-workers", 8, "concurrent clients that pre-populate the latency study")
 	fs.BoolVar(&cfg.Quick, "quick", false, "smoke run: 2 s levels, sizes 50 and 200, 20 asks each (explicit flags still win)")

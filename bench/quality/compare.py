@@ -1,0 +1,55 @@
+#!/usr/bin/python3
+"""Prints bench/quality results of tune and Optuna side by side.
+
+    /usr/bin/python3 bench/quality/compare.py tune.json optuna.json
+
+For each W: every sampler's summary (mean over tables and seeds of regret ÷
+the table's median regret; lower is better) and per-table median regret,
+then the targets: tune's summary against 0.8 × Optuna's best TPE variant,
+and W = 8 against W = 1.
+"""
+
+import json
+import sys
+
+
+def main():
+    runs = []
+    seeds = {}
+    for path in sys.argv[1:]:
+        with open(path) as f:
+            res = json.load(f)
+        for r in res["runs"]:
+            r["impl"] = res["impl"]
+            runs.append(r)
+        seeds[res["impl"]] = res["config"]["seeds"]
+    if not runs:
+        sys.exit("compare.py: no results")
+    print("seeds: " + ", ".join(f"{k} {v}" for k, v in seeds.items()))
+    tables = [t["table"] for t in runs[0]["tables"]]
+    for w in sorted({r["inflight"] for r in runs}):
+        print(f"\nW = {w}: summary (lower is better), then median regret per table")
+        print(f"{'sampler':30} {'summary':>8}" + "".join(f" {t[:12]:>12}" for t in tables))
+        for r in [r for r in runs if r["inflight"] == w]:
+            by = {t["table"]: t for t in r["tables"]}
+            print(f"{r['sampler']:30} {r['summary']:8.4f}" +
+                  "".join(f" {by[t]['median_regret']:12.4g}" if t in by else f" {'-':>12}" for t in tables))
+    print("\ntargets")
+    ws = sorted({r["inflight"] for r in runs})
+    for name in sorted({r["sampler"] for r in runs if not r["impl"].startswith("optuna")}):
+        by_w = {r["inflight"]: r for r in runs if r["sampler"] == name and not r["impl"].startswith("optuna")}
+        for w in ws:
+            opt = [r for r in runs if r["impl"].startswith("optuna") and r["inflight"] == w and "tpe" in r["sampler"]]
+            if w not in by_w or not opt:
+                continue
+            best = min(opt, key=lambda r: r["summary"])
+            ratio = by_w[w]["summary"] / best["summary"]
+            print(f"  {name} W={w}: {by_w[w]['summary']:.4f} vs {best['sampler']} {best['summary']:.4f}: "
+                  f"{ratio:.2f}× (target ≤ 0.80×: {'met' if ratio <= 0.8 else 'MISSED'})")
+        if 1 in by_w and 8 in by_w:
+            loss = by_w[8]["summary"] / by_w[1]["summary"]
+            print(f"  {name} W=8 ÷ W=1: {loss:.2f} (target ≤ 1.10: {'met' if loss <= 1.1 else 'MISSED'})")
+
+
+if __name__ == "__main__":
+    main()
