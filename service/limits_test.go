@@ -282,7 +282,7 @@ func TestReadyzChecksTheSchema(t *testing.T) {
 			return err
 		}},
 		{"sqlite", lite, func() error {
-			db, err := sql.Open("sqlite", litePath)
+			db, err := sql.Open("sqlite", litePath+"?_pragma=busy_timeout(10000)") // the service writes meanwhile (its reaper)
 			if err != nil {
 				return err
 			}
