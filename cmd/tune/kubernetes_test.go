@@ -471,7 +471,84 @@ func runnerArgs(t *testing.T, what string, c corev1.Container) (device, server s
 	if err != nil || u.Hostname() != "tune" || u.Port() != "8080" {
 		t.Errorf("%s: --server %s, want the tune Service (http://tune:8080)", what, flag("server"))
 	}
+	// tune runner refuses to start with exec among its workloads unless
+	// --allow-exec names the programs; mnist-mlp trains on the CPU only.
+	workloads, _ := cmd.Flags().GetStringSlice("workloads")
+	allow, _ := cmd.Flags().GetStringSlice("allow-exec")
+	if slices.Contains(workloads, "exec") && len(allow) == 0 {
+		t.Errorf("%s: --workloads %v without --allow-exec: the runner would refuse to start", what, workloads)
+	}
+	if flag("device") != "cpu" && slices.Contains(workloads, "mnist-mlp") {
+		t.Errorf("%s: --device %s with mnist-mlp, which trains on the CPU only: the runner would refuse to start", what, flag("device"))
+	}
 	return flag("device"), flag("server"), flag("exit-when-idle") == "true"
+}
+
+// runnerTokenSecret is the Secret runners take their token from; the
+// kustomization generates it with a placeholder.
+const runnerTokenSecret = "tune-runner-token"
+
+// checkRunnerToken: the service answers 401 to a runner without a token,
+// so every runner needs one from the Secret, as $TUNE_TOKEN (a secretKeyRef)
+// or as the file $TUNE_TOKEN_FILE names in a mounted Secret volume.
+func (m *manifests) checkRunnerToken(t *testing.T, what string, spec corev1.PodSpec) {
+	t.Helper()
+	c := spec.Containers[0]
+	for _, e := range c.Env {
+		switch {
+		case e.Name == tokenEnv && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil:
+			ref := e.ValueFrom.SecretKeyRef
+			if !strings.HasPrefix(ref.Name, runnerTokenSecret) || (ref.Optional != nil && *ref.Optional) {
+				t.Errorf("%s: %s from Secret %s (optional %v), want the Secret %s", what, tokenEnv, ref.Name, ref.Optional, runnerTokenSecret)
+			}
+			m.secret(t, what, ref.Name, ref.Key)
+			return
+		case e.Name == tokenFileEnv:
+			m.checkTokenFile(t, what, spec, c, e.Value)
+			return
+		}
+	}
+	t.Errorf("%s: the runner has no token: set %s from the Secret %s, or %s to a file mounted from it", what, tokenEnv, runnerTokenSecret, tokenFileEnv)
+}
+
+// checkTokenFile: path lies in a volume mounted from the runner token
+// Secret, as a file that holds the Secret's token key.
+func (m *manifests) checkTokenFile(t *testing.T, what string, spec corev1.PodSpec, c corev1.Container, path string) {
+	t.Helper()
+	for _, vm := range c.VolumeMounts {
+		rel, err := filepath.Rel(vm.MountPath, path)
+		if err != nil || strings.HasPrefix(rel, "..") || rel == "." {
+			continue
+		}
+		for _, v := range spec.Volumes {
+			if v.Name != vm.Name {
+				continue
+			}
+			if v.Secret == nil || !strings.HasPrefix(v.Secret.SecretName, runnerTokenSecret) {
+				t.Errorf("%s: %s=%s is in volume %s, which is not the Secret %s", what, tokenFileEnv, path, v.Name, runnerTokenSecret)
+				return
+			}
+			key := rel // a Secret volume shows each key as a file of its name
+			for _, item := range v.Secret.Items {
+				if item.Path == rel {
+					key = item.Key
+				}
+			}
+			if len(v.Secret.Items) > 0 && key == rel && !slices.ContainsFunc(v.Secret.Items, func(i corev1.KeyToPath) bool { return i.Key == rel && i.Path == rel }) {
+				t.Errorf("%s: %s=%s names no file the Secret volume %s holds", what, tokenFileEnv, path, v.Name)
+			}
+			if s := m.secret(t, what, v.Secret.SecretName, key); s != nil && len(bytes.TrimSpace(s.Data[key])) == 0 {
+				t.Errorf("%s: the Secret %s holds an empty %s", what, s.Name, key)
+			}
+			// Secret files belong to root and the pod's fsGroup: the
+			// runner reads its token through the group.
+			if mode := v.Secret.DefaultMode; mode != nil && *mode&0o040 == 0 {
+				t.Errorf("%s: the token file's mode %o is not readable by the pod's group, so not by the runner", what, *mode)
+			}
+			return
+		}
+	}
+	t.Errorf("%s: %s=%s is in no mounted volume", what, tokenFileEnv, path)
 }
 
 func (m *manifests) checkRunnerDeployment(t *testing.T, name string, gpu bool) {
@@ -481,6 +558,7 @@ func (m *manifests) checkRunnerDeployment(t *testing.T, name string, gpu bool) {
 	}
 	c := d.Spec.Template.Spec.Containers[0]
 	device, _, idle := runnerArgs(t, "Deployment "+name, c)
+	m.checkRunnerToken(t, "Deployment "+name, d.Spec.Template.Spec)
 	if idle {
 		t.Errorf("Deployment %s: --exit-when-idle would restart its pods forever", name)
 	}
@@ -511,6 +589,7 @@ func (m *manifests) checkRunnerJob(t *testing.T) {
 	if rp := j.Spec.Template.Spec.RestartPolicy; rp != corev1.RestartPolicyOnFailure && rp != corev1.RestartPolicyNever {
 		t.Errorf("Job %s: restartPolicy %s", j.Name, rp)
 	}
+	m.checkRunnerToken(t, "Job "+j.Name, j.Spec.Template.Spec)
 	if _, _, idle := runnerArgs(t, "Job "+j.Name, j.Spec.Template.Spec.Containers[0]); !idle {
 		t.Errorf("Job %s: runners without --exit-when-idle never finish", j.Name)
 	}

@@ -1,6 +1,8 @@
 """A real `tune serve` for the tests: built from this checkout once per
 session (or $TUNE_BINARY), serving the embedded store from a temporary
-directory on a free loopback port."""
+directory on a free loopback port, with tokens (no --insecure): its first
+start writes an admin token to <data dir>/token, which the client finds
+through $TUNE_DATA_DIR as it would ~/.tune/token."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Tuple
 
 import pytest
 
@@ -40,8 +42,18 @@ def tune_binary(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(out)
 
 
+@pytest.fixture(autouse=True)
+def no_ambient_token(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test picks up the token of whoever runs the suite: no token in the
+    environment, and a data dir with no token file."""
+    for name in ("TUNE_TOKEN", "TUNE_TOKEN_FILE", "TUNE_SERVER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TUNE_DATA_DIR", str(tmp_path_factory.mktemp("empty-data-dir")))
+
+
 @pytest.fixture(scope="session")
-def server(tune_binary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def served(tune_binary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[str, Path]]:
+    """The server's URL and its data dir."""
     data = tmp_path_factory.mktemp("data")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -60,7 +72,9 @@ def server(tune_binary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                 if time.monotonic() > deadline:
                     pytest.fail(f"tune serve not ready at {url}: {(data / 'serve.log').read_text()}")
                 time.sleep(0.1)
-        yield url
+        if not (data / "token").is_file():
+            pytest.fail(f"tune serve wrote no admin token to {data / 'token'}: {(data / 'serve.log').read_text()}")
+        yield url, data
     finally:
         proc.terminate()
         try:
@@ -70,10 +84,22 @@ def server(tune_binary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         log.close()
 
 
+@pytest.fixture(scope="session")
+def server(served: Tuple[str, Path]) -> str:
+    return served[0]
+
+
+@pytest.fixture(scope="session")
+def admin_token(served: Tuple[str, Path]) -> str:
+    return (served[1] / "token").read_text().strip()
+
+
 @pytest.fixture
-def client(server: str, monkeypatch: pytest.MonkeyPatch) -> tune.Client:
-    monkeypatch.delenv("TUNE_TOKEN", raising=False)
-    return tune.Client(server, retries=1, backoff=0.01)
+def client(served: Tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> tune.Client:
+    """A client that finds the admin token as on the server's machine: in
+    the data dir, which $TUNE_DATA_DIR names."""
+    monkeypatch.setenv("TUNE_DATA_DIR", str(served[1]))
+    return tune.Client(served[0], retries=1, backoff=0.01)
 
 
 _names = iter(range(1_000_000))

@@ -8,6 +8,7 @@ import sys
 import venv
 import zipfile
 from pathlib import Path
+from typing import Tuple
 
 import pytest
 
@@ -22,7 +23,11 @@ def _venv(where: Path) -> list:
             "--disable-pip-version-check", "--no-input", "-q"]
 
 
-def test_pip_install_from_the_source_tree_and_from_a_wheel(tmp_path: Path, server: str) -> None:
+def test_pip_install_from_the_source_tree_and_from_a_wheel(tmp_path: Path, server: str, served: Tuple[str, Path],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # The installed client finds its token as a container's would: in the
+    # file $TUNE_TOKEN_FILE names.
+    monkeypatch.setenv("TUNE_TOKEN_FILE", str(served[1] / "token"))
     try:
         import pip  # noqa: F401
     except ImportError:

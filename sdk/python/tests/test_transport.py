@@ -1,5 +1,6 @@
 """The client's connection handling: server URL and token from the
-environment, the token kept out of reprs and errors, retries with backoff
+environment as the CLI finds them, the server's 401 and 403 with its
+detail, the token kept out of reprs and errors, retries with backoff
 for idempotent calls only."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import http.server
 import json
 import socket
 import threading
+from pathlib import Path
 from typing import Iterator, List
 
 import pytest
@@ -91,9 +93,60 @@ def test_token_sent_as_bearer_and_kept_out_of_errors(recorder: str, monkeypatch:
     assert "Authorization" not in _Recorder.seen[-1]
 
 
-def test_token_against_todays_server(client: tune.Client, server: str) -> None:
-    # The service does not check tokens yet; sending one must not hurt.
-    assert tune.Client(server, token="anything").studies() is not None
+def test_no_token_or_a_wrong_one_is_refused_with_the_servers_detail(server: str) -> None:
+    # No token anywhere (the data dir $TUNE_DATA_DIR names has none).
+    with pytest.raises(tune.APIError) as e:
+        tune.Client(server, retries=0).studies()
+    assert e.value.status == 401 and e.value.detail and "token" in e.value.detail.lower()
+    assert "401" in str(e.value)
+
+    wrong = "tune_" + "x" * 40
+    with pytest.raises(tune.APIError) as e:
+        tune.Client(server, token=wrong, retries=0).create_study(
+            {"name": "never", "objective": {"metric": "loss"}, "search_space": {}})
+    assert e.value.status == 401 and e.value.detail
+    assert wrong not in str(e.value) and wrong not in repr(e.value)
+
+
+def test_a_read_token_reads_but_may_not_write(client: tune.Client, study_name: str) -> None:
+    made = client._http.request("POST", "/tokens", {"name": "dashboard", "scopes": ["read"]}, idempotent=False)
+    secret = made["secret"]
+    client.create_study({"name": study_name, "objective": {"metric": "loss"},
+                         "search_space": {"x": {"type": "float", "low": 0, "high": 1}}})
+    reader = tune.Client(client.url, token=secret, retries=0)
+    assert reader.study(study_name).name == study_name
+    with pytest.raises(tune.APIError) as e:
+        reader.create_study({"name": study_name + "-r", "objective": {"metric": "loss"}, "search_space": {}})
+    assert e.value.status == 403 and e.value.detail
+    assert secret not in str(e.value) and secret not in repr(e.value) and secret not in repr(reader)
+    with pytest.raises(tune.APIError) as e:
+        reader.study(study_name).ask()
+    assert e.value.status == 403
+
+
+def test_token_found_as_the_cli_finds_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "token").write_text("tune_admin_from_data_dir\n")
+    monkeypatch.setenv("TUNE_DATA_DIR", str(data))
+    # The data dir's admin token goes only to a server on this machine.
+    for local in ("http://127.0.0.1:8080", "localhost:9000", "http://[::1]:8080"):
+        assert tune.client.find_token(_http.normalize_server(local)) == "tune_admin_from_data_dir"
+    assert tune.client.find_token("http://tune.example:8080") is None
+    assert "token=None" in repr(tune.Client("tune.example:8080"))
+
+    named = tmp_path / "secret"
+    named.write_text("  tune_from_file \n")
+    monkeypatch.setenv("TUNE_TOKEN_FILE", str(named))
+    assert tune.client.find_token("http://tune.example:8080") == "tune_from_file"
+    monkeypatch.setenv("TUNE_TOKEN", "tune_from_env")
+    assert tune.client.find_token("http://tune.example:8080") == "tune_from_env"
+    assert tune.Client("tune.example:8080", token="given")._http._token == "given"
+
+    monkeypatch.delenv("TUNE_TOKEN")
+    monkeypatch.setenv("TUNE_TOKEN_FILE", str(tmp_path / "missing"))
+    with pytest.raises(tune.TuneError, match="TUNE_TOKEN_FILE=.*missing"):
+        tune.Client("tune.example:8080")
 
 
 class _Flaky:

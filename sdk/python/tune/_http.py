@@ -4,6 +4,7 @@ and connection failures are retried with backoff where a call is idempotent."""
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import json
 import math
 import random
@@ -40,6 +41,18 @@ def normalize_server(url: str) -> str:
     if path.endswith(API_PREFIX):
         path = path[: -len(API_PREFIX)]
     return urllib.parse.urlunsplit((parsed.scheme, parsed.netloc, path, "", ""))
+
+
+def loopback_url(url: str) -> bool:
+    """Whether the server's URL names this machine (as the CLI decides
+    whether to send the data dir's admin token)."""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def dumps(body: Any) -> bytes:

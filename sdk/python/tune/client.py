@@ -22,6 +22,8 @@ log = logging.getLogger("tune")
 
 SERVER_ENV = "TUNE_SERVER"
 TOKEN_ENV = "TUNE_TOKEN"
+TOKEN_FILE_ENV = "TUNE_TOKEN_FILE"
+DATA_DIR_ENV = "TUNE_DATA_DIR"
 
 StudyRef = Union[str, int, "Study"]
 StudyDefinition = Union[Mapping[str, Any], str, "os.PathLike[str]"]
@@ -49,7 +51,38 @@ OPERATIONS: Dict[str, str] = {
 NOT_EXPOSED: Dict[str, str] = {
     "acquireLease": "runners lease work with 'tune runner'; Python code takes trials with Study.ask, "
                     "or runs as an exec workload and uses tune.script",
+    "createToken": "admins manage tokens with 'tune token create', once per person or machine, not from code",
+    "listTokens": "admins manage tokens with 'tune token list'",
+    "revokeToken": "admins manage tokens with 'tune token revoke'",
 }
+
+
+def find_token(server: str) -> Optional[str]:
+    """The token for server when none was given, looked up as the CLI does.
+    The data dir's admin token goes only to a server on this machine: it
+    must not leak to whatever $TUNE_SERVER names."""
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if token:
+        return token
+    named = os.environ.get(TOKEN_FILE_ENV, "")
+    if named:
+        token = _read_token_file(Path(named))
+        if not token:
+            raise TuneError(f"{TOKEN_FILE_ENV}={named}: no such file, or it is empty")
+        return token
+    if not _http.loopback_url(server):
+        return None
+    data_dir = os.environ.get(DATA_DIR_ENV) or str(Path.home() / ".tune")
+    return _read_token_file(Path(data_dir) / "token")
+
+
+def _read_token_file(path: Path) -> Optional[str]:
+    try:
+        return path.read_text().strip() or None
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise TuneError(f"reading the token file {path}: {e.strerror}") from None
 
 
 def _ref(study: StudyRef) -> str:
@@ -66,8 +99,11 @@ class Client:
 
     ``url`` defaults to $TUNE_SERVER, else http://127.0.0.1:8080 (where
     ``tune serve`` listens); like the CLI it takes ``host:port`` and drops a
-    trailing /api/v1. ``token`` defaults to $TUNE_TOKEN and is sent as
-    ``Authorization: Bearer``; it never appears in a repr or an error.
+    trailing /api/v1. ``token`` is found as the CLI finds it: $TUNE_TOKEN,
+    else the file $TUNE_TOKEN_FILE names, else, only for a server on this
+    machine, the admin token ``tune serve`` wrote to its data dir
+    ($TUNE_DATA_DIR, else ~/.tune). It is sent as ``Authorization: Bearer``
+    and never appears in a repr or an error.
     Calls that are safe to repeat are retried ``retries`` times with
     exponential backoff when the server cannot be reached.
     """
@@ -77,7 +113,8 @@ class Client:
         if retries < 0:
             raise ValueError("retries must be >= 0")
         server = url or os.environ.get(SERVER_ENV) or _http.DEFAULT_SERVER
-        self._http = _http.Transport(server, token or os.environ.get(TOKEN_ENV) or None, timeout, retries, backoff)
+        server = _http.normalize_server(server)
+        self._http = _http.Transport(server, token.strip() if token else find_token(server), timeout, retries, backoff)
 
     @property
     def url(self) -> str:

@@ -1,9 +1,11 @@
-// Ask/tell end to end against a real `tune serve`: the binary from
-// $TUNE_BINARY, or built from this checkout with go.
+// Ask/tell end to end against a real `tune serve` with tokens (no
+// --insecure): the binary from $TUNE_BINARY, or built from this checkout
+// with go. Its first start writes an admin token to <data dir>/token,
+// which the tests read as a script on the server's machine would.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -15,6 +17,7 @@ const repo = resolve(fileURLToPath(import.meta.url), "../../../../..");
 let serve: ChildProcess | undefined;
 let dir = "";
 let server = "";
+let adminToken = "";
 
 function freePort(): Promise<number> {
   return new Promise((ok, fail) => {
@@ -47,6 +50,9 @@ before(async () => {
     if (Date.now() > deadline) throw new Error(`tune serve not ready at ${server}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+  const tokenFile = join(dir, "token");
+  if (!existsSync(tokenFile)) throw new Error(`tune serve wrote no admin token to ${tokenFile}`);
+  adminToken = readFileSync(tokenFile, "utf8").trim();
 });
 
 after(() => {
@@ -55,7 +61,7 @@ after(() => {
 });
 
 test("ask, report, tell and best, end to end", async () => {
-  const tune: TuneClient = createTuneClient({ server, token: "sent-but-not-yet-checked" });
+  const tune: TuneClient = createTuneClient({ server, token: adminToken });
   const study = unwrap(
     await tune.POST("/studies", {
       body: {
@@ -93,7 +99,7 @@ test("ask, report, tell and best, end to end", async () => {
 });
 
 test("problems become TuneError with status, title and detail", async () => {
-  const tune = createTuneClient({ server });
+  const tune = createTuneClient({ server, token: adminToken });
   await assert.rejects(
     async () => unwrap(await tune.GET("/studies/{study}", { params: { path: { study: "no-such-study" } } })),
     (e: unknown) => e instanceof TuneError && e.status === 404 && e.detail !== "",
@@ -102,6 +108,33 @@ test("problems become TuneError with status, title and detail", async () => {
     body: { name: "ts-bad", objective: { metric: "loss" }, search_space: { x: { type: "float", low: 5, high: 1 } } },
   });
   assert.throws(() => unwrap(bad), (e: unknown) => e instanceof TuneError && e.status >= 400 && e.status < 500);
+});
+
+test("no token, or a wrong one, is a 401 with the server's detail that never shows the token", async () => {
+  delete process.env.TUNE_TOKEN;
+  for (const token of [undefined, "tune_" + "x".repeat(40)]) {
+    const tune = createTuneClient({ server, token });
+    await assert.rejects(
+      async () => unwrap(await tune.GET("/studies")),
+      (e: unknown) =>
+        e instanceof TuneError && e.status === 401 && e.detail !== "" && !(token && String(e).includes(token)),
+    );
+  }
+});
+
+test("a read token reads but may not write: 403", async () => {
+  const admin = createTuneClient({ server, token: adminToken });
+  const made = unwrap(await admin.POST("/tokens", { body: { name: "ts-dashboard", scopes: ["read"] } }));
+  assert.deepEqual(made.token.scopes, ["read"]);
+  const reader = createTuneClient({ server, token: made.secret });
+  assert.ok(Array.isArray(unwrap(await reader.GET("/studies")).items));
+  const refused = await reader.POST("/studies", {
+    body: { name: "ts-by-reader", objective: { metric: "loss" }, search_space: { x: { type: "float", low: 0, high: 1 } } },
+  });
+  assert.throws(
+    () => unwrap(refused),
+    (e: unknown) => e instanceof TuneError && e.status === 403 && e.detail !== "" && !String(e).includes(made.secret),
+  );
 });
 
 test("server URLs are read as the CLI reads them", () => {
