@@ -360,10 +360,13 @@ type SearchSpace map[string]Distribution
 
 // Study defines model for Study.
 type Study struct {
-	BestTrialId  *int64       `json:"best_trial_id"`
-	BestValue    *float64     `json:"best_value"`
-	Counts       TrialCounts  `json:"counts"`
-	CreatedAt    time.Time    `json:"created_at"`
+	BestTrialId *int64      `json:"best_trial_id"`
+	BestValue   *float64    `json:"best_value"`
+	Counts      TrialCounts `json:"counts"`
+	CreatedAt   time.Time   `json:"created_at"`
+
+	// CreatedBy The name of the token that created the study; empty on a server without authentication.
+	CreatedBy    string       `json:"created_by"`
 	Id           int64        `json:"id"`
 	LeaseSeconds int          `json:"lease_seconds"`
 	MaxParallel  int          `json:"max_parallel"`
@@ -399,13 +402,46 @@ type StudyCreate struct {
 	Workload    *Workload      `json:"workload,omitempty"`
 }
 
-// StudyList defines model for StudyList.
-type StudyList struct {
-	Items []Study `json:"items"`
+// StudyPage defines model for StudyPage.
+type StudyPage struct {
+	Items      []StudySummary `json:"items"`
+	NextCursor *string        `json:"next_cursor"`
 }
 
 // StudyState defines model for StudyState.
 type StudyState string
+
+// StudySummary A study as `GET /studies` lists it, without its search space, sampler, pruner and workload options.
+type StudySummary struct {
+	BestTrialId *int64      `json:"best_trial_id"`
+	BestValue   *float64    `json:"best_value"`
+	Counts      TrialCounts `json:"counts"`
+	CreatedAt   time.Time   `json:"created_at"`
+
+	// CreatedBy The name of the token that created the study; empty on a server without authentication.
+	CreatedBy   string    `json:"created_by"`
+	Id          int64     `json:"id"`
+	MaxParallel int       `json:"max_parallel"`
+	MaxTrials   int       `json:"max_trials"`
+	Name        string    `json:"name"`
+	Objective   Objective `json:"objective"`
+
+	// ParamCount The number of params in the search space.
+	ParamCount int `json:"param_count"`
+
+	// PrunerType The pruner's type (none, median, successive_halving).
+	PrunerType string `json:"pruner_type"`
+
+	// RunningRunners Distinct runners holding a running trial of the study.
+	RunningRunners int `json:"running_runners"`
+
+	// SamplerType The sampler's type (tpe, random, cmaes, qmc).
+	SamplerType string     `json:"sampler_type"`
+	State       StudyState `json:"state"`
+
+	// WorkloadType The workload's type; absent for an ask/tell study.
+	WorkloadType *string `json:"workload_type,omitempty"`
+}
 
 // StudyUpdate defines model for StudyUpdate.
 type StudyUpdate struct {
@@ -474,10 +510,16 @@ type Trial struct {
 	Attempt   int       `json:"attempt"`
 	CreatedAt time.Time `json:"created_at"`
 
+	// CreatedBy The name of the token that created the trial (enqueue, ask, a lease that needed a new trial, or a record); empty on a server without authentication.
+	CreatedBy string `json:"created_by"`
+
 	// Device What the trial ran on (cpu, cuda:0), as its runner told it; empty when not told.
-	Device             string              `json:"device"`
-	Error              string              `json:"error"`
-	FinishedAt         *time.Time          `json:"finished_at"`
+	Device     string     `json:"device"`
+	Error      string     `json:"error"`
+	FinishedAt *time.Time `json:"finished_at"`
+
+	// FinishedBy The name of the token that told the trial's outcome, or `reaper` when its last lease expired with no retry left; empty while it runs.
+	FinishedBy         string              `json:"finished_by"`
 	Id                 int64               `json:"id"`
 	IntermediateValues []IntermediateValue `json:"intermediate_values"`
 
@@ -553,6 +595,14 @@ type Unauthorized = Problem
 
 // Unprocessable RFC 9457 problem details.
 type Unprocessable = Problem
+
+// ListStudiesParams defines parameters for ListStudies.
+type ListStudiesParams struct {
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
 
 // ListTrialsParams defines parameters for ListTrials.
 type ListTrialsParams struct {
@@ -686,10 +736,12 @@ type ClientInterface interface {
 	// Corresponds with POST /leases (the `AcquireLease` operationId).
 	AcquireLease(ctx context.Context, body AcquireLeaseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ListStudies List studies with trial counts by state and best value.
+	// ListStudies List studies with trial counts by state and best value, a page at a time.
+	//
+	// Studies oldest first, as summaries: each item leaves out the large parts of a study (its search space, its sampler's and pruner's options, its workload's options), which `GET /studies/{study}` returns. Follow `next_cursor` until it is null to see every study.
 	//
 	// Corresponds with GET /studies (the `ListStudies` operationId).
-	ListStudies(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	ListStudies(ctx context.Context, params *ListStudiesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateStudyWithBody Create a study.
 	//
@@ -938,11 +990,13 @@ func (c *Client) AcquireLease(ctx context.Context, body AcquireLeaseJSONRequestB
 	return c.Client.Do(req)
 }
 
-// ListStudies List studies with trial counts by state and best value.
+// ListStudies List studies with trial counts by state and best value, a page at a time.
+//
+// Studies oldest first, as summaries: each item leaves out the large parts of a study (its search space, its sampler's and pruner's options, its workload's options), which `GET /studies/{study}` returns. Follow `next_cursor` until it is null to see every study.
 //
 // Corresponds with GET /studies (the `ListStudies` operationId).
-func (c *Client) ListStudies(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewListStudiesRequest(c.Server)
+func (c *Client) ListStudies(ctx context.Context, params *ListStudiesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListStudiesRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1438,7 +1492,7 @@ func NewAcquireLeaseRequestWithBody(server string, contentType string, body io.R
 }
 
 // NewListStudiesRequest constructs an http.Request for the ListStudies method
-func NewListStudiesRequest(server string) (*http.Request, error) {
+func NewListStudiesRequest(server string, params *ListStudiesParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -1454,6 +1508,45 @@ func NewListStudiesRequest(server string) (*http.Request, error) {
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -2208,12 +2301,14 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /leases (the `AcquireLease` operationId).
 	AcquireLeaseWithResponse(ctx context.Context, body AcquireLeaseJSONRequestBody, reqEditors ...RequestEditorFn) (*AcquireLeaseResponse, error)
 
-	// ListStudiesWithResponse List studies with trial counts by state and best value.
+	// ListStudiesWithResponse List studies with trial counts by state and best value, a page at a time.
+	//
+	// Studies oldest first, as summaries: each item leaves out the large parts of a study (its search space, its sampler's and pruner's options, its workload's options), which `GET /studies/{study}` returns. Follow `next_cursor` until it is null to see every study.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /studies (the `ListStudies` operationId).
-	ListStudiesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListStudiesResponse, error)
+	ListStudiesWithResponse(ctx context.Context, params *ListStudiesParams, reqEditors ...RequestEditorFn) (*ListStudiesResponse, error)
 
 	// CreateStudyWithBodyWithResponse Create a study.
 	//
@@ -2533,7 +2628,9 @@ type ListStudiesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *StudyList
+	JSON200 *StudyPage
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -2547,8 +2644,13 @@ type ListStudiesResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r ListStudiesResponse) GetJSON200() *StudyList {
+func (r ListStudiesResponse) GetJSON200() *StudyPage {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListStudiesResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -4097,13 +4199,15 @@ func (c *ClientWithResponses) AcquireLeaseWithResponse(ctx context.Context, body
 	return ParseAcquireLeaseResponse(rsp)
 }
 
-// ListStudiesWithResponse List studies with trial counts by state and best value.
+// ListStudiesWithResponse List studies with trial counts by state and best value, a page at a time.
+//
+// Studies oldest first, as summaries: each item leaves out the large parts of a study (its search space, its sampler's and pruner's options, its workload's options), which `GET /studies/{study}` returns. Follow `next_cursor` until it is null to see every study.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /studies (the `ListStudies` operationId).
-func (c *ClientWithResponses) ListStudiesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListStudiesResponse, error) {
-	rsp, err := c.ListStudies(ctx, reqEditors...)
+func (c *ClientWithResponses) ListStudiesWithResponse(ctx context.Context, params *ListStudiesParams, reqEditors ...RequestEditorFn) (*ListStudiesResponse, error) {
+	rsp, err := c.ListStudies(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -4569,11 +4673,18 @@ func ParseListStudiesResponse(rsp *http.Response) (*ListStudiesResponse, error) 
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest StudyList
+		var dest StudyPage
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
@@ -6004,9 +6115,9 @@ type ServerInterface interface {
 	// AcquireLease A runner asks for a trial of any running study it can run.
 	// (POST /leases)
 	AcquireLease(ctx echo.Context) error
-	// ListStudies List studies with trial counts by state and best value.
+	// ListStudies List studies with trial counts by state and best value, a page at a time.
 	// (GET /studies)
-	ListStudies(ctx echo.Context) error
+	ListStudies(ctx echo.Context, params ListStudiesParams) error
 	// CreateStudy Create a study.
 	// (POST /studies)
 	CreateStudy(ctx echo.Context) error
@@ -6075,8 +6186,24 @@ func (w *ServerInterfaceWrapper) AcquireLease(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) ListStudies(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListStudiesParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.ListStudies(ctx)
+	err = w.Handler.ListStudies(ctx, params)
 	return err
 }
 
@@ -6537,13 +6664,14 @@ func (response AcquireLease429ApplicationProblemPlusJSONResponse) VisitAcquireLe
 }
 
 type ListStudiesRequestObject struct {
+	Params ListStudiesParams
 }
 
 type ListStudiesResponseObject interface {
 	VisitListStudiesResponse(w http.ResponseWriter) error
 }
 
-type ListStudies200JSONResponse StudyList
+type ListStudies200JSONResponse StudyPage
 
 func (response ListStudies200JSONResponse) VisitListStudiesResponse(w http.ResponseWriter) error {
 
@@ -6553,6 +6681,22 @@ func (response ListStudies200JSONResponse) VisitListStudiesResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListStudies400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListStudies400ApplicationProblemPlusJSONResponse) VisitListStudiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8424,7 +8568,7 @@ type StrictServerInterface interface {
 	// AcquireLease A runner asks for a trial of any running study it can run.
 	// (POST /leases)
 	AcquireLease(ctx context.Context, request AcquireLeaseRequestObject) (AcquireLeaseResponseObject, error)
-	// ListStudies List studies with trial counts by state and best value.
+	// ListStudies List studies with trial counts by state and best value, a page at a time.
 	// (GET /studies)
 	ListStudies(ctx context.Context, request ListStudiesRequestObject) (ListStudiesResponseObject, error)
 	// CreateStudy Create a study.
@@ -8536,8 +8680,10 @@ func (sh *strictHandler) AcquireLease(ctx echo.Context) error {
 }
 
 // ListStudies operation middleware
-func (sh *strictHandler) ListStudies(ctx echo.Context) error {
+func (sh *strictHandler) ListStudies(ctx echo.Context, params ListStudiesParams) error {
 	var request ListStudiesRequestObject
+
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.ListStudies(ctx.Request().Context(), request.(ListStudiesRequestObject))
@@ -9148,95 +9294,103 @@ func (sh *strictHandler) Tell(ctx echo.Context, trial TrialID) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1rc9s21vBfwfB9Z2LPw8jKZfeZtT+5SdpmJ20zsXfzocpYEHkkYk0CDABa1mb83585B+BNAiXZsZ22",
-	"k0+xSBCXc78iX6JEFaWSIK2Jjr9EJde8AAuafp3ZKl19gDn+nYJJtCitUDI6js4zYAbfPjFMVgVokTCR",
-	"MqWZsIZJXsAoiiOBQ0tusyiO8Fl0HNFHURxp+FwJDWl0bHUFcWSSDAqOC9lV6QZqIRfRzU0cnWvB87ev",
-	"8WVgRotvt844V7rgNjqOhLR/fxnF9RJCWliAjm5wEQ2mVNIAHfwHnn6AzxUYi78SJS1I+pOXZS4SjlA4",
-	"KrWa5VD8z38MguRLZ8H/rxFm0f87aoF75N6ao/fuK7foJlC1W5YJwwqe484hHUU3cfRKyXkukkffUFJp",
-	"DdIyY7kFNld6JlLDbLtV2t2P9DwF+djbs+oS5BPDTKJKMCxVTCrLeJ6rJW1SlaBpeXagNONMV1KCdp+x",
-	"VKQ0vNRg8Iz4AZHTE8Ny4AYO6XC/KvujqmT6mGf7VTFTJZljMuQr2hdt51ypd1wv4FuR5kylK6RPqxTL",
-	"cSP1rn7hcuXZxjzq5pRiBZereoeGzbUqmM1ok5cgT5gGq1eMzy3iPgP2AX8/PaXfGfAUNNIQJEqmBiWX",
-	"e0an6Azt73ZTitzE0b8kr2ymtPgvPDa9XPFcpGwGXDcEflAIY4RcxKySl1ItZczgukQpiSSl4UpdQnq4",
-	"duCPHz8+Pa1sBtLidiF46kY8u0OXWiVgDJ/l8A0l5hLy/KmTmWxWWdJFfiv4WkgC0YiUip8dFz81lx1p",
-	"z9NU4PQ8f69ReliBOmHOcwNxVHYefYmcMNnUjh8zhYLGtALlhJlMLSUT0v1muTBWyAUR26bG80/U7D+Q",
-	"WOSu13AlEgJtfwcIrsrCRcJLPhO5sKsAjlARp3Adotk4uhROsPVPkJQVUkhSpXxzg3FUQKH06mK2sm4b",
-	"OzVsra1D6r1V3L+73XwKAUBoSNzmvkQgqwJHF0KKQvwXojgq+LX781Ngu68F/j2r6u9vgeIkUyJxf/Yh",
-	"dEazmxjNnxlog+CaKZUDl4RUYaHAz1pscq35CreTiUXWg1qqKmScZqSbEofmatEBmp/fvVjuOYWxUO45",
-	"1D1YP+k8V9zGTEhLJMEtLJQWCWqjeAc66W0InW/k5woquBvbcWuhKOkrogAkhnGI5hIN3EJ6we3mqV7D",
-	"nFe5RQ3BpFriWVoIcQtPrSggRPtpw4obr0BrpYNv5kIKk933VvCoKOwEt3BxxfPKwacmva1S9W3n23/j",
-	"p1GAUguwWiQ75/rFD7uJnQOx84P3bhRSSyNCN05nLNct9vaDCFmpmxCeLrlAcTtlByiSUwfwQwaODM0J",
-	"46xGkbd0NSRKp6b7wknupbAZCfa5gDw1bAa5w1ktlfxaUUzSOQeLOy11JSFFzHKRQxoUU4TBzc1/8AyF",
-	"xjerp2SVzMEY5jHEMpWnzuAlHhNX4F/1qWmA9dfY1iMxxLg/A9d2BtzejXXJqt7PJwssvkmzGwrx9hRb",
-	"y8dN8dHg47bwoynr70NQfIdgeHNtQRqvkgJgunCmmrklA6gy4K7rCtgyA0kk4nyKJTcMR5eQnjCQaWus",
-	"dOR6o3HWTrixQb/y4GF/0tzZg3elh/grgOK+9OZ9GNcuLrGDaigeQnKSYg47RlPYYlMl+nBFHQhxEIhD",
-	"EO1vexC0d+NEuE7yKoUL3IcIGThvU8PUnPn35Cdb5dzirn8lCogZjBYjpiQYtsyU8WRk2CVAyVDgCblg",
-	"Wiwy27pgK0bynSnpJnKKIGbLTCQZm/HkEpef10tB0TWq9iGXgl+/dcOfjcfjTd3Wap5tSPxAo97KucJv",
-	"ULR36cgrElzCm6CoAv6OP7YYJmsU4TcSwu8vrTQLo3Yvs66PVzcnxegQoU6/WfB2bIf32238VuuUW9JY",
-	"2jXat0G5te4boyMcc3TvPJWRfK1pTUOptPWkeMXzC54klebJCk9UCPkO5MJm0fGzXTarXz6EDjJb3ha4",
-	"EJchd0z03vW3/wPYJYBkY8Zlyp6hyVFHUNvPDDNVgWh5Vit4nueMa2DjvRS5N8B2O1puWNzd8R4nNtuO",
-	"vL/tuQ7HsOWZqYBj+rNa9sC1BA3Me8HpMSshfcqluuJkkF1zNJai46h5HNIOVpUXnysurchhINKdIQbU",
-	"nNmudEtUJS2kjDs/f0ax0L1w5Ca4qAyk4QUbK88vhfN3T807hyYJOYp2ihkP0f7qa6ePe+gcJIhtAmlD",
-	"3tAXjbghnj0hZ9JZmXSWf5799ivzGzdBEVQHgTat4x9fsX+8/Nv/Mh9cYilYLnKaZU0a0YuB+IhpuDbo",
-	"U1QDZoMVNg9/VfvSLRHymars8Szn8nK340zzNmsHMYEexWtIRNiEJIcjFDtYFwQ0bnAB/UrJuVjcUvCT",
-	"Y4pCGC3hAdAVQl4A1/nqgqxQIRcX2jtv4cEajKp0MjBCQ1qRCrmY88T23PCemce1rcoLxwMDOA1GQaSS",
-	"wA5qzzFm5IZIpjQzVZKAMeIKLjKeXwm5GIXEzJLroiqHIRJyeD6QUntoVyv+Cq9pewDm4Tyojl22Qfou",
-	"QrO/OvLB1VCkTjmwbwqM1B9+2KyIo6XSl7niaX8nA5KiXnQNEAJldDtRCBRnJGDuxqggLhIuU4Hu05Bn",
-	"BE5L7UFGRiwKPt47LnlXVrRljxM1l6kqYpYUHCgM+7lI9gyrnwHXSXZW8gS22djbTddObDm4Ru1Z9iGP",
-	"5oI7+4UIw1dWee4SKi6hvQkemmMLjw3M0OKATBizlyP7yg3diKruGalMb+Xkb3XVC359gbZDnkM+PEKj",
-	"rIItU2yju4FkRRyprie0DWaty3Tjg396d56ro2+9g0pakURdwEN/TTmkxHrf2QUB0dV2aW78y4UsyXL1",
-	"cZ9RmHOdDNkZAOmJGhIOyEAXpuagrR93mK0bqt0ZcTmjkR2Buuurj/W4oDQl5HZRuXaMFhoN5noUs0aB",
-	"fXJbp+D6nD22aRivx8LxmkzYpIBPQ+LlFc19FwPhdqzWp78xCls+o9KJArg0TCqWi0LY0VBE5jZs+XWL",
-	"/SFY+Buw1VfzyC72GCTCd8IEIryN3bOXKdZGWLcaRTTV4EbOaslSZ2Q8HyE/c+/2pkqGc8U0w7/K9Pb8",
-	"dGuBtmHz4tPQqc4hz+/mBLTJyvUKBd4pd0ITiinpg2ed3P/xOOjKDOc5H9rpWEPsnzXBtgXV6hIC3vxd",
-	"bK67ZEr2t9O4sRRCCma0T8tSq2tRcAvHPpMKKeOWFcpYpmQCjLNCyMrC/tnuQYnu65hulyejesG95RKh",
-	"5Qy/2c9j80LUr9JT/oNYv5MS7yN5ncl9ws8VgxmrSsNQPwi5OGESrkC7pKBTq7fHxGbVk8IZuSVuMe3a",
-	"dfmTahOQAgwFwn2EU1jmYEQenE+5UxCv4NeNkz0ex7uc7q9CbJszekkL1QmkHSjvY3sHgtNN7jaQaLDh",
-	"ULCv53NDRuzMwzFfsQw0HCNWNSD4fOVIILztJcpOMGxGIelpXO9v8GD3ofn9Du6s+TuI7CgInhYCT7DU",
-	"grSEBl4b1r2UWwuu8zq1O1hztJmQoOJT4DoXoNlCc2mN87mEqcv9UO7ZDIR2GdSwzXoXKX8rDc8OkrKK",
-	"vWo/jBk3VCPZFEXnKRP2hOFJV040uLRvnt7SDlirdwoeZSA6cQdl9OB1UI1ZM1wfT2iv68ad1DtuCssF",
-	"5bmzunYm9tlKJwAhz3ui9x4qIHaC9va2l7dkgn7b4xZ97TzcXoY48XkTWaDQyMXeBHf3mFvIWGgWb6Dc",
-	"Rg08aOslw7Te4jNuBFUD5a0lJr2gRAf2fQ6uOb2RNkEB3IkSBuuUyVAP0o832cO05ez6cM7H+3XBl3UZ",
-	"XjjV0kVCW7DXOop7eRZrh3/PF/DVatAVDW2KIAnX9iKptHESdwcTBNVmf5LBY2y4z3eGT8uSHztRiT54",
-	"FAnTLRnl3vnarYZTA+TAFlIY+7TISzQl4RqSu9YpUyQmqbSwqzPETx25R4vstLJZwPGR7PT927r7Ymor",
-	"CRej0Wh6eMymp74xhHohjtkPzrCbVOPxi4Q+oD9hOmJkxpjjiSTzhR2gpb6yGTVy0EhqvjmMGZk17GDT",
-	"nj5EFcPTiTz46c05mYv4xKn5A5ID5mSLPvIR44lsrXOy6OO2+rWj505oLSEXAcP+cDQhC5LAFx174LUI",
-	"yawtXWeH8Lm8NYBWVtmKYtnonRc8yYSEpzlw7QPcXOAfI3bm104hybkGhgZP46rjhvhEukAWo0DWSe16",
-	"4GCkSWUgZbMV+0mVtpKcHZy/f4O/O5mmSuIDbi6PEEoTmeQCyNjT+LwOw1s0vTx8MihiWt1DuNl4Uukr",
-	"D6m5kDyfSC/DR+wNopuRyGXCsKbCYTrUSzN1QM5FAtLZKb438rTkSQZPn4/GnWKFCKkSNQpoVzoQPRuN",
-	"3QhVguSliI6jF6Px6AXpH5sR1R85qiEG9lnRPqbeKbl4Wqo8N6wqmVVs2q2WmxL6eJuQaHMUvhw1UwYm",
-	"sg5fMqQP12boqNZUJQLQxGzOhc5XjCdaGdMjOSROIScSeN0598SwaTeIPR2x5+OXtWkrgSW8ANyvkFTK",
-	"6ADZNA2+TRGICQmKd16L+n6jH5TL6g20Ot2uxalXx3nTl04o/9b7U5+Px/e7tivPDXRYnfZTSTH5C0QK",
-	"jqzxp88r3cTR8/HLTcL4VXUq54WLACBp0Bcv3UlCG2xOfNRpx6VPnu3+pNeHRx+92P1R28WKXzz/x+4v",
-	"1rseSWVURcH1qgEeaJQYZoMB5GqNBYRlCZf4kLwtvjBteaiJPuHcR51y3YULGfSJFV1xLwmjBySaNuAf",
-	"oBknv+hMMVN5CsayudCmxvifBX14vka+OMVHyHPJO5T4rlUE+WCGhyRzvIu7Gluf0JD1UrOPLxcTOut0",
-	"xd+3bOkmCPcSLc/ud+mhvk1PH54F/ujCYLwHNTUt+vjBsxd7kZ/r5CZ6fb7PQbqNtvdD5Y406mrkMPV2",
-	"JM/RFxp34+R87dP1ifo1PW+JukdeL0MNcDg+fVTx4Pax/Yum8f9+IO2OWUPa2aR5TirUmaJDoiMo6X8C",
-	"OwDh8SMysJOLZAW4c/7VkXiWqeV2Zol7t6j8Hl6uHXLU3LJy84ns7STgV05d4nrqkzgZl+RvqcrWXsxB",
-	"bUtQG46L3hyesKl/PJ1IDaYq0O+bpkrClPHcKPL2TOO5qHnf3KOWVFyScR++nkgJ17Z1HUMGs8ueP7hO",
-	"80n6RzaXt7JERVtKOxbxH1mlPT7zvEcqjpmjRKqdJtq6peo54uZy/bKi27JZ0IX9mcvUEFNx5oNe3uQj",
-	"85Ud+H7hNHbXZ7gfvqeNU5JnIt3FMTGD3KCsl7DsNg77pgdTLRZgrAs42M5lSr5iaDSR503uxnfH4W5o",
-	"Du4csE4Ah4k5eg9050Su5IJa7LicyGmvyGsadG/N5QNxaedejZvNO5bu09CsWy3DF4R0JdofWz3d2sq8",
-	"B31GXZi8S6MtcXpqPagjXoddHvWVemEWnflapSHT5Qcw9ry5ueuBZPVWsiCP7U9AE1+P4ua0/baye7de",
-	"QnTQ74hchKoc3r95/fT019/+fcoOPnLLJZ8BA8t4PorZ23++On3Lno+fv6Bk9W8UmX1iJvI9pKdSXfG2",
-	"i/ANet/cKn14zLij3F5rJV1ZlQF7D1wbJScyFVegF4CvZr43E+3YFKQRdsV4oVBo1LCbdhvlpk2AfL1T",
-	"78AHuJrQ8xPDmjbYQ2fz08Ro+dcf13H2mEmlC54LgzaE2mj7a3pDD/DrcR3GdIedSGfL2R5tG8ZLru1h",
-	"zIzSyNIIeyDrccRejv/BlpnIoVVBE5lxw+aw9CqEPV9vRgzpkJ/Arvd0PiBbbzSlDnC4k16xKzqr4fgt",
-	"QlF/Bj1AdSxVkjEKnhPoWMEt8jhFLntE/Siio60EH4x0ntcV+WsL0zWRnyvQq+7Nky6jfgvV0dTphmek",
-	"6vPejJ37ALoXArgLCJpWuWehXt1Qbcm0k6+tRQ4rNVwJVRlW8kV7y+ba1nyOd9u9mp8eWvFSOjyYUsCd",
-	"03F81OO7nxSKPLf3A3hJPlv5SxpiUnALQK+cu7xVyC6L799D+ihs5vwjF/o+UNrZjM0NS4edojN8ZliF",
-	"KpNxybi5pCaOiXTxhrZail+CYcLGbAZzRbnbFTlO3hIVSo7YR+f61HUpE+l3MK310zRmU1eLgH+5YoTe",
-	"dtCPamqRKaktzEQuxBXITmKb4hsNnP29ON4tc+lbf7+ksMeuxA9nydSSUbq/zuWQupmiq2uVpvwkg+vS",
-	"6WAf+sbJ8Tt0h3NrJlLNLBcSUvIdlxloYAZwsw4Y5CQHtK+/TO28cxHufbtya/e1PXIeYasd7/OSnv7i",
-	"TvkwYZnQ+5cTMbc3EL5RdsETTt/BnIvrxrn0oRRky+5da0rCoK/pSmC2GwZuyEOquKbweTADSvv8M+Y8",
-	"mxImE9eXxLqwspB0aVTqxCUqAlcabtgBlSr14wMOB93c5yb3cmnQ1Ui41gI6HQPuOl4NNnaWp8xXpOic",
-	"1HbtBMcTSbIZ9BVoumzKuIGodc5+Pn36/G9/D8lLl/E698XtDyEuu/0cjy0ru50G2y7NjjupG9dc8FdL",
-	"wX7rjGqvFnALf7Qy7egL/bs1ufqBGLKl3oeUb8N3Ljuh0JVw3+33lgIcjoIUcOKAJ+QCRRlfcCFZknG5",
-	"cHfsZfX1MQEh2jfmh+/CF+nAf75gOyLvrv9VArnqTh0ffaF/b7bFeb9tjLcb3v1OnxtJ7I0w8J1dx/q/",
-	"6AiRx1GTprp90q6dd6iAqrmQ9oFU+caFt8FU1j2XY7ZXww4QNvqD1Mjh3chlBjbz/7eBry4xl5375+s8",
-	"/ndH6B5cGkROun7JSh3MGC7dXOMKVxD+ECzhbg17IH7oX0n2yMUX/TvvhsL+dAnHE+oEoIHfif5bWcIf",
-	"6rYS1m1bqy+BdL6faYWXcrgbdvz7HGQhz++Hf9aICHK6sdgH/sAH6JhdCpdG5EkCpYX0hHGWivkcqAPU",
-	"j5q7EOfarfH4FUs8TlzjrXFR1LzXSxPyV3E/D+Wodm4WeWRe3mq49aH3nYG/FQP/SHjYaip2u+SI/7r9",
-	"cb9/QjZzERrHnZXOo+PoiJfi6OoZMaGf8Uv3v4gTYKKb+Evv/3jrPalVa3eQc5VuPt38XwAAAP//",
+	"7H1rc9u20vBfwfB9Z2LPw8jK5fSZyp/cJE1zJm0zsc/JhyojQeRKxDEJMABoWSfj//4MFgAvEqiL40vb",
+	"ySfLJK5738Vi+TVKRFEKDlyraPQ1KqmkBWiQ+N+5rtLVR5ib3ymoRLJSM8GjUXSRAVHm7RNFeFWAZAlh",
+	"KRGSMK0IpwUMojhipmlJdRbFkXkWjSLsFMWRhC8Vk5BGIy0riCOVZFBQM5FelbahZHwR3dzE0YVkNH/3",
+	"2rwMjKjN260jzoUsqI5GEeP6h5dR7KdgXMMCZHRjJpGgSsEV4MZ/oulH+FKB0ua/RHANHH/SssxZQg0U",
+	"TkopZjkU//MfZUDytTXh/5cGZtH/O2mAe2LfqpMPtpeddBOo0k5LmCIFzc3KIR1EN3H0SvB5zpIHX1BS",
+	"SQlcE6WpBjIXcsZSRXSzVFzdz/g8Bf7Qy9PiEvgTRVQiSlAkFYQLTWieiyUuUpQgcXpyJCShRFacg7Td",
+	"SMpSbF5KUGaPpgOS0xNFcqAKjnFzvwn9s6h4+pB7+00QVSWZZTLDV7guXM6FEO+pXMBjkeZMpCtDn1oI",
+	"kpuF+FX9SvnKsY160MUJQQrKV36FisylKIjOcJGXwE+JBC1XhM61wX0G5KP5/+kZ/p8BTUEaGoJE8FQZ",
+	"yWWf4S5aTbur3ZQiN3H0L04rnQnJ/gsPTS9XNGcpmQGVNYEfFUwpxhcxqfglF0seE7gujZQ0JCXhSlxC",
+	"ery24U+fPj09q3QGXJvlQnDXtXi2my6lSEApOsvhESXmEvL8qZWZZFZp1EVuKeY14wiiASoVN7qZ/Exd",
+	"tqQ9TVNmhqf5B2mkh2ZGJ8xpriCOytajr5EVJpva8VMmjKBRjUA5JSoTS04Yt/+TnCnN+AKJbVPjuSdi",
+	"9h9ItOGu13DFEgRtdwUGXJWGSUJLOmM506sAjowiTuE6RLNxdMmsYOvuICkrQyFJldLNBcZRAYWQq8ls",
+	"pe0ydmpYr61D6r1R3H/Y1XwOAYBJSOzivkbAq8K0LhhnBfsvRHFU0Gv783Ngua+Z+T2rfP8DUJxkgiX2",
+	"ZxdC5zi6io35MwOpDLhmQuRAOSKVaShMtwabVEq6MsvJ2CLrQC0VlWGcuqUd0jTNxaIFNDe+fbHccwil",
+	"odyzqX2wvtN5LqiOCeMaSYJqWAjJEqON4h3oxLchdL7hXyqo4HZsR7WGosReSAGGGIYhmkskUA3phOrN",
+	"Xb2GOa1ybTQE4WJp9tJAiGp4qlkBIdpPa1bceAVSChl8M2ecqeyul2K2aoQdoxomVzSvLHw86W2Vqu9a",
+	"ff9tukYBSi1AS5bsHOtX1+wmtg7Ezg4fbCtDLbUI3did0lQ22NsPImilbkJ4uqTMiNspOTIiObUAPyZg",
+	"yVCdEko8ipylKyERMlXtF1ZyL5nOULDPGeSpIjPILc68VHJzRTFK5xy0WWkpKw6pwSxlOaRBMYUY3Fz8",
+	"R8dQxvgmfkhS8RyUIg5DJBN5ag1e5DF2Be5Vl5p6WH+NbR0SQ4z7C1CpZ0D17VgXrer9fLLA5Js0u6EQ",
+	"D6dYLx83xUeNj0Phh0P6/iEovjdgeHOtgSunkgJgmlhTTR3IAKIMuOuyArLMgCOJWJ9iSRUxrUtITwnw",
+	"tDFWWnK91jhrO9xYoJu5d7NvJbX24G3pIf4GoNiezrwP49rGJXZQDcZDUE5izGFHawxbbKpEF67wgRAL",
+	"gTgE0e6ye0F7O06E6ySvUpiYdbCQgfMuVUTMiXuPfrIW1i1u+1esgJjAYDEggoMiy0woR0aKXAKUxAg8",
+	"xhdEskWmGxdsRVC+E8HtQFYRxGSZsSQjM5pcmunnfioo2kbVPuRS0Ot3tvmz4XC4qdsazbMNiR+x1Ts+",
+	"F6aPEe1tOnKKxEzhTFCjAn4w/2wxTNYowi0khN9fG2kWRu1eZl0Xr3ZMjNEZhFr9psHZsS3eb5bxu9cp",
+	"B9JY2jbat0G5se5royMcc7TvHJWhfPW0JqEUUjtSvKL5hCZJJWmyMjsqGH8PfKGzaPRsl83qpg+hA82W",
+	"d4WZiPKQO8Y677rL/wn0EoCTIaE8Jc+MyeEjqE03RVRVGLQ88wqe5jmhEshwL0XuDLDdjpZtFrdXvMeO",
+	"1bYt7297rsMxbHlmIuCY/iKWHXAtQQJxXnA6IiWkTykXVxQNsmtqjKVoFNWPQ9pBi3LypaJcsxx6It2Z",
+	"wYCYE92WbomouIaUUOvnzzAWuheO7ACTSkEanrC28txUZvz2rmlr0yghB9FOMeMg2p19bfdxB529BLFN",
+	"IG3IG+xRixvk2VN0Jq2ViXv55/nvvxG3cBUUQT4ItGkd//yK/PjyH/9LXHCJpKApy3GUNWmEL3riI6rm",
+	"2qBPUfWYDZrpPNzL+9INEdKZqPRollN+udtxxnHruYOYMB7Fa0hY2IREhyMUO1gXBNiudwL5SvA5Wxwo",
+	"+NExNULYWMI9oCsYnwCV+WqCVijji4l0zlu4sQQlKpn0tJCQVqhCJnOa6I4b3jHzqNRVObE80IPTYBSE",
+	"Cw7kyHuOMUE3hBMhiaqSBJRiVzDJaH7F+GIQEjNLKouq7IdIyOH5iErtvl2t+Bu8pu0BmPvzoFp22Qbp",
+	"2wjN/urIBVdDkTphwb4pMFK3+X6zIo6WQl7mgqbdlfRICj/pGiCYkdHNQCFQnKOAuR2jApsklKfMuE99",
+	"nhFYLbUHGSm2KOhw77jkbVlRlx1OlJSnoohJUlDAMOyXItkzrH4OVCbZeUkT2GZjbzddW7Hl4Bzes+xC",
+	"3pgLdu8TFoYvr/LcHqjYA+1N8OAYW3isZ4QGB2jCqL0c2Ve26UZUdT8P3PeZrcIGD5oHaGC5I12iM6qJ",
+	"69ZELU4JFKVeGa+REgXyCiQG5ESlCW3OrJjgQRnM0oNiDVsjBgW9nhgTJs8h728hjciELUNsI/+eM5M4",
+	"Em2HbBvqGs/txsUg5e7jtpbad34yKmeUuIFAwWs8ykq0c+FtLNJ4/Pa03fyykVOHX0TkICxArCjbGYfp",
+	"SDyUUYaPJ8oz8tbOLZ5vR4x3Bn7OsWVLru/q9cm3Cwp1RG4blWvbaKBRY65DMWsU2CW3dQr2++xwb4ct",
+	"a2HQESvxmpzaJIfPfSLvFY59G6PlML7rEuPQKAA6w3SOAihXhAuSs4LpQV+U6BAe/bbJ/hT8/Ag89s0M",
+	"s4tXeonwA12EwjTeFtvLPLTMXxUFlauQkcjhWk+SSirrdPQo3R5Hz66gO0jvbs69rPJHTY4ZjYSgzp9P",
+	"BQ8fgne2sUHKZ+5UgCoyffvmgpy4uO8UMxUUYTquFS3TiljwEwR/TBxNxcSSJEa4PNKJwDkCDvl3E+jP",
+	"bALtZ988pPlCJS0miK8eCCJSDQxdaIm5864WrYYFsyXbSdjdMEPbBk8UMU3IERccfAggDgQAjoOgfwRL",
+	"asuWXIt6T7qENV8qNp5UeCvfYDVtWZJv4tZ06nXr3KhZTqi6PNGQ5xv77pOtfWZWGzZd5HepbLu99eAW",
+	"1b/K9HCL6mBMbURizNPQmi4gz28XmmpSaNbz5mgrCdcQIxHcHem0MtJGwyBN9mff3HcobE0r/1XTPrag",
+	"2uijQPbhLdTgbc7v93fbqdJ4sBHMszorSymuWUE1jFx+D6SEalIIpYngCRBKCsYrDfvnYPUqOZdde1j2",
+	"Bmax722ZIlrOTZ/94ohOFrpZOpKrF+u3cuO6SF5ncpeGYo0cpUWpUPIzvjglHNCeMW2s8D8cE5u5uMKM",
+	"SDVyi2rm9km5okmLYaDQeHXnbszbXxhXdIlgaMkW9LoO/Q6H8a5Q8DchtslkeIkT+bSGHSjvYnsHgtNN",
+	"7laQSOgxtVyWuW0yIOcOjvmKZCBhZLAqwYDP5TMGDl2dRNkJhs2zMXwa+/X1buw9U/pbfT+3gl3MhUP1",
+	"LsQisqUgaFows4OlZKglJFBvCHQSQRpwXfiEo95M2M1jcrwSAVTmDCRZSMq1soYjUz4J3cg9nQGTNq8n",
+	"bEo+krNjl3jkUjRjY/3FhLoEJGzNAVCAEw5L2zwm9pIPyvbjb/SUDrJSyFFSVrEzT47NatFNrq8b5Slh",
+	"2i8IxZtNqMrTA22ZtUziIDp2hCBagxyIH+3NDX9LSlQ6EQUg3KcSaAlyardndm/UsUOYv3aC2bNcuAs5",
+	"OcxbQGE5igxZcfVtruu950XXBmX/fTlkOH+PzMJwVF80Y5j3lvlc2thlL1nVA3neUXp3kBG5kyAOt3qd",
+	"DRl0/B82CXzn5vZygVDC1s4qepiTvQnu9gGokJlWT15DuXE2HWj9lGFab/AZ1yqihvLWlNOOL9uCfVfu",
+	"ePlUy8g1v7ctXoJasRVNC15pQu8pSFrOjwqTnXW2wukhLlIafOkz9sNZGW38NLn9Teh1L3dvbfN3EZd2",
+	"+cWPFJBu8UvLsrk1fBpu/dQ6LOiCxwWS+32Rzv6apYYDThhVKDhT+mmRl0aBwTUkt73ShAckSSWZXp0b",
+	"/PgItzGTzyqdBbxRTs4+vPMXNae64jAZDAbT4xGZnrk7pGicjMhP1toeV8PhiwQ74E+YDgjalmo05mhT",
+	"kiPjPq10hnc+sSXe0z2OCdqa5GjTyTk22oemY3709s0F2vDmibVbjlBEqNMtqspZCWPeuEzoZsXNRZmW",
+	"CjzFuRhfBLyt48EYzXoEXzRywGsQkmld2kugzKX9rAG00kJXGCWdC0kKmmSMw9McqHShU8rMjwE5d3On",
+	"kORUAjEWXB0/MQuiY94OGp96f9A0NjQpFKRktiJvRakrTsnRxYc35v9WUkrFzQMfshzzJGeAFrg0z32A",
+	"F60qb9JCEePsDsL1wpNKXjlIzRmn+Zg78T4gbwy6CUpjwhSpkyGnfddupxbIOUuAWxPGlVE4K2mSwdPn",
+	"g2ErrzEyVGmUDUibZRg9GwxtC1ECpyWLRtGLwXDwAlWTzpDqTyzVIAO7BKoupt4LvnhaijxXpCqJFmTa",
+	"Tqyf2nhvE+puot/u5komFIx5fcCE8WusSGCpVlWlAaCKyZwyma8ITaRQqkNyhjgZH3Og/pL9E0Wm7Qjv",
+	"dECeD196W50DSYxNXJV4qsAKsICs6wu8Sw0QExQU752CdVeTfxI2AajnVvRht6E7Vz5uutLJyL/1UhbP",
+	"h8O7ndve5Alcxj7rHlLE1gUwXSxZ47GhjdzfxNHz4ctNwvhNtC7ZudMbQxrY46XdSWiB9Y5PWpU7sMuz",
+	"3V06V/ax04vdnZqCF6bH8x9391gvkIAqwx/HOuCBNBJDbTAAX62xANMkodw8RE+JLlRzk0RFn83YJ62b",
+	"PYtQHMdLQZGnoDSZM6k0Oq52VQzUiCB7GJPAINIIIeM7o0yncgGkpNIGFdxdBnK0eTaMT+qzJkMI9WGa",
+	"U+i2Tevwxz0/9reBOifSJ19xqpup8SErydWA/Cyw3se0ZbNMScU1yw2gmCLGBDJyRgEQ1JDNEVKXgd8z",
+	"pR1cvLHtquH84YrPfKlArprqM5jtEbWrzbTuBLUvBdlLSHW67LNQvn7In+xuyrnkpYQrJipFSrpoKu2s",
+	"Lc0Zb+21taKWL55vWjqf71F2NOkYQdFhNtK6bhZ3qPLvz/6G7mr9ZA0nZH57gmgsBnsr2bDPzMAFPb2Y",
+	"UAs4qo24YLbqkpcGnv8/G9fI6eEutdvQ73mrJNNda6t2JtheyurZ3U7dVzQE2T/2QvXPTl/DPeirrg9l",
+	"Ojx7sRdB2jJCSMHP99lIu8rL3dC9JQ2vPsLU29JlXvZbOeujBF2ifo3PG6LukNfLUPUF0z4dPChCX+7u",
+	"UVeduhtI223Wihq9nDxHzWudmz7R4WyHLpDfgu6B8PABGdhKSjQw7D7/7kg8z8RyO7NsGC2h6ZomJ3WJ",
+	"P6P8S6qTQKRiapMLp+6sNqMcPXg0Ba1ffOStU7wDbsN/x6dk6h5Px1yCqgpQp2SaCg5TQnMlMH6gal9Y",
+	"zLsOBNZDMVMS6k6pxtwYQ00wIuSC2SSZe9dpLhfngR2wrSxR4ZLSlo/1Z1ZpD888HwwVx8RSIl7cQ9o6",
+	"UPWcUHW5XinzUDYLBkV+oTy1/hUlLozqjEC0geuT0DS2tdvsP66gAsWz3DG3VQtjArmC9sGolZQuLVJV",
+	"iwUobUNYulXJ07lpgzG/qI83XWkGsxocw53AtkKChM39sR3JBV9gfQfKx3zayeafBgMm6vKeuLRV1O1m",
+	"s8DnXRqavs5HuDpdW6L9udXTwVbmHegzLAFC2zTaEKej1iMfQz1u86hLygyz6MylJPaZLj+B0hd12dh7",
+	"ktVbyQJ9uL8ATXw7iuvddmsa3Ln1EqKDbjmOYBDsw5vXT89++/3fZ+ToE9WU0xkQ0ITmg5i8++ers3fk",
+	"+fD5CwyL/Y6x/idqzD9AesbFFW1KWLwx/jjVQh6P0CeXtOjU9cB6qRmQD0ClEnzMU3YFcgHm1cwVBjF2",
+	"bApcMb0itBBGaHjYTdtVGqb1kct6mYgjFzKtDzOeKFLXYDm2Nj8ObCx/39mf3MSEC1nQnCljQ4iNmhN1",
+	"YZIj03voA+N2s2NubTndoW1FaEmlPo6JEtKwtIE9oPU4IC+HP7qcj1oFjXlGFZnD0qkQ8ny9EkZIh7wF",
+	"vV5Q5B7ZeqMiSg+HW+kV29xSD8duPOu7HvBCAtPVqiSz8WYEHSmoNjyOsfAOUT+I6GjutQSVyHvmNMie",
+	"YWKfvnGA6qjT8f8OgeeHjDQ3CRZbI80+6vHdTwrFopviVE6Sz1buftX2oHNtl8V37yF98rmbLhh+JGw+",
+	"J6nLex638jLNM+VOgezlIUwOHXMbb2hS8+gl2PuNM5gLzAZYoePkLFEm+IB8sq6PT2wac7eCqddP05hM",
+	"bXaL+WXTWzrLMX5UfeVA2XOpMV+wK+CtVAmMb9RwdkUZnVtmEwJccXOmRzaT14ySiSXBBBJ/OojqZmpc",
+	"XS0knngTuC6tDnahbzO46Wfc4VyrMRczTRmHFH3HZQYSiII6vdY6yQHt6yr5XrS+wnDXrtxaseAHPkfY",
+	"ase7k25Hf3HrlgBiGdH7txMxhxsIj3S64Ain62DO2XXtXLpQimHLdqFfwaHX17RJVdsNA9vkPlVcfb8h",
+	"QJc2JwjXOfgLnoLWSXEq9l8osGFlxrFiadpcRLc3QBQ5wuS3bnzA4qB99rnJvZQr42okVEoGrYtB9lsQ",
+	"EnRsLU+er1DRuWwCvDU0GnN7txivFVwClMo2NFrn/Jezp8//8UNIXtoTrwt3h+U+xGX72tZDy8r2haJt",
+	"X2yJW0c39g7R3+0I9rFPVDvZpVv4o5FpJ1/x79bD1Y/IkA313qd86//ghxUKbQn33X5vKMDiKEgBpxZ4",
+	"jC+MKKMLyjhJMsoXtsBz5msXBoRo15jv/xATS3u+/KVbIu+23+lCV92q45Ov+PdmW5z3cWO87fDud/rc",
+	"OMTeCAPf2nX034cLkcdJfUx1+KFdM25fAlX9NYR7UuUbX1sIHmXdcYJv812CHsI2/iDeGnJu5DIDnbkP",
+	"a/kqQpetjx/5c/zvjtAduDQGOel6QRgfzOhPBl7jCnvF4D5YwpasvSd+6NbDfeDki27B5b6wv89tTl3D",
+	"70T/WJbwR39RibTvSPoK5Nb3U43wEhZ3/Y5/l4M05Pnd8M8aEUGOn8twgT9wATqil8weI9IkgVJDekoo",
+	"Sdl8Dnjd2LWa2xDn2ieLTC+SOJzYu+nKRlHzzu2skL9q1nNfjmqrgNAD8/JWw60Lve8M/FgM/DPiYaup",
+	"2L53ifzXvnH5x2fDZjZCY7mzknk0ik5oyU6uniETuhG/tr9PzEBFN/HXzgeGO0+8am03sq7Szeeb/wsA",
+	"AP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

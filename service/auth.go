@@ -133,6 +133,9 @@ func (a *authenticator) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 		}
 		ctx := context.WithValue(req.Context(), callerKey{}, Caller{TokenID: tok.ID, Name: tok.Name, Scopes: tok.Scopes})
+		// The stores record the token's name on what this request creates
+		// or finishes.
+		ctx = trials.WithActor(ctx, tok.Name)
 		c.SetRequest(req.WithContext(ctx))
 		return next(c)
 	}
