@@ -365,3 +365,42 @@ func mustDecode(t *testing.T, raw string, v any) {
 		t.Fatalf("decode %s: %v", raw, err)
 	}
 }
+
+// TestRunnerTouchesOnlyItsTrials: lease tokens are small numbers anyone who
+// reads the study sees, so a runner token presenting another runner's
+// lease is still refused; the holder is not.
+func TestRunnerTouchesOnlyItsTrials(t *testing.T) {
+	onEveryStore(t, func(t *testing.T, b backend) {
+		e := newAuthEnv(t, b, "")
+		_, write := e.token("alice", "", auth.Write)
+		_, gpuA := e.token("gpu-a", "", auth.Runner)
+		_, gpuB := e.token("gpu-b", "", auth.Runner)
+		e.mustCall(write, "POST", "/api/v1/studies", fmt.Sprintf(authStudy, "s"), http.StatusCreated)
+		lease := `{"runner": {"id": "a", "workloads": ["my-script"]}, "wait_seconds": 0}`
+		var g openapi.LeaseGrant
+		mustDecode(t, e.mustCall(gpuA, "POST", "/api/v1/leases", lease, http.StatusOK), &g)
+		tp := fmt.Sprintf("/api/v1/trials/%d", g.Trial.Id)
+		for _, op := range []struct{ path, body string }{
+			{"/heartbeat", fmt.Sprintf(`{"lease": %d}`, g.Lease)},
+			{"/report", fmt.Sprintf(`{"step": 0, "value": 0.5, "lease": %d}`, g.Lease)},
+			{"/tell", fmt.Sprintf(`{"state": "complete", "value": 0.1, "lease": %d}`, g.Lease)},
+		} {
+			raw := e.mustCall(gpuB, "POST", tp+op.path, op.body, http.StatusForbidden)
+			if !strings.Contains(raw, "held by another token") || strings.Contains(raw, "gpu-a") {
+				t.Errorf("gpu-b %s: %s", op.path, raw)
+			}
+		}
+		e.mustCall(gpuA, "POST", tp+"/heartbeat", fmt.Sprintf(`{"lease": %d}`, g.Lease), http.StatusOK)
+		var tr openapi.Trial
+		mustDecode(t, e.mustCall(gpuA, "POST", tp+"/tell", fmt.Sprintf(`{"state": "complete", "value": 0.4, "lease": %d}`, g.Lease), http.StatusOK), &tr)
+		if tr.Value == nil || *tr.Value != 0.4 || tr.FinishedBy != "gpu-a" {
+			t.Errorf("told trial = %+v", tr)
+		}
+		// The holder's retried tell is still answered; another runner's is not.
+		e.mustCall(gpuA, "POST", tp+"/tell", fmt.Sprintf(`{"state": "complete", "value": 0.4, "lease": %d}`, g.Lease), http.StatusOK)
+		e.mustCall(gpuB, "POST", tp+"/tell", fmt.Sprintf(`{"state": "complete", "value": 0.4, "lease": %d}`, g.Lease), http.StatusForbidden)
+		if strings.Contains(e.mustCall(gpuA, "GET", tp, "", http.StatusOK), "held_by") {
+			t.Error("a trial shows who holds it")
+		}
+	})
+}

@@ -80,6 +80,10 @@ type Trial struct {
 	// Both are "" where nobody was authenticated. See Actor.
 	CreatedBy  string `json:"created_by"`
 	FinishedBy string `json:"finished_by"`
+	// HeldBy names the token that was granted the trial's current lease
+	// (ClaimWaiting, CreateRunning), "" when none: the service lets a
+	// runner token work only on the trials it holds. Not shown to clients.
+	HeldBy string `json:"-"`
 	// UpdatedAt is the database time of the trial's last change.
 	UpdatedAt time.Time `json:"updated_at"`
 }

@@ -324,7 +324,7 @@ func (s *Store) ReapExpired(ctx context.Context) (requeued, failed int, err erro
 		b := &pgx.Batch{}
 		b.Queue(`
 			UPDATE trials t SET
-				state = 'waiting', attempt = t.attempt + 1, lease_expires_at = NULL, runner = '',
+				state = 'waiting', attempt = t.attempt + 1, lease_expires_at = NULL, runner = '', held_by = '',
 				started_at = NULL, finished_at = NULL,
 				intermediate = '[]', metrics = '{}', system_attrs = '{}', error = '',
 				updated_at = clock_timestamp() + @clock_offset::interval

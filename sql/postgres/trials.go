@@ -197,7 +197,7 @@ const lockForParallelSQL = `
 func (s *Store) ClaimWaiting(ctx context.Context, studyID int64, runner string, limitParallel bool) (_ *trials.Trial, err error) {
 	defer wrap(&err, "ClaimWaiting(%d, %q)", studyID, runner)
 	var out *trials.Trial
-	a := s.args(pgx.NamedArgs{"study_id": studyID, "runner": runner, "limit_parallel": limitParallel})
+	a := s.args(pgx.NamedArgs{"study_id": studyID, "runner": runner, "limit_parallel": limitParallel, "held_by": trials.Actor(ctx)})
 	err = s.batch(ctx, func(b *pgx.Batch) {
 		b.Queue(lockForParallelSQL, a)
 		// SKIP LOCKED: concurrent claimers each take a different trial
@@ -221,7 +221,7 @@ func (s *Store) ClaimWaiting(ctx context.Context, studyID int64, runner string, 
 			)
 			UPDATE trials t SET
 				state = 'running',
-				runner = @runner,
+				runner = @runner, held_by = @held_by,
 				lease = t.lease + 1,
 				lease_expires_at = now() + @clock_offset::interval + make_interval(secs => st.lease_seconds),
 				started_at = now() + @clock_offset::interval,
@@ -289,11 +289,11 @@ func (s *Store) CreateRunning(ctx context.Context, studyID int64, params map[str
 				RETURNING s.id, s.next_number - 1 AS number, s.lease_seconds
 			)
 			INSERT INTO trials AS t (study_id, number, state, params, system_attrs, runner, lease,
-				lease_expires_at, created_at, started_at, updated_at, created_by)
+				lease_expires_at, created_at, started_at, updated_at, created_by, held_by)
 			SELECT b.id, b.number, 'running', @params, @attrs::jsonb, @runner, 1,
 				now() + @clock_offset::interval + make_interval(secs => b.lease_seconds),
 				now() + @clock_offset::interval, now() + @clock_offset::interval,
-				clock_timestamp() + @clock_offset::interval, @created_by
+				clock_timestamp() + @clock_offset::interval, @created_by, @created_by
 			FROM bump b
 			RETURNING `+record.TrialCols, a)
 		b.Queue(studyInfoSQL, a)

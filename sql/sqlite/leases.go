@@ -226,7 +226,7 @@ func (s *Store) ReapExpired(ctx context.Context) (requeued, failed int, err erro
 		for _, id := range plan.Requeue {
 			if _, err := tx.ExecContext(ctx, `
 				UPDATE trials SET
-					state = 'waiting', attempt = attempt + 1, lease_expires_at = NULL, runner = '',
+					state = 'waiting', attempt = attempt + 1, lease_expires_at = NULL, runner = '', held_by = '',
 					started_at = NULL, finished_at = NULL,
 					intermediate = '[]', metrics = '{}', system_attrs = '{}', error = '',
 					updated_at = ?

@@ -52,6 +52,9 @@ func (su suite) testActors(t *testing.T) {
 	if err != nil || claimed == nil {
 		t.Fatalf("ClaimWaiting = %+v, %v", claimed, err)
 	}
+	if claimed.HeldBy != "gpu-box" || queued.HeldBy != "" {
+		t.Errorf("held_by %q when queued, %q when claimed; want none, then gpu-box", queued.HeldBy, claimed.HeldBy)
+	}
 	if queued.CreatedBy != "alice" || claimed.CreatedBy != "alice" || claimed.FinishedBy != "" {
 		t.Errorf("enqueued then claimed: created_by %q then %q, finished_by %q; want alice twice and none",
 			queued.CreatedBy, claimed.CreatedBy, claimed.FinishedBy)
@@ -74,8 +77,8 @@ func (su suite) testActors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if running.CreatedBy != "gpu-box" {
-		t.Errorf("CreateRunning: created_by %q, want gpu-box", running.CreatedBy)
+	if running.CreatedBy != "gpu-box" || running.HeldBy != "gpu-box" {
+		t.Errorf("CreateRunning: created_by %q, held_by %q; want gpu-box twice", running.CreatedBy, running.HeldBy)
 	}
 	s.SetClockOffset(2 * time.Minute)
 	if _, failed, err := s.ReapExpired(context.Background()); err != nil || failed != 1 {
