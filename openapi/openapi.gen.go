@@ -363,10 +363,13 @@ type SearchSpace map[string]Distribution
 
 // Study defines model for Study.
 type Study struct {
-	BestTrialId  *int64       `json:"best_trial_id"`
-	BestValue    *float64     `json:"best_value"`
-	Counts       TrialCounts  `json:"counts"`
-	CreatedAt    time.Time    `json:"created_at"`
+	BestTrialId *int64      `json:"best_trial_id"`
+	BestValue   *float64    `json:"best_value"`
+	Counts      TrialCounts `json:"counts"`
+	CreatedAt   time.Time   `json:"created_at"`
+
+	// CreatedBy The name of the token that created the study; empty on a server without authentication.
+	CreatedBy    string       `json:"created_by"`
 	Id           int64        `json:"id"`
 	LeaseSeconds int          `json:"lease_seconds"`
 	MaxParallel  int          `json:"max_parallel"`
@@ -402,13 +405,46 @@ type StudyCreate struct {
 	Workload    *Workload      `json:"workload,omitempty"`
 }
 
-// StudyList defines model for StudyList.
-type StudyList struct {
-	Items []Study `json:"items"`
+// StudyPage defines model for StudyPage.
+type StudyPage struct {
+	Items      []StudySummary `json:"items"`
+	NextCursor *string        `json:"next_cursor"`
 }
 
 // StudyState defines model for StudyState.
 type StudyState string
+
+// StudySummary A study as `GET /studies` lists it, without its search space, sampler, pruner and workload options.
+type StudySummary struct {
+	BestTrialId *int64      `json:"best_trial_id"`
+	BestValue   *float64    `json:"best_value"`
+	Counts      TrialCounts `json:"counts"`
+	CreatedAt   time.Time   `json:"created_at"`
+
+	// CreatedBy The name of the token that created the study; empty on a server without authentication.
+	CreatedBy   string    `json:"created_by"`
+	Id          int64     `json:"id"`
+	MaxParallel int       `json:"max_parallel"`
+	MaxTrials   int       `json:"max_trials"`
+	Name        string    `json:"name"`
+	Objective   Objective `json:"objective"`
+
+	// ParamCount The number of params in the search space.
+	ParamCount int `json:"param_count"`
+
+	// PrunerType The pruner's type (none, median, successive_halving).
+	PrunerType string `json:"pruner_type"`
+
+	// RunningRunners Distinct runners holding a running trial of the study.
+	RunningRunners int `json:"running_runners"`
+
+	// SamplerType The sampler's type (tpe, random, cmaes, qmc).
+	SamplerType string     `json:"sampler_type"`
+	State       StudyState `json:"state"`
+
+	// WorkloadType The workload's type; absent for an ask/tell study.
+	WorkloadType *string `json:"workload_type,omitempty"`
+}
 
 // StudyUpdate defines model for StudyUpdate.
 type StudyUpdate struct {
@@ -477,10 +513,16 @@ type Trial struct {
 	Attempt   int       `json:"attempt"`
 	CreatedAt time.Time `json:"created_at"`
 
+	// CreatedBy The name of the token that created the trial (enqueue, ask, a lease that needed a new trial, or a record); empty on a server without authentication.
+	CreatedBy string `json:"created_by"`
+
 	// Device What the trial ran on (cpu, cuda:0), as its runner told it; empty when not told.
-	Device             string              `json:"device"`
-	Error              string              `json:"error"`
-	FinishedAt         *time.Time          `json:"finished_at"`
+	Device     string     `json:"device"`
+	Error      string     `json:"error"`
+	FinishedAt *time.Time `json:"finished_at"`
+
+	// FinishedBy The name of the token that told the trial's outcome, or `reaper` when its last lease expired with no retry left; empty while it runs.
+	FinishedBy         string              `json:"finished_by"`
 	Id                 int64               `json:"id"`
 	IntermediateValues []IntermediateValue `json:"intermediate_values"`
 
@@ -556,6 +598,14 @@ type Unauthorized = Problem
 
 // Unprocessable RFC 9457 problem details.
 type Unprocessable = Problem
+
+// ListStudiesParams defines parameters for ListStudies.
+type ListStudiesParams struct {
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
 
 // ListTrialsParams defines parameters for ListTrials.
 type ListTrialsParams struct {
@@ -689,10 +739,12 @@ type ClientInterface interface {
 	// Corresponds with POST /leases (the `AcquireLease` operationId).
 	AcquireLease(ctx context.Context, body AcquireLeaseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ListStudies List studies with trial counts by state and best value.
+	// ListStudies List studies with trial counts by state and best value, a page at a time.
+	//
+	// Studies oldest first, as summaries: each item leaves out the large parts of a study (its search space, its sampler's and pruner's options, its workload's options), which `GET /studies/{study}` returns. Follow `next_cursor` until it is null to see every study.
 	//
 	// Corresponds with GET /studies (the `ListStudies` operationId).
-	ListStudies(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	ListStudies(ctx context.Context, params *ListStudiesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateStudyWithBody Create a study.
 	//
@@ -941,11 +993,13 @@ func (c *Client) AcquireLease(ctx context.Context, body AcquireLeaseJSONRequestB
 	return c.Client.Do(req)
 }
 
-// ListStudies List studies with trial counts by state and best value.
+// ListStudies List studies with trial counts by state and best value, a page at a time.
+//
+// Studies oldest first, as summaries: each item leaves out the large parts of a study (its search space, its sampler's and pruner's options, its workload's options), which `GET /studies/{study}` returns. Follow `next_cursor` until it is null to see every study.
 //
 // Corresponds with GET /studies (the `ListStudies` operationId).
-func (c *Client) ListStudies(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewListStudiesRequest(c.Server)
+func (c *Client) ListStudies(ctx context.Context, params *ListStudiesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListStudiesRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1441,7 +1495,7 @@ func NewAcquireLeaseRequestWithBody(server string, contentType string, body io.R
 }
 
 // NewListStudiesRequest constructs an http.Request for the ListStudies method
-func NewListStudiesRequest(server string) (*http.Request, error) {
+func NewListStudiesRequest(server string, params *ListStudiesParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -1457,6 +1511,45 @@ func NewListStudiesRequest(server string) (*http.Request, error) {
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -2211,12 +2304,14 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /leases (the `AcquireLease` operationId).
 	AcquireLeaseWithResponse(ctx context.Context, body AcquireLeaseJSONRequestBody, reqEditors ...RequestEditorFn) (*AcquireLeaseResponse, error)
 
-	// ListStudiesWithResponse List studies with trial counts by state and best value.
+	// ListStudiesWithResponse List studies with trial counts by state and best value, a page at a time.
+	//
+	// Studies oldest first, as summaries: each item leaves out the large parts of a study (its search space, its sampler's and pruner's options, its workload's options), which `GET /studies/{study}` returns. Follow `next_cursor` until it is null to see every study.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /studies (the `ListStudies` operationId).
-	ListStudiesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListStudiesResponse, error)
+	ListStudiesWithResponse(ctx context.Context, params *ListStudiesParams, reqEditors ...RequestEditorFn) (*ListStudiesResponse, error)
 
 	// CreateStudyWithBodyWithResponse Create a study.
 	//
@@ -2536,7 +2631,9 @@ type ListStudiesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *StudyList
+	JSON200 *StudyPage
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -2550,8 +2647,13 @@ type ListStudiesResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r ListStudiesResponse) GetJSON200() *StudyList {
+func (r ListStudiesResponse) GetJSON200() *StudyPage {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListStudiesResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -4100,13 +4202,15 @@ func (c *ClientWithResponses) AcquireLeaseWithResponse(ctx context.Context, body
 	return ParseAcquireLeaseResponse(rsp)
 }
 
-// ListStudiesWithResponse List studies with trial counts by state and best value.
+// ListStudiesWithResponse List studies with trial counts by state and best value, a page at a time.
+//
+// Studies oldest first, as summaries: each item leaves out the large parts of a study (its search space, its sampler's and pruner's options, its workload's options), which `GET /studies/{study}` returns. Follow `next_cursor` until it is null to see every study.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /studies (the `ListStudies` operationId).
-func (c *ClientWithResponses) ListStudiesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListStudiesResponse, error) {
-	rsp, err := c.ListStudies(ctx, reqEditors...)
+func (c *ClientWithResponses) ListStudiesWithResponse(ctx context.Context, params *ListStudiesParams, reqEditors ...RequestEditorFn) (*ListStudiesResponse, error) {
+	rsp, err := c.ListStudies(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -4572,11 +4676,18 @@ func ParseListStudiesResponse(rsp *http.Response) (*ListStudiesResponse, error) 
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest StudyList
+		var dest StudyPage
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
@@ -6007,9 +6118,9 @@ type ServerInterface interface {
 	// AcquireLease A runner asks for a trial of any running study it can run.
 	// (POST /leases)
 	AcquireLease(ctx echo.Context) error
-	// ListStudies List studies with trial counts by state and best value.
+	// ListStudies List studies with trial counts by state and best value, a page at a time.
 	// (GET /studies)
-	ListStudies(ctx echo.Context) error
+	ListStudies(ctx echo.Context, params ListStudiesParams) error
 	// CreateStudy Create a study.
 	// (POST /studies)
 	CreateStudy(ctx echo.Context) error
@@ -6078,8 +6189,24 @@ func (w *ServerInterfaceWrapper) AcquireLease(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) ListStudies(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListStudiesParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.ListStudies(ctx)
+	err = w.Handler.ListStudies(ctx, params)
 	return err
 }
 
@@ -6540,13 +6667,14 @@ func (response AcquireLease429ApplicationProblemPlusJSONResponse) VisitAcquireLe
 }
 
 type ListStudiesRequestObject struct {
+	Params ListStudiesParams
 }
 
 type ListStudiesResponseObject interface {
 	VisitListStudiesResponse(w http.ResponseWriter) error
 }
 
-type ListStudies200JSONResponse StudyList
+type ListStudies200JSONResponse StudyPage
 
 func (response ListStudies200JSONResponse) VisitListStudiesResponse(w http.ResponseWriter) error {
 
@@ -6556,6 +6684,22 @@ func (response ListStudies200JSONResponse) VisitListStudiesResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListStudies400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListStudies400ApplicationProblemPlusJSONResponse) VisitListStudiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8427,7 +8571,7 @@ type StrictServerInterface interface {
 	// AcquireLease A runner asks for a trial of any running study it can run.
 	// (POST /leases)
 	AcquireLease(ctx context.Context, request AcquireLeaseRequestObject) (AcquireLeaseResponseObject, error)
-	// ListStudies List studies with trial counts by state and best value.
+	// ListStudies List studies with trial counts by state and best value, a page at a time.
 	// (GET /studies)
 	ListStudies(ctx context.Context, request ListStudiesRequestObject) (ListStudiesResponseObject, error)
 	// CreateStudy Create a study.
@@ -8539,8 +8683,10 @@ func (sh *strictHandler) AcquireLease(ctx echo.Context) error {
 }
 
 // ListStudies operation middleware
-func (sh *strictHandler) ListStudies(ctx echo.Context) error {
+func (sh *strictHandler) ListStudies(ctx echo.Context, params ListStudiesParams) error {
 	var request ListStudiesRequestObject
+
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.ListStudies(ctx.Request().Context(), request.(ListStudiesRequestObject))
@@ -9151,97 +9297,104 @@ func (sh *strictHandler) Tell(ctx echo.Context, trial TrialID) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1rb9s41vBfIfS+QBM8iuN2uvtgk0+ZtjPTRXemaLLbD+sipqVjixuJVEkqjrfIf39wDqmbTdlOmqQz",
-	"g35qbPN67lf2S5SoolQSpDXRyZeo5JoXYEHTp3NbpasPMMe/UzCJFqUVSkYn0UUGzOCvzwyTVQFaJEyk",
-	"TGkmrGGSFzCK4kjg0JLbLIoj/C46iWhSFEcaPldCQxqdWF1BHJkkg4LjRnZVuoFayEV0extHF1rw/O1r",
-	"/DGwosVft644V7rgNjqJhLR/fRnF9RZCWliAjm5xEw2mVNIAXfxHnn6AzxUYi58SJS1I+pOXZS4SjlA4",
-	"LrWa5VD8z38MguRLZ8P/rxFm0f87boF77H41x+/dLLfpJlC125YJwwqe48khHUW3cfRKyXkukic/UFJp",
-	"DdIyY7kFNld6JlLDbHtUOt1P9H0K8qmPZ9UVyGeGmUSVYFiqmFSW8TxXSzqkKkHT9uxAacaZrqQE7aax",
-	"VKQ0vNRg8I44gcjpmWE5cAOHdLlflf1JVTJ9yrv9qpipkswxGfIVnYuOc6HUO64X8K1Ic6bSFdKnVYrl",
-	"eJD6VP/gcuXZxjzp4ZRiBZer+oSGzbUqmM3okFcgT5kGq1eMzy3iPgP2AT8fndHnDHgKGmkIEiVTg5LL",
-	"fUe36Aztn3ZTitzG0T8lr2ymtPgvPDW9XPNcpGwGXDcEflAIY4RcxKySV1ItZczgpkQpiSSl4VpdQXq4",
-	"duGPHz8enVU2A2nxuBC8dSOe3aVLrRIwhs9y+IYScwl5fuRkJptVlnSRPwr+LCSBaERKxa+Om5+Zq460",
-	"52kqcHmev9coPaxAnTDnuYE4KjtffYmcMNnUjh8zhYLGtALllJlMLSUT0n1muTBWyAUR26bG89+o2X8g",
-	"schdr+FaJATa/gkQXJWFy4SXfCZyYVcBHKEiTuEmRLNxdCWcYOvfICkrpJCkSvnmAeOogELp1eVsZd0x",
-	"dmrYWluH1HuruP/tTvMpBAChIXGH+xKBrAocXQgpCvFfiOKo4Dfuz0+B474W+PesquffAcVJpkTi/uxD",
-	"6JxWNzGaPzPQBsE1UyoHLgmpwkKB01pscq35Co+TiUXWg1qqKmScZqRbEofmatEBml/f/bDccwljodxz",
-	"qPti/abzXHEbMyEtkQS3sFBaJKiN4h3opF9D6HwjP1dQwf3YjlsLRUmziAKQGMYhmks0cAvpJbebt3oN",
-	"c17lFjUEk2qJd2khxC0cWVFAiPbThhU3fgKtlQ7+MhdSmOyhj4JXRWEnuIXLa55XDj416W2Vqm87c/+F",
-	"U6MApRZgtUh2rvUPP+w2dg7Ezgnv3SiklkaEbtzOWK5b7O0HEbJSNyE8XXKB4nbKDlAkpw7ghwwcGZpT",
-	"xlmNIm/pakiUTk33Bye5l8JmJNjnAvLUsBnkDme1VPJ7RTFJ5xwsnrTUlYQUMctFDmlQTBEGNw//wTMU",
-	"Gt+sXpJVMgdjmMcQy1SeOoOXeExcg/+pT00DrL/Gth6JIcb9Bbi2M+D2fqxLVvV+Pllg802a3VCId6fY",
-	"Wj5uio8GH3eFHy1Zzw9B8R2C4c2NBWm8SgqA6dKZauaODKDKgLuuK2DLDCSRiPMpltwwHF1CespApq2x",
-	"0pHrjcZZu+HGAf3Og5f9WXNnD96XHuKvAIqb6c37MK5dXGIH1VA8hOQkxRx2jKawxaZK9OGKOhDiIBCH",
-	"INo/9iBo78eJcJPkVQqXeA4RMnDepoapOfO/k59slXOLu/6VKCBmMFqMmJJg2DJTxpORYVcAJUOBJ+SC",
-	"abHIbOuCrRjJd6akW8gpgpgtM5FkbMaTK9x+Xm8FRdeo2odcCn7z1g1/Ph6PN3Vbq3m2IfEDjXor5wrn",
-	"oGjv0pFXJLiFN0FRBfwVP2wxTNYowh8khN9/tNIsjNq9zLo+Xt2aFKNDhDr9ZsHbsR3eb4/xW61T7khj",
-	"addo3wbl1rpvjI5wzNH95qmM5GtNaxpKpa0nxWueX/IkqTRPVnijQsh3IBc2i06e77JZ/fYhdJDZ8rbA",
-	"jbgMuWOi91v/+D+CXQJINmZcpuw5mhx1BLWdZpipCkTL81rB8zxnXAMb76XIvQG229Fyw+Luife4sdl2",
-	"5f1tz3U4hi3PTAUc01/UsgeuJWhg3gtOT1gJ6RGX6pqTQXbD0ViKTqLm65B2sKq8/FxxaUUOA5HuDDGg",
-	"5sx2pVuiKmkhZdz5+TOKhe6FI7fAZWUgDW/YWHl+K1y/e2veuTRJyFG0U8x4iPZ3X7t93EPnIEFsE0gb",
-	"8oZmNOKGePaUnElnZdJd/n7+26/MH9wERVAdBNq0jn96xf728i//y3xwiaVguchplTVpRD8MxEdMw7VB",
-	"n6IaMBussHl4Vu1Lt0TIZ6qyJ7Ocy6vdjjOt2+wdxAR6FK8hEWETkhyOUOxgXRDQuMEN9Csl52JxR8FP",
-	"jikKYbSEB0BXCHkJXOerS7JChVxcau+8hQdrMKrSycAIDWlFKuRyzhPbc8N7Zh7XtiovHQ8M4DQYBZFK",
-	"AjuoPceYkRsimdLMVEkCxohruMx4fi3kYhQSM0uui6ochkjI4flASu2xXa34K7ym7QGYx/OgOnbZBum7",
-	"CM3+6sgHV0OROuXAvikwUn/5YbMijpZKX+WKp/2TDEiKetM1QAiU0e1CIVCck4C5H6OCuEy4TAW6T0N8",
-	"WuVWXHMtgpEVWwJTMl+NmEUfs1Ap5M5o8eJdzRn3kZP/KCFtvmIH3SXZxfs3h6eMTtfyF+WXUOnJFEqQ",
-	"KaC+AH1Ei+IUF4b5WZW2kvwZahFhswKsC3hsxksNOF27BzMYsSj4eO/o6n0FCkKuI080l6kqYpYUHCiY",
-	"/LlI9kwOnAPXSXZe8gS2eQrbDfBOhDy4R+0f9+kHjR5390sRhq+s8tylhVxafhM8tMYWSTGwQosDMsTM",
-	"Xu74Kzd0Iza8Z7w1vVOoYmvAoeA3l0jNeQ758AiNEhe2LLGN7gZSLnGkuv7cNpi1jt+tD2Hq3dm6jtXg",
-	"3WzS7SSwA3GG15QJS6yPALhQppALn6zHv5z4IPvbR69GYc51knBnGKcnMEk4IANdmpqDtk7uMFs34Lwz",
-	"bnROIztqYdesj/W4oE4g5HZRuXaNFhoN5noUs0aBfXJbp+D6nj22aRivx8LxmkzYpIBPQ+LlFa19HzPn",
-	"bqzWp78xCls+owKQArg0TCqWi0LY0VBc6S5s+XWb/S5Y+Buw1VfzyC72GCTCd8IE4tSN9baXQdnGibea",
-	"drTU4EHOa8lS55U8HyE/c++8p0qGM960wj/L9O78dGeBtmG547ehW11Ant/PlWlTrut1FrxTtIUmFFPS",
-	"hwA7FQwn46BDNpytfWzXaQ2xf9Q04RZUqysIxCTuY3PdJ9+zv53GjaVAWDAvf1aWWt2Igls48flgSBm3",
-	"rFDGMiUTYJwVQlYW9s/ZD0p0X411t2wfVT3uLZcILec4Zz+/0wtRv0tP+Q9i/V5KvI/kdSb3aUtX0mas",
-	"Kg1D/SDk4pRJuAbtUptOrd4dE5u1WwpX5Ja4xbR710Vcqk2jCjAUzvdxWmGZgxF5cL5wgEKRBb9pQgXj",
-	"cbwrdPBViG0zXy9pozoNtgPlfWzvQHC6yd0GEg02HND2VYluyIidezjmK5aBhhPEqgYEn69/CQTpvUTZ",
-	"CYbNWCp9G9fnG7zYQ2h+f4J7a/4OIjsKgqeFwBsstSAtoYHXhnUvcdiC66JOUA9WTm2mVaiEFrjOBWi2",
-	"0Fxa43wuYeqiRZR7NgOhXR44bLPeR8rfScOzg6SsYq/aD2PGDVV6NqXdecqEPWV405UTDS55nad3tAPW",
-	"qraCVxmITtxDGT16NVdj1gxX+RPa6+p3J/VOmvJ4Qdn6rK4Ain3O1QlAyPOe6H2AOo6doL277eUtmaDf",
-	"9rSlazsvt5chTnzeRBYoNHK5N8HdP+YWMhaazRsot1EDD9p6yzCtt/iMG0HVQHlroUwvKNGBfZ+Da05v",
-	"pE1QAHeihMFqazLUg/TjTfYwbTm7Ppy58n5d8Me6mDCcMOoioS07bB3FvTyLtcu/5wv4ajXoSp82RZCE",
-	"G3uZVNo4ibuDCYJqs7/I4DU23Od7w6dlyY+dqEQfPIqE6Za8eO9+7VHDqQFyYAspjD0q8hJNSbiB5L7V",
-	"1hSJSSot7Ooc8VNH7tEiO6tsFnB8JDt7/7buIZnaSsLlaDSaHp6w6Zlvb6GOjhP2ozPsJtV4/ENCE+hP",
-	"mI4YmTHmZCLJfGEHaKmvbEbtKDSSWogOY0ZmDTvYtKcPUcXwdCIPfn5zQeYifuPU/AHJAXO6RR/5iPFE",
-	"ttY5WfRxW8Pb0XOntJeQi4BhfziakAVJ4ItOPPBahGTWlq4/RfiM5BpAK6tsRbFs9M4LnmRCwlEOXPsA",
-	"Nxf4x4id+71TSHKugaHB07jqeCA+kS6QxSiQdVq7HjgYaVIZSNlsVafG2MHF+zf4uZNpqiR+wc3VMUJp",
-	"IpNcABl7Gr+vw/AWTS8PnwyKmHb3EG4OnlT62kNqLiTPJ9LL8BF7g+hmJHKZMKyp05gOdQRNHZBzkYB0",
-	"dorv8DwreZLB0YvRuFNyESFVokYB7QogouejsRuhSpC8FNFJ9MNoPPqB9I/NiOqPHdUQA/vcbh9T75Rc",
-	"HJUqzw2rSmYVm3Zr/qaEPt4mJNochS+qzZSBiazDlwzpwzVLOqo1VYkANDGbc6HzFeOJVsb0SA6JU8iJ",
-	"BF73/z0zbNoNYk9H7MX4ZW3aSmAJLwDPKyQVZDpANq2Pb1MEYkKC4p3Xor5r6kflsnoDDVt3a9TqVaPe",
-	"9qUTyr/1LtsX4/HD7u2KjAN9Ymf9VFJM/gKRgiNr/OjzSrdx9GL8cpMwflWd+n/hIgBIGjTjpbtJ6IDN",
-	"jY87TcU05fnuKb1uQpr0w+5JbS8uznjxt90z1ns3SWVURcH1qgEeaJQYZoMB5GqNBYRlCZf4JXlbfGHa",
-	"IlcTfcK1jztFxwsXMugTK7riXhJGj0g0bcA/QDNOftGdYqbyFIxlc6FNjfE/Cvrwfo18cYqPkOeSdyjx",
-	"XcML8sEML0nmeBd3NbY+oSHrpWYfXy4mdN7p7X9o2dJNEO4lWp4/7NZD3aeePjwL/N6FwXgPamoeGsAJ",
-	"z3/Yi/xcPzrR64t9LtJtF34YKnekUddUh6m3I3mOv9C4Wyfna5+uT9Sv6fuWqHvk9TLUxofj0ycVD+4c",
-	"22c0zxc8DKTdNWtIO5s0z0mFOlN0SHQEJf3PYAcgPH5CBnZykawAd88/OxLPM7Xczixx7y2Yf4e3a4cc",
-	"N2/F3H4iezsJ+JVTl7ie+iROxiX5W6qytRdzUNsS1EzkojeHp2zqv55OpAZTFej3TVMlYcp4bhR5e6bx",
-	"XNS8b+5RYy1uybgPX0+khBvbuo4hg9llzx9dp/kk/ROby1tZoqIjpR2L+Pes0p6eed4jFcfMUSJVgBNt",
-	"3VH1HHNztf7k0l3ZLOjC/sJlaoipOPNBL2/ykfnKDnzXcxq7R0DcB9+ZxynJM5Hu+ZuYQW5Q1ktYdtuf",
-	"fW2vqRYLMNYFHGznSShfMTSayIsmd+N7/PA0tAZ3DlgngMPEHL0HejkjV3JBjYJcTuS0V+Q1Dbq35uqR",
-	"uLTzOsjt5ktRD2lo1g2j4WdOuhLt962e7mxlPoA+o15S3qXRljg9tR7UEa/DLo/6Sr0wi858rdKQ6fIj",
-	"GHvRvD/2SLJ6K1mQx/YHoImvR3Fz235z3INbLyE66Pd1LkJVDu/fvD46+/W3f52xg4/ccslnwMAyno9i",
-	"9vbvr87eshfjFz9Qsvo337Qwke8hPZPqmre9kG/Q++ZW6cMTxh3l9hpE68aI98C1UXIiU3ENegH408x3",
-	"mKIdm4I0wq4YLxQKjRp2026737QJkK/3Gx74AFcTen5mWNPMe+hsfloYLf96ch1nj5lUuuC5MGhDqI3m",
-	"xabD9QBnj+swprvsRDpbzvZo2zBecm0PY2aURpZG2ANZjyP2cvw3tsxEDq0KmsiMGzaHpVch7MV6S2VI",
-	"h/wMdr0z9RHZeqO1doDDnfSKXdFZDcdvEYr6I+gBqmOpkoxR8Nx1CxXcIo9T5LJH1E8iOtpK8MFI50Vd",
-	"kb+2MT12+bkCveq+n+ky6ndQHU2dbnhFqj7vrdh51aD7rIF7RqFp+Hse6jgO1ZZMO/naWuSwUsO1UJVh",
-	"JV+0b4WuHc3neLe9DvrpsRUvpcODKQU8OV3HRz2++0mhyHP7yoGX5LOVf2oiJgW3APTKuctbheyy+OE9",
-	"pI/CZs4/cqHvA6Wdzdi8E3XYKTrD7wyrUGUyLhk3V9TEMZEu3tBWS/ErMEzYmM1grih3uyLHyVuiQskR",
-	"++hcn7ouZSL9Caa1fprGbOpqEfAvV4zQOw76UU0tMiW1hZnIhbgG2UlsU3yjgbN/3ce7ZS5961/JFPbE",
-	"lfjhKplaMkr317kcUjdTdHWt0pSfZHBTOh3sQ9+4OM5Ddzi3ZiLVzHIhISXfcZmBBmYAD+uAQU5yQPv6",
-	"J+EuOs/5PrQrt/bq3BPnEbba8T4v6ekv7pQPE5YJvX86EXN3A+EbZRc84fQdzLm4aZxLH0pBtuy+GKck",
-	"DPqargRmu2HghjymimsKnwczoHTOP2LOsylhMnH91K0LKwtJT1+lTlyiInCl4YYdUKlSPz7gcNDNfW5y",
-	"L5cGXY2Eay2g0zHgHhXWYGNnecp8RYrOSW3XTnAykSSbQV+DpiezjBuIWuf8l7OjF3/5a0heuozXhS9u",
-	"fwxx2e3neGpZ2e002Pb0d9xJ3bjmgj9bCvZbZ1R7tYBb+KOVacdf6N+tydUPxJAt9T6mfBt+OdoJha6E",
-	"+26/txTgcBSkgFMHPCEXKMr4ggvJkozLhXspMKsfwQkI0b4xP/yiv0gH/gsJ2xF59/0PH8hVd+r4+Av9",
-	"e7stzvttY7zd8O53+txIYm+Ege/tOtb/0UiIPI6bNNXdk3btukMFVM2zuo+kyjee7Q2msh64HLN94HaA",
-	"sNEfpEYO70YuM7CZ/x8afHWJueq8ol/n8b87Qg/g0iBy0vVHVupgxnDp5hpXuILwx2AJ9/bZI/FD/2G1",
-	"Jy6+6L/cNxT2p0c4nlEnAA38TvTfyhL+ULeVsG7bWv2UpfP9TCu8lMPdsOPf5yALef4w/LNGRJDTu8s+",
-	"8Ac+QMfsUrg0Ik8SKC2kp4yzVMznQB2gftTchTjX3r7HWSzxOHGNt8ZFUfNeL03IX8XzPJaj2nlZ5Il5",
-	"eavh1ofedwb+Vgz8E+Fhq6nY7ZIj/uv2x/37E7KZi9A47qx0Hp1Ex7wUx9fPiQn9il+6/9GdABPdxl96",
-	"/1Nd75tatXYHOVfp9tPt/wUAAP//",
+	"7H1bc9s4svBfQfH7qmLXoWXlsntq7SfPJDOTrexMKvZuHtYpCyJbItYkwACgZW3K//1UN8CbBOri2M7M",
+	"VJ4sk7j2vRvd4JcoUUWpJEhropMvUck1L8CCpv/ObZUuP8AMf6dgEi1KK5SMTqKLDJjBt88Mk1UBWiRM",
+	"pExpJqxhkhcwiuJIYNOS2yyKI3wWnUTUKYojDZ8roSGNTqyuII5MkkHBcSK7LF1DLeQ8uruLowsteP72",
+	"Nb4MjGjx7cYRZ0oX3EYnkZD2r6+iuJ5CSAtz0NEdTqLBlEoaoI3/wNMP8LkCY/G/REkLkn7yssxFwhEK",
+	"x6VW0xyK//mPQZB86Uz4/zXCLPp/xy1wj91bc/ze9XKTrgNVu2mZMKzgOa4c0lF0F0c/KjnLRfLkC0oq",
+	"rUFaZiy3wGZKT0VqmG2XSqv7iZ6nIJ96eVZdg3xmmElUCYalikllGc9ztaBFqhI0Tc8OlGac6UpK0K4b",
+	"S0VKzUsNBveIHYicnhmWAzdwSJv7VdmfVCXTp9zbr4qZKskckyFf0bpoORdKveN6Dt+KNKcqXSJ9WqVY",
+	"jgupV/UPLpeebcyTLk4pVnC5rFdo2EyrgtmMFnkN8pRpsHrJ+Mwi7jNgH/D/ozP6PwOegkYagkTJ1KDk",
+	"cs9oF52m/dWuS5G7OPqn5JXNlBb/haemlxuei5RNgeuGwA8KYYyQ85hV8lqqhYwZ3JYoJZGkNNyoa0gP",
+	"Vzb88ePHo7PKZiAtLheCu27Es9t0qVUCxvBpDt9QYi4gz4+czGTTypIu8kvB10ISiEakVPzoOPmZue5I",
+	"e56mAofn+XuN0sMK1AkznhuIo7Lz6EvkhMm6dvyYKRQ0phUop8xkaiGZkO5/lgtjhZwTsa1rPP9ETf8D",
+	"iUXueg03IiHQ9leA4KosXCW85FORC7sM4AgVcQq3IZqNo2vhBFt/B0lZIYUkVcrXFxhHBRRKL6+mS+uW",
+	"sVXD1to6pN5bxf1vt5pPIQAIDYlb3JcIZFVg60JIUYj/QhRHBb91Pz8Flvta4O9pVfffA8VJpkTifvYh",
+	"dE6jmxjNnylog+CaKpUDl4RUYaHAbi02udZ8icvJxDzrQS1VFTJO09INiU1zNe8AzY/vXix2HMJYKHds",
+	"6h6s7nSWK25jJqQlkuAW5kqLBLVRvAWd9DaEzjfycwUV3I/tuLVQlNSLKACJYRyiuUQDt5Becbu+q9cw",
+	"41VuUUMwqRa4lxZC3MKRFQWEaD9tWHHtFWitdPDNTEhhsodeCm4VhZ3gFq5ueF45+NSkt1Gqvu30/Rd2",
+	"jQKUWoDVItk61j98s7vYORBbO7x3rZBaGhG6tjtjuW6xtxtEyEpdh/BkwQWK2wk7QJGcOoAfMnBkaE4Z",
+	"ZzWKvKWrIVE6Nd0XTnIvhM1IsM8E5KlhU8gdzmqp5OeKYpLOOVhcaakrCSlilosc0qCYIgyuL/6DZyg0",
+	"vlk9JKtkDsYwjyGWqTx1Bi/xmLgB/6pPTQOsv8K2Hokhxv0FuLZT4PZ+rEtW9W4+WWDydZpdU4j7U2wt",
+	"H9fFR4OPfeFHQ9b9Q1B8h2B4c2tBGq+SAmC6cqaa2ZMBVBlw13UFbJGBJBJxPsWCG4atS0hPGci0NVY6",
+	"cr3ROCs7XFugn3lwsz9r7uzB+9JD/BVAcT29eR/GtYtLbKEaioeQnKSYw5bWFLZYV4k+XFEHQhwE4hBE",
+	"+8seBO39OBFuk7xK4QrXIUIGztvUMDVj/j35yVY5t7jrX4kCYgaj+YgpCYYtMmU8GRl2DVAyFHhCzpkW",
+	"88y2LtiSkXxnSrqBnCKI2SITScamPLnG6Wf1VFB0japdyKXgt29d8+fj8Xhdt7WaZxMSP1Crt3KmsA+K",
+	"9i4deUWCU3gTFFXAX/GfDYbJCkX4hYTw+49WmoVRu5NZ18erG5NidIhQp98seDu2w/vtMn6rdcqeNJZ2",
+	"jfZNUG6t+8boCMcc3TtPZSRfa1rTUCptPSne8PyKJ0mlebLEHRVCvgM5t1l08nybzeqnD6GDzJa3BU7E",
+	"ZcgdE713/eX/AHYBINmYcZmy52hy1BHUtpthpioQLc9rBc/znHENbLyTIvcG2HZHyzWLuyveYcdm05Z3",
+	"tz1X4Ri2PDMVcEx/UYseuBaggXkvOD1hJaRHXKobTgbZLUdjKTqJmsch7WBVefW54tKKHAYi3RliQM2Y",
+	"7Uq3RFXSQsq48/OnFAvdCUdugKvKQBqesLHy/FQ4fnfXvLNpkpCjaKuY8RDtz76y+7iHzkGC2CSQ1uQN",
+	"9WjEDfHsKTmTzsqkvfz9/LdfmV+4CYqgOgi0bh3/9CP726u//C/zwSWWguUip1FWpBG9GIiPmIZrgz5F",
+	"NWA2WGHzcK/al26JkE9VZU+mOZfX2x1nGreZO4gJ9CheQyLCJiQ5HKHYwaogoHaDE+gflZyJ+Z6CnxxT",
+	"FMJoCQ+ArhDyCrjOl1dkhQo5v9LeeQs31mBUpZOBFhrSilTI1YwntueG98w8rm1VXjkeGMBpMAoilQR2",
+	"UHuOMSM3RDKlmamSBIwRN3CV8fxGyPkoJGYWXBdVOQyRkMPzgZTaY7ta8Vd4TZsDMI/nQXXssjXSdxGa",
+	"3dWRD66GInXKgX1dYKR+88NmRRwtlL7OFU/7KxmQFPWkK4AQKKPbgUKgOCcBcz9GBXGVcJkKdJ+G+LTK",
+	"rbjhWgQjK7YEpmS+HDGLPmahUsid0eLFu5ox7iMn/1FC2nzJDrpDsov3bw5PGa2u5S86X0KlJ1MoQaaA",
+	"+gL0EQ2KXVwY5mdV2kryZ6hFhM0KsC7gsR4vNeB07Q7MYMS84OOdo6v3FSgIuY480VymqohZUnCgYPLn",
+	"ItnxcOAcuE6y85InsMlT2GyAdyLkwTlq/7hPP2j0uL1fiTB8ZZXn7ljIHcuvg4fG2CApBkZocUCGmNnJ",
+	"Hf/RNV2LDe8WR6j7TJdhs42MHDIT/cE0sxm3zHdrYy+nDIrSLtH35cyAvgFN9Kwqy3h78iaUDGoSke4V",
+	"MdkY9yj47RUyVZ5DPtxCo+CHDUNsIv+Bk584Ul23chPqWv/zzkdS9fZDw47x4r19MjFIbwTCHa/pQC6x",
+	"PhDhIqpCzn3OAP5yUszjlxA5CgsQJ5C3RpN6cptkFPLxlakZeWPnDs93495bw1fn1LKjnbb1+li3C6om",
+	"Qm4XlSvbaKHRYK5HMSsU2Ce3VQqu99nj3h5bNsKgJ1biFTm1Tg6fhkTejzT2fUyv/fiuT4xjVAB8Skkp",
+	"BXBpmFQsF4Wwo6FY1z48+nWT/S74+Rvw2FczzDZeGSTC93weCjbVFuVORq5j/qoouF6GTF0Jt/YqqbRx",
+	"rtOA0h1wV90K+oMM7ua8llX1gZlnRpQQ3EclUiXDR/m9bayR8pk/2+CGTX5+c8GOffR6QvkWhgkbN4pW",
+	"WMMc+BmBP2aepmLmSJLidDXSmaI5AmGF7ybQ79kE2s2+eUrzBT2YK8LXAAQJqQhD70EJf2rXodWwYHZk",
+	"exV2N3Bo1+CZYdiEHUgloQ5kxIEwxmEQ9N/AktqwJd+i2ZMtYcWXitGTCm/lK6ymDUuqm/g1nda6dYZq",
+	"VjJuro8t5Pnavodk65CZ1YVNH/l9Kttsbz25RfXPMt3fotobU2vxJHwaWtMF5Pn9AmxtItBq9h/vpBIj",
+	"MTIl/cFUJ6/uZBykyeEcoscO6K1o5T9q8soGVKM+CuRQ3kMN3icLYXe3nRtLxzPBbLGzstTqVhTcwonP",
+	"UoKUccsKZSxTMgHGWSFkZWH3TLJBJedzhPfLQaFc/J0tU0LLOfbZLRrqZaGfpSe5BrF+Lzeuj+RVJvfJ",
+	"NM7IMVaVhiS/kPNTJoHsGWzjhP/+mFjPKFY4IrfELaadu04tVm1yjwBDxqs/PRS1/UVxRZ/ORpZswW+b",
+	"APZ4HG8LaH8VYtt8jFc0UZ2csQXlfWxvQXC6zt0GEg0DppbPlXdNRuzcwzFfsgw0nCBWNSD4fFZm4OjY",
+	"S5StYFg/4aOncb2+wY29E8Z+re/nV7CNuWiowYU4RHYUBE8LgTtYaEFaQgOvDYFeOksLros6bWown3f9",
+	"sJ8KO4DrXIBmc82lNc5wFKZOpUe5ZzMQ2mUnhU3Jb+TsuCUe+ETTGK2/mHGfRkWtJQAJcCZh4ZrHzJUq",
+	"kWw//EpPaS8rhR0kZRV78+QQV0tuclM0ladM2HpBJN5cWlie7mnLrORDB9GxJQTRGWRP/Nja3KhrvVRl",
+	"E1UAwX2igZegJ257uHtUxx5hdfEMHT5J5cuKcph1gCJyEhm6kubrXNdHz+5uDMrhqj9iuLoazsHwpCmX",
+	"E5S9l9UZwbHPwXKqB/K8p/QeIK9zK0Hsb/V6GzLo+D9tKvvWze3kApGEbZxV8jCvdia4+wegQmZaM3kD",
+	"5dbZ9KCtpwzTeovPuFERDZQ3Js72fNkO7Ptyp5ZPjYxc8Xu74iWoFTvRtGBhFnlPQdLyflSY7JyzFU5y",
+	"8ZHS4Mu67iCcW9LFT1uh0IZed3L3Vjb/EHFpnyX9jQLSHX7pWDb3hk/LrR87hwV98PhA8rAv0ttfu9Rw",
+	"wImiCoUUxh4VeYkKDG4huW9hFh2QJJUWdnmO+Kkj3Ggmn1U2C3ijkp29f1uXm05sJeFqNBpNDk/Y5MxX",
+	"wpJxcsJ+cNb2ZTUev0yoA/2EyYiRbWlOLiXZlOwA3aelzahylVpStfFhzMjWZAfrTs4hah+eXsqDn99c",
+	"kA2PT5zdckAiwpxuUFXeSriUrctEblbclvt0VOApzSXkPOBtHY4uyawn8EUnHngtQjJrS1fKKnzy0gpA",
+	"K6tsRVHSmdKs4EkmJBzlwLUPnXKBP0bs3M+dQpJzDQwtuCZ+ggvil7IbND6t/UFsjDSpDKRsuqyzaNjB",
+	"xfs3+H8nKaWS+KAOWV7KJBdAFrjG53WAl6yq2qSFIqbZPYSbhSeVvvGQmgnJ80vpxfuIvUF0M5LGTBjW",
+	"pHROhoqHJw7IuUhAOhPGXwZxVvIkg6MXo3EnOzNCqkRlA9rlSkbPR2PXQpUgeSmik+jlaDx6SarJZkT1",
+	"x45qiIF9GlgfU++UnB+VKs8Nq0pmFZt0ywMmLt7bhrrb6Levv8mUgUvZHDBR/JruVXBUa6oSAWhiNuNC",
+	"50vGE62M6ZEcEqeQlxJ4fVXAM8Mm3QjvZMRejF/VtroElqBNXJV0qiAKcIBsbkl4myIQExIU77yC9QXW",
+	"PyiXADRQ271fTXevcOWuL51Q/q1eyPFiPH7YuV09UqCk/Kx/SBE7FwC7OLKmY0MXub+LoxfjV+uE8avq",
+	"lAr60xskDerxyu0ktMBmx8ed+0eoy/PtXXoXD1Cnl9s7tdd2YI8Xf9veY/WaB1IZ9XGsBx5olBhmjQHk",
+	"coUFhGUJl/iQPCU+N209jIk+4djHnfqkeSiOU0tBladgLJsJbSw5rm5VAswJI/ZAkwARiUIIfWeS6VzP",
+	"gZVcW5+o6NZ1sH42TE+asyYkhOYwzSt016Zz+OOfH9Y1Tb0T6eMvNNXdBH3ISkszYj8purVk0rFZJqyS",
+	"VuQIKGEYmkAoZwwAIw3ZHiH1GfidMNbDpTa2/Z0+//ZX6HyuQC/bO3Qo2yPq3pnTqWzqlja5Uqom6fd5",
+	"qOog5E/2N+Vd8lLDjVCVYSWft/cFrSzNG2/dtXWili9frFs6nx5RdrTpGEHRgRvpFM3FPar887M/0l2j",
+	"n5zhRMzvThDRYnC11cg+U4QLeXox4w5w3KK4EO7uqFoa1Pz/CV0jr4f71O5Cv+edi6UeWlt1M8F2UlbP",
+	"H3bqoatPiP3jWqj+3ulrvAN9NbdcYYfnL3ciSHcZElHwi1020r2r5mHo3pFGrT7C1NvRZbXsd3K2jhL0",
+	"ifo1PW+Jukder0J3SGD7dPSkCH21vUdzd9bDQNpts1HU5OXkOWle59wMiQ5vO/SB/DPYAQiPn5CBnaQk",
+	"A8Pt88+OxPNMLTYzy5rREpqubXLcXFSIyr/kNglEKiYuuXDiz2ozLsmDJ1PQ+cUHtXVKlewu/Hd4yib+",
+	"8eRSajBVAeaUTVIlYcJ4bhTFD0zjC6tZ34GgW11wSsb9KdWlRGOoDUaEXDCXJPPoOs3n4jyxA7aRJSpa",
+	"UtrxsX7PKu3pmec9UnHMHCVS+SHR1p6q55ib69X7Pvdls2BQ5BcuU+dfcebDqN4IJBu4OQlNY3cDnfvH",
+	"XwvB6Sz3Urq7F2MGuYHuwaiTlD4t0lTzORjrQli2cx+pd9NGl/KiOd70F0zgamgMfwLbCQkyMauP7Viu",
+	"5JxuqeDyUk562fyTYMDEXD8Sl3auprtbv6b0IQ3N+raS8B17XYn2+1ZPe1uZD6DP6CIT3qXRljg9tR7U",
+	"MdTDLo/6pMwwi059SuKQ6fIDGHvRXH77SLJ6I1mQD/cHoImvR3Gz2/7NDA9uvYTooH+pSDAI9v7N66Oz",
+	"X3/71xk7+Mgtl3wKDCzj+Shmb//+49lb9mL84iWFxX7zFbOX8j2kZ1Ld8PYijjfoj3Or9OEJ+eSaF73b",
+	"Seqq3PfAtVHyUqbiBvQc8NXUX2+CdmwK0gi7ZLxQKDRq2E26d01MmiOX1csuDnzItDnMeGZYc5PMobP5",
+	"aWC0/OvO9clNzKTSBc+FQRtCrd2c0VyvcoC9x3Vg3G32UjpbzvZo2zBecm0PY2aURpZG2ANZjyP2avw3",
+	"n/PRqKBLmXHDZrDwKoS9WL3PI6RDfga7ei3KI7L12r0uAxzupFfscktrOPbjWd/1QC0kKF2tSjIXb3al",
+	"6gW3yOMUC+8R9ZOIjrauJahE3gmvQXYME9fpG3uojiYd/88QeH7KSHObYLEx0lxHPb77SaFYdHvFlpfk",
+	"06Wvr9ocdG7ssvjhPaSPde6mD4YfKJfPyZpLSg87eZn4zPhTIFc8RMmhl9LFG9rUPH4Nrr5xCjNF2QBL",
+	"cpy8JSqUHLGPzvWpE5supV/BpNZPk5hNXHYL/nLpLb3loB/VlBwYdy51KefiBmQnVYLiGw2c/dWS3i1z",
+	"CQH+inZhT1wmL46SqQWjBJL6dJDUzQRdXas0nXgzuC2dDvahbxwc+6E7nFtzKdXUciEhJd9xkYEGZqBJ",
+	"r3VOckD7+vuILzrfknhoV27lyuMnPkfYaMf7k25Pf3GnSoCwTOj904mY/Q2Eb3S64Amn72DOxG3jXPpQ",
+	"CrJl97piJWHQ13RJVZsNA9fkMVVcU98QoEuXE0TrHP0BT0GbpDgT199ZcGFlIene1bQtRHcVIIYdUPJb",
+	"Pz7gcNA9+1znXi4NuhoJ11pApzDIfdFCg42d5SnzJSk6n01AVUMnl9LVFlNZwTVAaVxD1Drnv5wdvfjL",
+	"X0Py0p14XfgalscQl92yraeWld2Cok3fnYk7RzeuhujPdgT7rU9Ue9mlG/ijlWnHX+jvxsPVD8SQLfU+",
+	"pnwb/myJEwpdCffdfm8pwOEoSAGnDnhCzlGU8TkXkiUZl3N3TXVW38AYEKJ9Y374c1IiHfh+me2IvPt+",
+	"bYxcdaeOj7/Q37tNcd5vG+Pthne/0+faIfZaGPjermP9lbsQeRw3x1T7H9q14w4lUDXfdHgkVb72zYjg",
+	"UdYDJ/i2X1cYIGz0B6lqyLuRiwxs5j8PVt8idN35hFN9jv/dEXoAlwaRk65eCFMHM4aTgVe4wpUYPAZL",
+	"uIt3H4kf+rf6PnHyRf/a6KGwf53bnPqG34n+W1nCH+pCJdatkazvUXe+n2mFl3K4G3b8+xxkIc8fhn9W",
+	"iAhy+uiHD/yBD9AxuxDuGJEnCZQW0lPGWSpmM6ByY99q5kKcKx9ewl4s8ThxtenGRVHzXnVWyF/F9TyW",
+	"o9q5QOiJeXmj4daH3ncG/lYM/BPhYaOp2K27JP7rVlz++xOymYvQOO6sdB6dRMe8FMc3z4kJ/Yhful9Z",
+	"FmCiu/hL7zPJvSe1au02cq7S3ae7/wsAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -214,7 +214,7 @@ func TestStudyLifecycle(t *testing.T) {
 		e.tell(tr.Id, `{"state":"complete","value":0.9}`, http.StatusOK)
 		e.ask("mnist-speed")
 
-		var list openapi.StudyList
+		var list openapi.StudyPage
 		e.mustDo("GET", "/api/v1/studies", "", http.StatusOK, &list)
 		if len(list.Items) != 1 {
 			t.Fatalf("list has %d studies", len(list.Items))
@@ -281,7 +281,7 @@ func TestCreateStudyRejectsBadInput(t *testing.T) {
 			}
 		})
 	}
-	var list openapi.StudyList
+	var list openapi.StudyPage
 	e.mustDo("GET", "/api/v1/studies", "", http.StatusOK, &list)
 	if len(list.Items) != 0 {
 		t.Errorf("rejected requests left %d studies behind", len(list.Items))
@@ -767,4 +767,89 @@ func TestSeededStudiesRepeatThemselves(t *testing.T) {
 	if first := fmt.Sprint(e.ask("unseeded").Params); first == got[0][0] {
 		t.Errorf("an unseeded study repeated the seeded one's first proposal %s", first)
 	}
+}
+
+// TestListStudiesPaged: GET /studies pages like trials, and its items
+// leave out what makes a study large: thirty studies of ~50 KB each list in
+// a few KB.
+func TestListStudiesPaged(t *testing.T) {
+	onEveryStore(t, func(t *testing.T, b backend) {
+		e := newEnvOn(t, b.open(t))
+		choices := make([]string, 1000)
+		for i := range choices {
+			choices[i] = fmt.Sprintf("%q", fmt.Sprintf("choice-%030d", i))
+		}
+		space := `{"big": {"type": "categorical", "choices": [` + strings.Join(choices, ",") + `]}}`
+		options := `{"notes": "` + strings.Repeat("x", 10000) + `"}`
+		var want []int64
+		for i := range 30 {
+			var s openapi.Study
+			e.mustDo("POST", "/api/v1/studies", fmt.Sprintf(`{"name": "big-%02d", "objective": {"metric": "loss"}, "search_space": %s,
+				"workload": {"type": "my-script", "options": %s}}`, i, space, options), http.StatusCreated, &s)
+			want = append(want, s.Id)
+		}
+
+		// One page of all thirty stays small, and says none follow.
+		resp, err := http.Get(e.url + "/api/v1/studies?limit=1000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /studies = %d, %v", resp.StatusCode, err)
+		}
+		if len(raw) > 30<<10 {
+			t.Errorf("a listing of 30 studies is %d bytes, want under 30 KB", len(raw))
+		}
+		for _, large := range []string{"choice-", "search_space", "xxxxxxxx", "options"} {
+			if strings.Contains(string(raw), large) {
+				t.Errorf("the listing holds %q", large)
+			}
+		}
+		var all openapi.StudyPage
+		if err := json.Unmarshal(raw, &all); err != nil {
+			t.Fatal(err)
+		}
+		if len(all.Items) != 30 || all.NextCursor != nil {
+			t.Fatalf("one page of limit 1000: %d studies, next_cursor %v", len(all.Items), all.NextCursor)
+		}
+		first := all.Items[0]
+		if first.ParamCount != 1 || first.WorkloadType == nil || *first.WorkloadType != "my-script" || first.SamplerType != "tpe" || first.Objective.Metric != "loss" {
+			t.Errorf("summary = %+v", first)
+		}
+
+		// Pages of 7 follow each other to the end, oldest first.
+		var got []int64
+		cursor := ""
+		for pages := 0; ; pages++ {
+			if pages > 10 {
+				t.Fatalf("paging never ends: %v", got)
+			}
+			var page openapi.StudyPage
+			path := "/api/v1/studies?limit=7"
+			if cursor != "" {
+				path += "&cursor=" + cursor
+			}
+			e.mustDo("GET", path, "", http.StatusOK, &page)
+			if len(page.Items) > 7 {
+				t.Fatalf("a page of limit 7 has %d studies", len(page.Items))
+			}
+			for _, s := range page.Items {
+				got = append(got, s.Id)
+			}
+			if page.NextCursor == nil {
+				break
+			}
+			cursor = *page.NextCursor
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("pages listed %v, want %v", got, want)
+		}
+		for _, bad := range []string{"?cursor=abc", "?cursor=-1", "?limit=0", "?limit=1001", "?limit=x"} {
+			if got := e.do("GET", "/api/v1/studies"+bad, "", nil); got != http.StatusBadRequest && got != http.StatusUnprocessableEntity {
+				t.Errorf("GET /studies%s = %d, want 400 or 422", bad, got)
+			}
+		}
+	})
 }

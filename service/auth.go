@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -50,9 +51,16 @@ func CallerFrom(ctx context.Context) (Caller, bool) {
 // the store a write per request.
 const touchEvery = time.Minute
 
+// trialGetter reads the trial a runner token works on, to learn who holds
+// it.
+type trialGetter interface {
+	GetTrial(ctx context.Context, id int64) (*trials.Trial, error)
+}
+
 // authenticator checks bearer tokens and the scope table on /api/v1.
 type authenticator struct {
 	tokens TokenStore
+	trials trialGetter
 	now    func() time.Time
 	// ops maps echo's method and route to the spec's operationId.
 	ops map[string]string
@@ -61,8 +69,8 @@ type authenticator struct {
 	touched map[int64]time.Time
 }
 
-func newAuthenticator(tokens TokenStore, now func() time.Time, spec *openapi3.T) *authenticator {
-	a := &authenticator{tokens: tokens, now: now, ops: map[string]string{}, touched: map[int64]time.Time{}}
+func newAuthenticator(tokens TokenStore, store trialGetter, now func() time.Time, spec *openapi3.T) *authenticator {
+	a := &authenticator{tokens: tokens, trials: store, now: now, ops: map[string]string{}, touched: map[int64]time.Time{}}
 	for path, item := range spec.Paths.Map() {
 		for method, op := range item.Operations() {
 			a.ops[method+" "+echoPath(apiPrefix+path)] = operationID(op)
@@ -130,9 +138,15 @@ func (a *authenticator) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 				if err := requireLease(c); err != nil {
 					return err
 				}
+				if err := a.requireHolder(c, tok.Name); err != nil {
+					return err
+				}
 			}
 		}
 		ctx := context.WithValue(req.Context(), callerKey{}, Caller{TokenID: tok.ID, Name: tok.Name, Scopes: tok.Scopes})
+		// The stores record the token's name on what this request creates
+		// or finishes.
+		ctx = trials.WithActor(ctx, tok.Name)
 		c.SetRequest(req.WithContext(ctx))
 		return next(c)
 	}
@@ -162,6 +176,31 @@ func requireLease(c echo.Context) error {
 	if peek.Lease == nil {
 		return echo.NewHTTPError(http.StatusForbidden,
 			`a runner token must present the trial's lease token ("lease", from the lease grant): it may only touch the trials it holds`)
+	}
+	return nil
+}
+
+// requireHolder refuses a runner token's work on a trial whose current
+// lease another token was granted. Lease tokens are small, growing
+// numbers, shown in trial listings: only who was granted the lease makes a
+// runner the holder. A trial nobody holds (waiting again, or written
+// before holders were recorded) is left to the lease check; an unknown
+// one to the handler's 404.
+func (a *authenticator) requireHolder(c echo.Context, name string) error {
+	id, err := strconv.ParseInt(c.Param("trial"), 10, 64)
+	if err != nil {
+		return nil // the handler refuses the path
+	}
+	t, err := a.trials.GetTrial(c.Request().Context(), id)
+	if errors.Is(err, trials.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("authorizing: %w", err)
+	}
+	if t.HeldBy != "" && t.HeldBy != name {
+		return echo.NewHTTPError(http.StatusForbidden,
+			fmt.Sprintf("trial %d is held by another token's lease: a runner token may only touch the trials it holds", id))
 	}
 	return nil
 }

@@ -312,3 +312,95 @@ func TestAuthIsNotOptional(t *testing.T) {
 		t.Fatal("a server with neither Tokens nor Insecure was built")
 	}
 }
+
+// TestCreatedAndFinishedBy: studies and trials name the token that created
+// them, trials the one that finished them, through the API.
+func TestCreatedAndFinishedBy(t *testing.T) {
+	onEveryStore(t, func(t *testing.T, b backend) {
+		e := newAuthEnv(t, b, "")
+		_, write := e.token("alice", "", auth.Write)
+		_, run := e.token("gpu-box", "", auth.Runner)
+		var st openapi.Study
+		mustDecode(t, e.mustCall(write, "POST", "/api/v1/studies", fmt.Sprintf(authStudy, "s"), http.StatusCreated), &st)
+		if st.CreatedBy != "alice" {
+			t.Errorf("study created_by %q, want alice", st.CreatedBy)
+		}
+		mustDecode(t, e.mustCall(run, "GET", "/api/v1/studies/s", "", http.StatusOK), &st)
+		if st.CreatedBy != "alice" {
+			t.Errorf("study read back: created_by %q, want alice", st.CreatedBy)
+		}
+
+		// Enqueued by alice, leased and told by the runner.
+		e.mustCall(write, "POST", "/api/v1/studies/s/trials", `{"params": {"x": 0.5}}`, http.StatusCreated)
+		lease := `{"runner": {"id": "r1", "workloads": ["my-script"]}, "wait_seconds": 0}`
+		var g openapi.LeaseGrant
+		mustDecode(t, e.mustCall(run, "POST", "/api/v1/leases", lease, http.StatusOK), &g)
+		var tr openapi.Trial
+		mustDecode(t, e.mustCall(run, "POST", fmt.Sprintf("/api/v1/trials/%d/tell", g.Trial.Id),
+			fmt.Sprintf(`{"state": "complete", "value": 0.4, "lease": %d}`, g.Lease), http.StatusOK), &tr)
+		if tr.CreatedBy != "alice" || tr.FinishedBy != "gpu-box" {
+			t.Errorf("leased trial: created_by %q, finished_by %q; want alice, gpu-box", tr.CreatedBy, tr.FinishedBy)
+		}
+		// A lease that needs a new trial creates it as the runner.
+		mustDecode(t, e.mustCall(run, "POST", "/api/v1/leases", lease, http.StatusOK), &g)
+		if g.Trial.CreatedBy != "gpu-box" || g.Trial.FinishedBy != "" {
+			t.Errorf("new leased trial: created_by %q, finished_by %q; want gpu-box and none", g.Trial.CreatedBy, g.Trial.FinishedBy)
+		}
+		// An ask/tell client signs both ends.
+		mustDecode(t, e.mustCall(write, "POST", "/api/v1/studies/s/ask", "{}", http.StatusCreated), &tr)
+		mustDecode(t, e.mustCall(write, "POST", fmt.Sprintf("/api/v1/trials/%d/tell", tr.Id), `{"state": "failed", "error": "no"}`, http.StatusOK), &tr)
+		if tr.CreatedBy != "alice" || tr.FinishedBy != "alice" {
+			t.Errorf("asked trial: created_by %q, finished_by %q; want alice twice", tr.CreatedBy, tr.FinishedBy)
+		}
+		mustDecode(t, e.mustCall(run, "GET", fmt.Sprintf("/api/v1/trials/%d", tr.Id), "", http.StatusOK), &tr)
+		if tr.FinishedBy != "alice" {
+			t.Errorf("asked trial read back: finished_by %q, want alice", tr.FinishedBy)
+		}
+	})
+}
+
+func mustDecode(t *testing.T, raw string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(raw), v); err != nil {
+		t.Fatalf("decode %s: %v", raw, err)
+	}
+}
+
+// TestRunnerTouchesOnlyItsTrials: lease tokens are small numbers anyone who
+// reads the study sees, so a runner token presenting another runner's
+// lease is still refused; the holder is not.
+func TestRunnerTouchesOnlyItsTrials(t *testing.T) {
+	onEveryStore(t, func(t *testing.T, b backend) {
+		e := newAuthEnv(t, b, "")
+		_, write := e.token("alice", "", auth.Write)
+		_, gpuA := e.token("gpu-a", "", auth.Runner)
+		_, gpuB := e.token("gpu-b", "", auth.Runner)
+		e.mustCall(write, "POST", "/api/v1/studies", fmt.Sprintf(authStudy, "s"), http.StatusCreated)
+		lease := `{"runner": {"id": "a", "workloads": ["my-script"]}, "wait_seconds": 0}`
+		var g openapi.LeaseGrant
+		mustDecode(t, e.mustCall(gpuA, "POST", "/api/v1/leases", lease, http.StatusOK), &g)
+		tp := fmt.Sprintf("/api/v1/trials/%d", g.Trial.Id)
+		for _, op := range []struct{ path, body string }{
+			{"/heartbeat", fmt.Sprintf(`{"lease": %d}`, g.Lease)},
+			{"/report", fmt.Sprintf(`{"step": 0, "value": 0.5, "lease": %d}`, g.Lease)},
+			{"/tell", fmt.Sprintf(`{"state": "complete", "value": 0.1, "lease": %d}`, g.Lease)},
+		} {
+			raw := e.mustCall(gpuB, "POST", tp+op.path, op.body, http.StatusForbidden)
+			if !strings.Contains(raw, "held by another token") || strings.Contains(raw, "gpu-a") {
+				t.Errorf("gpu-b %s: %s", op.path, raw)
+			}
+		}
+		e.mustCall(gpuA, "POST", tp+"/heartbeat", fmt.Sprintf(`{"lease": %d}`, g.Lease), http.StatusOK)
+		var tr openapi.Trial
+		mustDecode(t, e.mustCall(gpuA, "POST", tp+"/tell", fmt.Sprintf(`{"state": "complete", "value": 0.4, "lease": %d}`, g.Lease), http.StatusOK), &tr)
+		if tr.Value == nil || *tr.Value != 0.4 || tr.FinishedBy != "gpu-a" {
+			t.Errorf("told trial = %+v", tr)
+		}
+		// The holder's retried tell is still answered; another runner's is not.
+		e.mustCall(gpuA, "POST", tp+"/tell", fmt.Sprintf(`{"state": "complete", "value": 0.4, "lease": %d}`, g.Lease), http.StatusOK)
+		e.mustCall(gpuB, "POST", tp+"/tell", fmt.Sprintf(`{"state": "complete", "value": 0.4, "lease": %d}`, g.Lease), http.StatusForbidden)
+		if strings.Contains(e.mustCall(gpuA, "GET", tp, "", http.StatusOK), "held_by") {
+			t.Error("a trial shows who holds it")
+		}
+	})
+}

@@ -117,6 +117,7 @@ func studyToAPI(sum *trials.StudySummary) openapi.Study {
 		LeaseSeconds: s.LeaseSeconds,
 		State:        openapi.StudyState(s.State),
 		CreatedAt:    s.CreatedAt,
+		CreatedBy:    s.CreatedBy,
 		Counts: openapi.TrialCounts{
 			Waiting:  sum.Counts[trials.TrialWaiting],
 			Running:  sum.Counts[trials.TrialRunning],
@@ -142,6 +143,41 @@ func studyToAPI(sum *trials.StudySummary) openapi.Study {
 	return out
 }
 
+// studySummaryToAPI is a study as GET /studies lists it: its counts and
+// best value, without the parts that can be large (the search space, the
+// sampler's, pruner's and workload's options), so that a page of studies
+// stays small however large each study is.
+func studySummaryToAPI(sum *trials.StudySummary) openapi.StudySummary {
+	s := &sum.Study
+	out := openapi.StudySummary{
+		Id:          s.ID,
+		Name:        s.Name,
+		Objective:   openapi.Objective{Metric: s.Objective.Metric, Direction: ptr(openapi.Direction(s.Objective.Direction))},
+		SamplerType: s.Sampler.Type,
+		PrunerType:  s.Pruner.Type,
+		ParamCount:  len(s.SearchSpace),
+		MaxTrials:   s.MaxTrials,
+		MaxParallel: s.MaxParallel,
+		State:       openapi.StudyState(s.State),
+		CreatedAt:   s.CreatedAt,
+		CreatedBy:   s.CreatedBy,
+		Counts: openapi.TrialCounts{
+			Waiting:  sum.Counts[trials.TrialWaiting],
+			Running:  sum.Counts[trials.TrialRunning],
+			Complete: sum.Counts[trials.TrialComplete],
+			Pruned:   sum.Counts[trials.TrialPruned],
+			Failed:   sum.Counts[trials.TrialFailed],
+		},
+		BestValue:      sum.BestValue,
+		BestTrialId:    sum.BestTrialID,
+		RunningRunners: sum.RunningRunners,
+	}
+	if s.Workload != nil {
+		out.WorkloadType = ptr(s.Workload.Type)
+	}
+	return out
+}
+
 func trialToAPI(t *trials.Trial) openapi.Trial {
 	out := openapi.Trial{
 		Id:                 t.ID,
@@ -161,6 +197,8 @@ func trialToAPI(t *trials.Trial) openapi.Trial {
 		FinishedAt:         t.FinishedAt,
 		Error:              t.Error,
 		Device:             t.Device,
+		CreatedBy:          t.CreatedBy,
+		FinishedBy:         t.FinishedBy,
 	}
 	if out.Params == nil {
 		out.Params = openapi.Params{}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tune-dev/tune/auth"
 	"github.com/tune-dev/tune/service"
 	"github.com/tune-dev/tune/sql/sqlite"
 	"github.com/tune-dev/tune/tuner"
@@ -40,11 +41,26 @@ var seedRequests = []struct{ method, path, body string }{
 	{"POST", "/api/v1/trials/{trial}/tell", `{"state": "failed", "error": "boom"}`},
 	{"POST", "/api/v1/leases", `{"runner": {"id": "r", "host": "h", "devices": [{"kind": "cpu", "name": "cpu"}], "workloads": ["exec"]}, "wait_seconds": 0}`},
 	{"DELETE", "/api/v1/studies/other", ""},
+	{"GET", "/api/v1/tokens", ""},
+	{"POST", "/api/v1/tokens", `{"name": "ci", "scopes": ["read", "runner"], "expires_at": "2099-01-01T00:00:00Z"}`},
+	{"DELETE", "/api/v1/tokens/{victim}", ""},
+}
+
+// fuzzTarget is the server the fuzzers aim at, and the secrets of its
+// tokens when it has them.
+type fuzzTarget struct {
+	h      http.Handler
+	trial  int64
+	victim int64 // a token that DELETE /tokens/{victim} may revoke
+	// secrets by scope (admin, write, read, runner); nil on an insecure
+	// server.
+	secrets map[auth.Scope]string
 }
 
 // fuzzServer is a real service on the embedded store (fast to create, no
-// database server) with one study, "fuzz", and a trial to aim at.
-func fuzzServer(tb testing.TB) (http.Handler, int64) {
+// database server) with one study, "fuzz", and a trial to aim at. With
+// withTokens it authenticates, and has a token of each scope.
+func fuzzServer(tb testing.TB, withTokens bool) *fuzzTarget {
 	tb.Helper()
 	store, err := sqlite.Open(tb.Context(), filepath.Join(tb.TempDir(), "tune.db"))
 	if err != nil {
@@ -54,26 +70,64 @@ func fuzzServer(tb testing.TB) (http.Handler, int64) {
 	if err := store.Migrate(tb.Context()); err != nil {
 		tb.Fatal(err)
 	}
-	srv, err := service.New(service.Config{Store: store, Tuner: tuner.New(store), ReapInterval: -1, Insecure: true,
-		MaxLeaseWait: time.Millisecond, RateLimit: service.RateLimit{Rate: -1}})
+	cfg := service.Config{Store: store, Tuner: tuner.New(store), ReapInterval: -1, Insecure: !withTokens,
+		MaxLeaseWait: time.Millisecond, RateLimit: service.RateLimit{Rate: -1}}
+	ft := &fuzzTarget{}
+	if withTokens {
+		cfg.Tokens = store
+		ft.secrets = map[auth.Scope]string{}
+		for _, scope := range []auth.Scope{auth.Read, auth.Write, auth.Runner, auth.Admin} {
+			secret, hash, err := auth.NewSecret()
+			if err != nil {
+				tb.Fatal(err)
+			}
+			tok, err := store.CreateToken(tb.Context(), auth.Token{Name: "fuzz-" + string(scope), Scopes: []auth.Scope{scope}, Hash: hash})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			ft.secrets[scope] = secret
+			if scope == auth.Read {
+				ft.victim = tok.ID
+			}
+		}
+	}
+	srv, err := service.New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(srv.Close)
-	h := srv.Handler()
-	send(tb, h, "POST", "/api/v1/studies", `{"name": "fuzz", "objective": {"metric": "m"}, "search_space": {"x": {"type": "float", "low": 0, "high": 1}}, "pruner": {"type": "median", "startup_trials": 0}}`)
+	ft.h = srv.Handler()
+	admin := ft.secrets[auth.Admin]
+	sendAs(tb, ft.h, admin, "POST", "/api/v1/studies", `{"name": "fuzz", "objective": {"metric": "m"}, "search_space": {"x": {"type": "float", "low": 0, "high": 1}}, "pruner": {"type": "median", "startup_trials": 0}}`)
 	var tr struct {
 		ID int64 `json:"id"`
 	}
-	json.Unmarshal(send(tb, h, "POST", "/api/v1/studies/fuzz/ask", `{}`).Body.Bytes(), &tr)
-	return h, tr.ID
+	json.Unmarshal(sendAs(tb, ft.h, admin, "POST", "/api/v1/studies/fuzz/ask", `{}`).Body.Bytes(), &tr)
+	ft.trial = tr.ID
+	return ft
+}
+
+// path fills a seed path's placeholders.
+func (ft *fuzzTarget) path(p string) string {
+	p = strings.ReplaceAll(p, "{trial}", fmt.Sprint(ft.trial))
+	return strings.ReplaceAll(p, "{victim}", fmt.Sprint(ft.victim))
 }
 
 func send(tb testing.TB, h http.Handler, method, path, body string) *httptest.ResponseRecorder {
 	tb.Helper()
+	return sendAs(tb, h, "", method, path, body)
+}
+
+// sendAs sends a request with secret as its bearer token (none when
+// empty).
+func sendAs(tb testing.TB, h http.Handler, secret, method, path, body string) *httptest.ResponseRecorder {
+	tb.Helper()
 	req := httptest.NewRequest(method, "http://127.0.0.1"+path, strings.NewReader(body))
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if secret != "" {
+		req.Header.Set("Authorization", "Bearer "+secret)
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
@@ -108,15 +162,15 @@ func FuzzAPI(f *testing.F) {
 	}
 	f.Add(uint8(0), "/api/v1/studies", strings.Repeat("[", 100))
 	f.Add(uint8(12), "/api/v1/trials/{trial}/report", `{"step": 1e400, "value": -0}`)
-	h, trial := fuzzServer(f)
+	ft := fuzzServer(f, false)
 	f.Fuzz(func(t *testing.T, op uint8, path, body string) {
 		r := seedRequests[int(op)%len(seedRequests)]
 		path = "/api/v1/" + strings.TrimPrefix(path, "/api/v1/")
-		path = strings.ReplaceAll(path, "{trial}", fmt.Sprint(trial))
+		path = ft.path(path)
 		if !validRequestTarget(path) {
 			return
 		}
-		rec := send(t, h, r.method, path, body)
+		rec := send(t, ft.h, r.method, path, body)
 		checkAnswer(t, r.method, path, body, rec)
 	})
 }
@@ -143,16 +197,30 @@ func TestHTTPFuzz(t *testing.T) {
 	if s := fuzzSeedFromEnv(); s != 0 {
 		seed = s
 	}
+	t.Run("insecure", func(t *testing.T) { httpFuzz(t, seed, fuzzServer(t, false)) })
+	// With tokens, most requests carry the admin token, so that they get
+	// past authentication to the decoders; the rest carry none, garbage,
+	// or a token of another scope.
+	t.Run("tokens", func(t *testing.T) { httpFuzz(t, seed, fuzzServer(t, true)) })
+}
+
+// garbageAuth are Authorization headers no server should choke on.
+var garbageAuth = []string{
+	"", "Bearer", "Bearer ", "bearer tune_", "Basic dXNlcjpwYXNz", "Bearer tune_" + strings.Repeat("A", 43),
+	"Bearer tune_\xff\xfe", "Bearer " + strings.Repeat("t", 8000), "Bearer tune_AAA, Bearer tune_BBB", "Token abc",
+	"Bearer \u202etune_", "Bearer tune_" + strings.Repeat("%", 43),
+}
+
+func httpFuzz(t *testing.T, seed uint64, ft *fuzzTarget) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	h, trial := fuzzServer(t)
-	ts := httptest.NewServer(h)
+	ts := httptest.NewServer(ft.h)
 	t.Cleanup(ts.Close)
 	const n = 3000
 	codes := map[int]int{}
 	defer func() { t.Logf("answers by status: %v", codes) }()
 	for i := range n {
 		r := seedRequests[rng.IntN(len(seedRequests))]
-		path := strings.ReplaceAll(r.path, "{trial}", fmt.Sprint(trial))
+		path := ft.path(r.path)
 		body := r.body
 		if body != "" {
 			body = mutateJSON(rng, body)
@@ -167,6 +235,20 @@ func TestHTTPFuzz(t *testing.T) {
 		if body != "" {
 			req.Header.Set("Content-Type", "application/json")
 		}
+		authz := ""
+		if ft.secrets != nil {
+			switch k := rng.IntN(10); {
+			case k < 6:
+				authz = "Bearer " + ft.secrets[auth.Admin]
+			case k < 8:
+				authz = "Bearer " + ft.secrets[[]auth.Scope{auth.Read, auth.Write, auth.Runner}[rng.IntN(3)]]
+			default:
+				authz = garbageAuth[rng.IntN(len(garbageAuth))]
+			}
+			if authz != "" {
+				req.Header.Set("Authorization", authz)
+			}
+		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatalf("request %d: %v", i, err)
@@ -180,6 +262,16 @@ func TestHTTPFuzz(t *testing.T) {
 		if resp.StatusCode >= 400 && !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") {
 			t.Fatalf("request %d: %s %s = %d, not problem+json: %s", i, r.method, path, resp.StatusCode, raw)
 		}
+		// A secret never comes back in an answer (token creation aside,
+		// which shows the new one once).
+		for scope, secret := range ft.secrets {
+			if strings.Contains(string(raw), secret) {
+				t.Fatalf("request %d: %s %s echoed the %s token", i, r.method, path, scope)
+			}
+		}
+	}
+	if ft.secrets != nil && (codes[http.StatusUnauthorized] == 0 || codes[http.StatusForbidden] == 0) {
+		t.Errorf("with tokens, no request was refused as 401 and 403: %v", codes)
 	}
 }
 

@@ -68,18 +68,25 @@ func (c *trialsCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *trialsCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	sums, err := c.store.ListStudies(ctx)
-	if err != nil {
-		ch <- prometheus.NewInvalidMetric(trialsDesc, err)
-		return
-	}
 	byState := map[trials.TrialState]int{}
 	studies := map[trials.StudyState]int{trials.StudyRunning: 0, trials.StudyPaused: 0, trials.StudyDone: 0}
-	for _, s := range sums {
-		studies[s.State]++
-		for st, n := range s.Counts {
-			byState[st] += n
+	f := trials.StudyFilter{Limit: trials.MaxPageSize}
+	for {
+		sums, more, err := c.store.ListStudies(ctx, f)
+		if err != nil {
+			ch <- prometheus.NewInvalidMetric(trialsDesc, err)
+			return
 		}
+		for _, s := range sums {
+			studies[s.State]++
+			for st, n := range s.Counts {
+				byState[st] += n
+			}
+		}
+		if !more || len(sums) == 0 {
+			break
+		}
+		f.AfterID = sums[len(sums)-1].ID
 	}
 	for _, st := range trials.TrialStates {
 		ch <- prometheus.MustNewConstMetric(trialsDesc, prometheus.GaugeValue, float64(byState[st]), string(st))

@@ -154,7 +154,7 @@ func New(cfg Config) (*Server, error) {
 	// body) and the validator, which is where hostile nesting would cost.
 	api.Use(checkInput(cfg.Limits))
 	if cfg.Tokens != nil {
-		api.Use(newAuthenticator(cfg.Tokens, cfg.Now, spec).middleware)
+		api.Use(newAuthenticator(cfg.Tokens, cfg.Store, cfg.Now, spec).middleware)
 	}
 	api.Use(oapimiddleware.OapiRequestValidatorWithOptions(spec, &oapimiddleware.Options{
 		SilenceServersWarning: true,

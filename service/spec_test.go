@@ -33,3 +33,30 @@ func TestSpecIsValid(t *testing.T) {
 		}
 	}
 }
+
+// TestSpecDeclaresAuthAnswers: generated clients learn from the spec that
+// every operation takes a bearer token and may answer 401, 403 and 429.
+func TestSpecDeclaresAuthAnswers(t *testing.T) {
+	doc, err := openapi3.NewLoader().LoadFromData(openapi.SpecYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := doc.Components.SecuritySchemes["bearerAuth"]; s == nil || s.Value.Type != "http" || s.Value.Scheme != "bearer" {
+		t.Fatalf("no bearer security scheme: %+v", doc.Components.SecuritySchemes)
+	}
+	if len(doc.Security) != 1 || doc.Security[0]["bearerAuth"] == nil {
+		t.Errorf("the spec's default security is %v, want bearerAuth", doc.Security)
+	}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if op.Security != nil && len(*op.Security) == 0 {
+				t.Errorf("%s %s opts out of authentication", method, path)
+			}
+			for _, code := range []int{401, 403, 429} {
+				if op.Responses.Status(code) == nil {
+					t.Errorf("%s %s does not declare %d", method, path, code)
+				}
+			}
+		}
+	}
+}

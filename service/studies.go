@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"strconv"
 
 	"github.com/tune-dev/tune/openapi"
 	"github.com/tune-dev/tune/trials"
@@ -15,16 +16,32 @@ func (h *handlers) CreateStudy(ctx context.Context, req openapi.CreateStudyReque
 	return openapi.CreateStudy201JSONResponse(studyToAPI(&trials.StudySummary{Study: *created, Counts: map[trials.TrialState]int{}})), nil
 }
 
-func (h *handlers) ListStudies(ctx context.Context, _ openapi.ListStudiesRequestObject) (openapi.ListStudiesResponseObject, error) {
-	sums, err := h.store.ListStudies(ctx)
+func (h *handlers) ListStudies(ctx context.Context, req openapi.ListStudiesRequestObject) (openapi.ListStudiesResponseObject, error) {
+	f := trials.StudyFilter{Limit: defaultPageSize}
+	if req.Params.Limit != nil {
+		f.Limit = *req.Params.Limit
+	}
+	if c := req.Params.Cursor; c != nil && *c != "" {
+		// The cursor is the last study id of the previous page; it is
+		// opaque to clients but cheap to check.
+		id, err := strconv.ParseInt(*c, 10, 64)
+		if err != nil || id < 0 {
+			return nil, trials.Invalidf("cursor %q is not one this server returned; pass next_cursor from the previous page", *c)
+		}
+		f.AfterID = id
+	}
+	sums, more, err := h.store.ListStudies(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	out := openapi.StudyList{Items: make([]openapi.Study, len(sums))}
+	page := openapi.StudyPage{Items: make([]openapi.StudySummary, len(sums))}
 	for i := range sums {
-		out.Items[i] = studyToAPI(&sums[i])
+		page.Items[i] = studySummaryToAPI(&sums[i])
 	}
-	return openapi.ListStudies200JSONResponse(out), nil
+	if more && len(sums) > 0 {
+		page.NextCursor = ptr(strconv.FormatInt(sums[len(sums)-1].ID, 10))
+	}
+	return openapi.ListStudies200JSONResponse(page), nil
 }
 
 func (h *handlers) GetStudy(ctx context.Context, req openapi.GetStudyRequestObject) (openapi.GetStudyResponseObject, error) {

@@ -15,7 +15,19 @@ type TrialFilter struct {
 	Limit int
 }
 
-// Page sizes of Store.ListTrials.
+// StudyFilter selects a page of studies, ordered by id (creation order).
+type StudyFilter struct {
+	// AfterID starts the page after the study with that id; 0 starts at
+	// the first.
+	AfterID int64
+	// Limit is the page size; the store caps it (see PageSize).
+	Limit int
+}
+
+// PageSize is how many studies a page of f holds, as TrialFilter.PageSize.
+func (f StudyFilter) PageSize() int { return pageSize(f.Limit) }
+
+// Page sizes of Store.ListTrials and Store.ListStudies.
 const (
 	DefaultPageSize = 100
 	MaxPageSize     = 1000
@@ -23,11 +35,13 @@ const (
 
 // PageSize is how many trials a page of f holds: Limit, or DefaultPageSize
 // when Limit is 0 or less, and never more than MaxPageSize.
-func (f TrialFilter) PageSize() int {
-	if f.Limit <= 0 {
+func (f TrialFilter) PageSize() int { return pageSize(f.Limit) }
+
+func pageSize(limit int) int {
+	if limit <= 0 {
 		return DefaultPageSize
 	}
-	return min(f.Limit, MaxPageSize)
+	return min(limit, MaxPageSize)
 }
 
 // Validate refuses a filter on an unknown state. The error is KindInvalid.
@@ -42,7 +56,10 @@ func (f TrialFilter) Validate() error {
 // package's kinds: ErrNotFound for unknown ids, ErrConflict when the current
 // state forbids the change, ErrInvalid for arguments it cannot honour; any
 // other error is internal. Lease expiry is computed from the store's clock
-// (the database's), never a caller's.
+// (the database's), never a caller's. Writes that create a study or trial
+// record Actor(ctx) as its CreatedBy, and those that finish a trial as its
+// FinishedBy (ReaperExpired: ReaperActor); claiming a waiting trial keeps
+// the CreatedBy of whoever enqueued it.
 type Store interface {
 	// CreateStudy stores a validated study and returns it with its id,
 	// state and creation time. A duplicate name is ErrConflict.
@@ -51,9 +68,9 @@ type Store interface {
 	GetStudy(ctx context.Context, id int64) (*Study, error)
 	// GetStudyByName finds a study by its unique name.
 	GetStudyByName(ctx context.Context, name string) (*Study, error)
-	// ListStudies returns every study with its counts and best value, oldest
-	// first.
-	ListStudies(ctx context.Context) ([]StudySummary, error)
+	// ListStudies returns a page of studies with their counts and best
+	// value, oldest first, and whether more follow.
+	ListStudies(ctx context.Context, f StudyFilter) ([]StudySummary, bool, error)
 	// SummarizeStudy returns one study with its counts and best value.
 	SummarizeStudy(ctx context.Context, id int64) (*StudySummary, error)
 	// SetStudyState pauses, resumes or stops a study.

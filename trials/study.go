@@ -110,6 +110,8 @@ type Study struct {
 	LeaseSeconds int        `json:"lease_seconds"`
 	State        StudyState `json:"state"`
 	CreatedAt    time.Time  `json:"created_at"`
+	// CreatedBy names the token that created the study (see Actor).
+	CreatedBy string `json:"created_by"`
 }
 
 // DefaultLeaseSeconds is a lease's length when the study names none.

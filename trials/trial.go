@@ -74,6 +74,16 @@ type Trial struct {
 	// SystemAttrs is bookkeeping that samplers and pruners keep per trial
 	// (successive halving records its rungs here).
 	SystemAttrs map[string]string `json:"system_attrs,omitempty"`
+	// CreatedBy names the token that created the trial (an enqueue, an
+	// ask, a lease that needed a new trial, a record); FinishedBy the one
+	// that told its outcome, or ReaperActor when a lost lease failed it.
+	// Both are "" where nobody was authenticated. See Actor.
+	CreatedBy  string `json:"created_by"`
+	FinishedBy string `json:"finished_by"`
+	// HeldBy names the token that was granted the trial's current lease
+	// (ClaimWaiting, CreateRunning), "" when none: the service lets a
+	// runner token work only on the trials it holds. Not shown to clients.
+	HeldBy string `json:"-"`
 	// UpdatedAt is the database time of the trial's last change.
 	UpdatedAt time.Time `json:"updated_at"`
 }

@@ -37,6 +37,8 @@ type site struct {
 	t     *testing.T
 	url   string
 	dbURL string
+	// token is the bearer secret call sends, on a server with tokens.
+	token string
 }
 
 func newSite(t *testing.T) *site {
@@ -64,6 +66,9 @@ func (s *site) call(method, path, body string, want int, out any) {
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -113,6 +118,17 @@ type browser struct {
 
 	mu       sync.Mutex
 	messages []chromedp.ConsoleMessage
+	// expected are console errors a test provokes on purpose (the
+	// browser logs every refused request), by a fragment of their text.
+	expected []string
+}
+
+// expectConsoleError keeps console errors containing fragment from failing
+// the test.
+func (b *browser) expectConsoleError(fragment string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.expected = append(b.expected, fragment)
 }
 
 func newBrowser(t *testing.T) *browser {
@@ -165,9 +181,17 @@ func newBrowser(t *testing.T) *browser {
 func (b *browser) checkConsole() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	expected := func(m chromedp.ConsoleMessage) bool {
+		for _, f := range b.expected {
+			if strings.Contains(m.String(), f) {
+				return true
+			}
+		}
+		return false
+	}
 	for _, m := range b.messages {
-		switch m.Type {
-		case chromedp.ConsoleError, chromedp.ConsoleException:
+		switch {
+		case (m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException) && !expected(m):
 			b.t.Errorf("browser console: %s (%s:%d)", m, m.URL, m.Line)
 		default:
 			b.t.Logf("browser console: %s", m)

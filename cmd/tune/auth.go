@@ -129,8 +129,8 @@ type serveAuthOptions struct {
 }
 
 func addServeAuthFlags(f *pflag.FlagSet, o *serveAuthOptions) {
-	f.BoolVar(&o.insecure, "insecure", false, "serve the API without tokens: anyone who can reach it may run commands on your runners; refused unless --addr is a loopback address")
-	f.StringVar(&o.metricsToken, "metrics-token", "", "bearer token /metrics asks for, else $TUNE_METRICS_TOKEN; /metrics is open without one")
+	bind(f, "insecure", &o.insecure)
+	bind(f, "metrics-token", &o.metricsToken)
 }
 
 // firstTokenStore is what serving with tokens needs of a store.
@@ -144,11 +144,7 @@ type firstTokenStore interface {
 // creating the first admin token when the store has none and writing it to
 // dataDir/token (0600).
 func serveAuth(ctx context.Context, o serveAuthOptions, addr string, store any, dataDir string, log *slog.Logger) (service.Config, error) {
-	metrics := o.metricsToken
-	if metrics == "" {
-		metrics = os.Getenv("TUNE_METRICS_TOKEN")
-	}
-	cfg := service.Config{MetricsToken: metrics}
+	cfg := service.Config{MetricsToken: o.metricsToken}
 	if o.insecure {
 		host, _, err := net.SplitHostPort(addr)
 		if err != nil || !loopbackHost(host) {

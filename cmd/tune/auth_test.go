@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/spf13/cobra"
+
 	"github.com/tune-dev/tune/auth"
 )
 
@@ -195,11 +197,43 @@ func TestTokenNeverInHelp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	metricsSecret, _, err := auth.NewSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv(tokenEnv, secret)
-	for _, args := range [][]string{{"--help"}, {"study", "list", "--help"}, {"runner", "--help"}, {"serve", "--help"}} {
+	t.Setenv("TUNE_METRICS_TOKEN", metricsSecret)
+	for _, args := range [][]string{{"--help"}, {"study", "list", "--help"}, {"runner", "--help"}, {"serve", "--help"},
+		{"demo", "--help"}, {"token", "--help"}, {"token", "create", "--help"}, {"health", "--help"}} {
 		out, _, err := cli{t: t}.run(nil, args...)
-		if err != nil || strings.Contains(out, secret) {
-			t.Errorf("tune %s printed the token (%v):\n%s", strings.Join(args, " "), err, out)
+		if err != nil || strings.Contains(out, secret) || strings.Contains(out, metricsSecret) {
+			t.Errorf("tune %s printed a token (%v):\n%s", strings.Join(args, " "), err, out)
 		}
+	}
+}
+
+// TestMetricsTokenSetting: --metrics-token is a setting like the others,
+// the flag before TUNE_METRICS_TOKEN.
+func TestMetricsTokenSetting(t *testing.T) {
+	resolve := func(args ...string) string {
+		var o serveAuthOptions
+		cmd := &cobra.Command{Use: "x", SilenceErrors: true, SilenceUsage: true}
+		addServeAuthFlags(cmd.Flags(), &o)
+		cmd.RunE = func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd) }
+		cmd.SetArgs(args)
+		if err := cmd.Execute(); err != nil {
+			t.Fatal(err)
+		}
+		return o.metricsToken
+	}
+	if got := resolve(); got != "" {
+		t.Errorf("default metrics token %q, want none", got)
+	}
+	t.Setenv("TUNE_METRICS_TOKEN", "from-env")
+	if got := resolve(); got != "from-env" {
+		t.Errorf("metrics token %q, want the variable's", got)
+	}
+	if got := resolve("--metrics-token", "from-flag"); got != "from-flag" {
+		t.Errorf("metrics token %q, want the flag's", got)
 	}
 }

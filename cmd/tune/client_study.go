@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -91,13 +93,38 @@ func newStudyListCommand(opts *clientOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rsp, err := c.API.ListStudiesWithResponse(cmd.Context())
-			list, raw, err := decode[openapi.StudyList](c, call{Name: "list studies"}, rsp, err)
+			studies, err := listAllStudies(cmd.Context(), c)
 			if err != nil {
 				return err
 			}
-			return c.print(cmd.OutOrStdout(), raw, func(w io.Writer) { writeStudyList(w, list.Items) })
+			// -o json prints every study as one page, the shape the API
+			// answers with.
+			raw, err := json.Marshal(openapi.StudyPage{Items: studies})
+			if err != nil {
+				return err
+			}
+			return c.print(cmd.OutOrStdout(), raw, func(w io.Writer) { writeStudyList(w, studies) })
 		},
+	}
+}
+
+// listAllStudies follows GET /studies from page to page and returns every
+// study, oldest first.
+func listAllStudies(ctx context.Context, c *apiClient) ([]openapi.StudySummary, error) {
+	all := []openapi.StudySummary{}
+	limit := 1000
+	params := &openapi.ListStudiesParams{Limit: &limit}
+	for {
+		rsp, err := c.API.ListStudiesWithResponse(ctx, params)
+		page, _, err := decode[openapi.StudyPage](c, call{Name: "list studies"}, rsp, err)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page.Items...)
+		if page.NextCursor == nil || len(page.Items) == 0 {
+			return all, nil
+		}
+		params.Cursor = page.NextCursor
 	}
 }
 
@@ -211,7 +238,7 @@ func (c *apiClient) print(w io.Writer, raw []byte, table func(io.Writer)) error 
 	return tw.Flush()
 }
 
-func writeStudyList(w io.Writer, studies []openapi.Study) {
+func writeStudyList(w io.Writer, studies []openapi.StudySummary) {
 	row(w, "ID", "NAME", "STATE", "TRIALS", "RUNNING", "WAITING", "COMPLETE", "PRUNED", "FAILED", "BEST", "DIRECTION/METRIC")
 	for _, s := range studies {
 		n := s.Counts
@@ -219,7 +246,7 @@ func writeStudyList(w io.Writer, studies []openapi.Study) {
 			strconv.FormatInt(s.Id, 10),
 			s.Name,
 			string(s.State),
-			trialProgress(s),
+			trialProgress(s.Counts, s.MaxTrials),
 			strconv.Itoa(n.Running),
 			strconv.Itoa(n.Waiting),
 			strconv.Itoa(n.Complete),
@@ -233,10 +260,10 @@ func writeStudyList(w io.Writer, studies []openapi.Study) {
 
 // trialProgress is finished trials out of max_trials, or just the finished
 // count when the study has no limit.
-func trialProgress(s openapi.Study) string {
-	done := s.Counts.Complete + s.Counts.Pruned + s.Counts.Failed
-	if s.MaxTrials > 0 {
-		return fmt.Sprintf("%d/%d", done, s.MaxTrials)
+func trialProgress(n openapi.TrialCounts, maxTrials int) string {
+	done := n.Complete + n.Pruned + n.Failed
+	if maxTrials > 0 {
+		return fmt.Sprintf("%d/%d", done, maxTrials)
 	}
 	return strconv.Itoa(done)
 }
@@ -280,8 +307,9 @@ func writeStudy(w io.Writer, s *openapi.Study) {
 	row(w, "Max retries:", strconv.Itoa(s.MaxRetries))
 	row(w, "Lease:", (time.Duration(s.LeaseSeconds) * time.Second).String())
 	row(w, "Created:", formatTime(s.CreatedAt))
+	row(w, "Created by:", orDash(s.CreatedBy))
 	row(w, "Trials:", fmt.Sprintf("%d (%s); %d waiting, %d running, %d complete, %d pruned, %d failed",
-		total, trialProgress(*s), n.Waiting, n.Running, n.Complete, n.Pruned, n.Failed))
+		total, trialProgress(s.Counts, s.MaxTrials), n.Waiting, n.Running, n.Complete, n.Pruned, n.Failed))
 	row(w, "Best:", best)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Search space:")

@@ -217,7 +217,7 @@ func TestStudyLifecycle(t *testing.T) {
 	wantContains(t, "study list", out,
 		"ID", "NAME", "STATE", "TRIALS", "BEST", "DIRECTION/METRIC",
 		"mnist-yaml", "0/20", "maximize val_accuracy", "mnist-json", "0/10")
-	var list openapi.StudyList
+	var list openapi.StudyPage
 	c.json(&list, "study", "list")
 	if len(list.Items) != 3 {
 		t.Errorf("study list -o json: %d studies, want 3", len(list.Items))

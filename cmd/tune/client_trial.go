@@ -353,8 +353,10 @@ func writeTrial(w io.Writer, t *openapi.Trial, now time.Time) {
 		row(w, "Lease:", formatLease(t))
 	}
 	row(w, "Created:", formatTime(t.CreatedAt))
+	row(w, "Created by:", orDash(t.CreatedBy))
 	row(w, "Started:", formatOptTime(t.StartedAt))
 	row(w, "Finished:", formatOptTime(t.FinishedAt))
+	row(w, "Finished by:", orDash(t.FinishedBy))
 	row(w, "Duration:", trialDuration(t.StartedAt, t.FinishedAt, now))
 	writeParamsAndMetrics(w, t)
 	if len(t.IntermediateValues) > 0 {

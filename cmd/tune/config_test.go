@@ -168,6 +168,7 @@ func TestSettingPrecedence(t *testing.T) {
 		return g, err
 	}
 	g, err := resolve()
+	// exec is offered only with --allow-exec (issue 10), so not by default.
 	if err != nil || g.parallel != 1 || strings.Join(g.workloads, ",") != "mnist-mlp" || g.addr != defaultServeAddr {
 		t.Errorf("defaults: %+v, %v", g, err)
 	}
@@ -201,7 +202,7 @@ func TestServeAndDemoShareTheHTTPServer(t *testing.T) {
 	}
 	defer svc.close()
 	hs := svc.hs
-	if hs.ReadHeaderTimeout <= 0 || hs.WriteTimeout <= 0 || hs.IdleTimeout <= 0 || hs.ErrorLog == nil {
+	if hs.ReadHeaderTimeout <= 0 || hs.ReadTimeout <= 0 || hs.WriteTimeout <= 0 || hs.IdleTimeout <= 0 || hs.ErrorLog == nil {
 		t.Errorf("server without timeouts or error log: %+v", hs)
 	}
 	hs.ErrorLog.Print("probe")

@@ -217,13 +217,12 @@ func formatKnobs(p map[string]any) string {
 // mnist-demo, mnist-demo-2, ... so that every demo run is kept, and
 // enqueues the baseline as its trial 0.
 func createDemoStudy(ctx context.Context, c *apiClient, o demoOptions) (*openapi.Study, error) {
-	rsp, err := c.API.ListStudiesWithResponse(ctx)
-	list, _, err := decode[openapi.StudyList](c, call{Name: "list studies"}, rsp, err)
+	studies, err := listAllStudies(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	taken := map[string]bool{}
-	for _, s := range list.Items {
+	for _, s := range studies {
 		taken[s.Name] = true
 	}
 	name := "mnist-demo"

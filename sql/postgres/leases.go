@@ -213,6 +213,7 @@ func (s *Store) Tell(ctx context.Context, trialID int64, lease *int64, o trials.
 	a := s.args(pgx.NamedArgs{
 		"trial_id": trialID, "lease": lease, "state": string(o.State),
 		"value": o.Value, "metrics": metrics, "error": o.Error, "device": o.Device,
+		"finished_by": trials.Actor(ctx),
 	})
 	err = s.batch(ctx, func(b *pgx.Batch) {
 		// Only a study with a cap can become done, and only then does the
@@ -226,7 +227,7 @@ func (s *Store) Tell(ctx context.Context, trialID int64, lease *int64, o trials.
 				UPDATE trials t SET
 					state = @state, value = @value, metrics = @metrics, error = @error,
 					device = CASE WHEN @device::text = '' THEN t.device ELSE @device::text END,
-					lease_expires_at = NULL,
+					lease_expires_at = NULL, finished_by = @finished_by,
 					finished_at = now() + @clock_offset::interval,
 					updated_at = clock_timestamp() + @clock_offset::interval
 				WHERE `+leaseGuard+`
@@ -314,7 +315,7 @@ func (s *Store) ReapExpired(ctx context.Context) (requeued, failed int, err erro
 		plan := trials.Reap(lapsed)
 		a := s.args(pgx.NamedArgs{
 			"requeue": plan.Requeue, "fail": plan.Fail, "errors": plan.FailErrors,
-			"failed_in": plan.FailedIn, "trial_id": 0,
+			"failed_in": plan.FailedIn, "trial_id": 0, "reaper": trials.ReaperActor,
 		})
 		// The writes re-check lapsedCond on the rows they update, so a
 		// heartbeat or tell that commits first wins and its trial is left
@@ -323,7 +324,7 @@ func (s *Store) ReapExpired(ctx context.Context) (requeued, failed int, err erro
 		b := &pgx.Batch{}
 		b.Queue(`
 			UPDATE trials t SET
-				state = 'waiting', attempt = t.attempt + 1, lease_expires_at = NULL, runner = '',
+				state = 'waiting', attempt = t.attempt + 1, lease_expires_at = NULL, runner = '', held_by = '',
 				started_at = NULL, finished_at = NULL,
 				intermediate = '[]', metrics = '{}', system_attrs = '{}', error = '',
 				updated_at = clock_timestamp() + @clock_offset::interval
@@ -331,7 +332,7 @@ func (s *Store) ReapExpired(ctx context.Context) (requeued, failed int, err erro
 		b.Queue(`
 			UPDATE trials t SET
 				state = 'failed', attempt = t.attempt + 1, lease_expires_at = NULL,
-				finished_at = now() + @clock_offset::interval, error = f.error,
+				finished_at = now() + @clock_offset::interval, error = f.error, finished_by = @reaper,
 				updated_at = clock_timestamp() + @clock_offset::interval
 			FROM unnest(@fail::bigint[], @errors::text[]) AS f(id, error)
 			WHERE t.id = f.id AND `+lapsedCond, a)

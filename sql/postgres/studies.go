@@ -33,8 +33,10 @@ const bestSQL = `
 // counts per state and their best complete trial, all at once: the counts
 // come from one pass over each study's trials (the (study_id, state, number)
 // index), the best from bestSQL; record.SummaryRow receives its rows. where
-// is a WHERE clause or nothing.
-func summarySQL(where string) string {
+// is a WHERE clause, tail what follows the ORDER BY (a LIMIT) or nothing.
+// Studies come in id order, which is creation order: ids are handed out as
+// studies are created, and a page resumes after the last id it listed.
+func summarySQL(where, tail string) string {
 	return `
 	SELECT ` + record.StudyCols + `,
 		c.waiting, c.running, c.complete, c.pruned, c.failed, c.runners, b.id, b.value
@@ -53,12 +55,13 @@ func summarySQL(where string) string {
 	LEFT JOIN LATERAL (` + fmt.Sprintf(bestSQL, "t.id, t.value") + `
 	) b ON true
 	` + where + `
-	ORDER BY s.created_at, s.id`
+	ORDER BY s.id
+	` + tail
 }
 
 var (
-	listSummariesSQL = summarySQL("")
-	oneSummarySQL    = summarySQL("WHERE s.id = @id")
+	listSummariesSQL = summarySQL("WHERE s.id > @after_id", "LIMIT @limit")
+	oneSummarySQL    = summarySQL("WHERE s.id = @id", "")
 )
 
 // CreateStudy stores a validated study. A duplicate name is ErrConflict.
@@ -74,6 +77,7 @@ func (s *Store) CreateStudy(ctx context.Context, study trials.Study) (_ *trials.
 		"max_retries":   study.MaxRetries,
 		"lease_seconds": study.LeaseSeconds,
 		"state":         string(study.State),
+		"created_by":    trials.Actor(ctx),
 	}
 	docs, err := record.EncodeStudy(study)
 	if err != nil {
@@ -91,10 +95,10 @@ func (s *Store) CreateStudy(ctx context.Context, study trials.Study) (_ *trials.
 	var r record.StudyRow
 	err = s.pool.QueryRow(ctx, `
 		INSERT INTO studies AS s (name, objective, search_space, sampler, pruner, workload,
-			max_trials, max_parallel, max_retries, lease_seconds, state, created_at)
+			max_trials, max_parallel, max_retries, lease_seconds, state, created_at, created_by)
 		VALUES (@name, @objective, @search_space, @sampler, @pruner, @workload,
 			@max_trials, @max_parallel, @max_retries, @lease_seconds, @state,
-			now() + @clock_offset::interval)
+			now() + @clock_offset::interval, @created_by)
 		RETURNING `+record.StudyCols, s.args(a)).Scan(r.Dest(times)...)
 	if isUniqueViolation(err, "studies_name_key") {
 		return nil, trials.StudyNameTaken(study.Name)
@@ -136,16 +140,19 @@ func (s *Store) GetStudyByName(ctx context.Context, name string) (_ *trials.Stud
 	return r.Study()
 }
 
-// ListStudies returns every study with its counts and best value, oldest
-// first, from one query.
-func (s *Store) ListStudies(ctx context.Context) (_ []trials.StudySummary, err error) {
+// ListStudies returns a page of studies with their counts and best value,
+// oldest first, from one query, and whether more follow.
+func (s *Store) ListStudies(ctx context.Context, f trials.StudyFilter) (_ []trials.StudySummary, more bool, err error) {
 	defer wrap(&err, "ListStudies")
-	rows, err := s.pool.Query(ctx, listSummariesSQL)
+	size := f.PageSize()
+	// Fetch one more than the page to learn whether more follow.
+	rows, err := s.pool.Query(ctx, listSummariesSQL, pgx.NamedArgs{"after_id": f.AfterID, "limit": size + 1})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer rows.Close()
-	return record.ScanSummaries(rows, times)
+	sums, err := record.ScanSummaries(rows, times)
+	return record.Page(sums, size, err)
 }
 
 // SummarizeStudy returns one study with its counts and best value.

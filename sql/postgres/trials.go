@@ -67,11 +67,11 @@ func (s *Store) EnqueueTrial(ctx context.Context, studyID int64, params map[stri
 					AND (max_trials = 0 OR next_number < max_trials)
 				RETURNING id, next_number - 1 AS number
 			)
-			INSERT INTO trials AS t (study_id, number, state, params, created_at, updated_at)
-			SELECT id, number, 'waiting', @params,
+			INSERT INTO trials AS t (study_id, number, state, params, created_by, created_at, updated_at)
+			SELECT id, number, 'waiting', @params, @created_by,
 				now() + @clock_offset::interval, clock_timestamp() + @clock_offset::interval
 			FROM bump
-			RETURNING `+record.TrialCols, s.args(pgx.NamedArgs{"study_id": studyID, "params": doc}))
+			RETURNING `+record.TrialCols, s.args(pgx.NamedArgs{"study_id": studyID, "params": doc, "created_by": trials.Actor(ctx)}))
 		b.Queue(studyInfoSQL, pgx.NamedArgs{"study_id": studyID, "limit_parallel": false})
 	}, func(br pgx.BatchResults) error {
 		var r record.TrialRow
@@ -103,7 +103,7 @@ func (s *Store) AddTrial(ctx context.Context, studyID int64, t trials.Trial) (_ 
 		"intermediate": json.RawMessage(docs.Intermediate), "metrics": json.RawMessage(docs.Metrics), "error": t.Error,
 		"runner": t.Runner, "device": t.Device, "attempt": t.Attempt,
 		"created_at": optionalTime(t.CreatedAt), "started_at": t.StartedAt, "finished_at": t.FinishedAt,
-		"trial_id": 0,
+		"trial_id": 0, "by": trials.Actor(ctx),
 	})
 	var out *trials.Trial
 	err = s.batch(ctx, func(b *pgx.Batch) {
@@ -115,9 +115,9 @@ func (s *Store) AddTrial(ctx context.Context, studyID int64, t trials.Trial) (_ 
 				RETURNING id, next_number - 1 AS number
 			)
 			INSERT INTO trials AS t (study_id, number, state, params, value, intermediate, metrics,
-				error, runner, device, attempt, created_at, started_at, finished_at, updated_at)
+				error, runner, device, attempt, created_by, finished_by, created_at, started_at, finished_at, updated_at)
 			SELECT id, number, @state, @params, @value, @intermediate, @metrics,
-				@error, @runner, @device, @attempt,
+				@error, @runner, @device, @attempt, @by, @by,
 				coalesce(@created_at::timestamptz, now() + @clock_offset::interval),
 				@started_at::timestamptz,
 				coalesce(@finished_at::timestamptz, now() + @clock_offset::interval),
@@ -197,7 +197,7 @@ const lockForParallelSQL = `
 func (s *Store) ClaimWaiting(ctx context.Context, studyID int64, runner string, limitParallel bool) (_ *trials.Trial, err error) {
 	defer wrap(&err, "ClaimWaiting(%d, %q)", studyID, runner)
 	var out *trials.Trial
-	a := s.args(pgx.NamedArgs{"study_id": studyID, "runner": runner, "limit_parallel": limitParallel})
+	a := s.args(pgx.NamedArgs{"study_id": studyID, "runner": runner, "limit_parallel": limitParallel, "held_by": trials.Actor(ctx)})
 	err = s.batch(ctx, func(b *pgx.Batch) {
 		b.Queue(lockForParallelSQL, a)
 		// SKIP LOCKED: concurrent claimers each take a different trial
@@ -221,7 +221,7 @@ func (s *Store) ClaimWaiting(ctx context.Context, studyID int64, runner string, 
 			)
 			UPDATE trials t SET
 				state = 'running',
-				runner = @runner,
+				runner = @runner, held_by = @held_by,
 				lease = t.lease + 1,
 				lease_expires_at = now() + @clock_offset::interval + make_interval(secs => st.lease_seconds),
 				started_at = now() + @clock_offset::interval,
@@ -271,7 +271,8 @@ func (s *Store) CreateRunning(ctx context.Context, studyID int64, params map[str
 		return nil, fmt.Errorf("encode attrs: %w", err)
 	}
 	var out *trials.Trial
-	a := s.args(pgx.NamedArgs{"study_id": studyID, "runner": runner, "limit_parallel": limitParallel, "params": doc, "attrs": attrDoc})
+	a := s.args(pgx.NamedArgs{"study_id": studyID, "runner": runner, "limit_parallel": limitParallel, "params": doc, "attrs": attrDoc,
+		"created_by": trials.Actor(ctx)})
 	err = s.batch(ctx, func(b *pgx.Batch) {
 		b.Queue(lockForParallelSQL, a)
 		// The state and max_trials conditions are on the updated row
@@ -288,11 +289,11 @@ func (s *Store) CreateRunning(ctx context.Context, studyID int64, params map[str
 				RETURNING s.id, s.next_number - 1 AS number, s.lease_seconds
 			)
 			INSERT INTO trials AS t (study_id, number, state, params, system_attrs, runner, lease,
-				lease_expires_at, created_at, started_at, updated_at)
+				lease_expires_at, created_at, started_at, updated_at, created_by, held_by)
 			SELECT b.id, b.number, 'running', @params, @attrs::jsonb, @runner, 1,
 				now() + @clock_offset::interval + make_interval(secs => b.lease_seconds),
 				now() + @clock_offset::interval, now() + @clock_offset::interval,
-				clock_timestamp() + @clock_offset::interval
+				clock_timestamp() + @clock_offset::interval, @created_by, @created_by
 			FROM bump b
 			RETURNING `+record.TrialCols, a)
 		b.Queue(studyInfoSQL, a)

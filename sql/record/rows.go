@@ -26,7 +26,7 @@ type Rows interface {
 
 // StudyCols are the columns StudyRow receives, from studies aliased s.
 const StudyCols = `s.id, s.name, s.objective, s.search_space, s.sampler, s.pruner, s.workload,
-	s.max_trials, s.max_parallel, s.max_retries, s.lease_seconds, s.state, s.created_at`
+	s.max_trials, s.max_parallel, s.max_retries, s.lease_seconds, s.state, s.created_at, s.created_by`
 
 // StudyRow receives StudyCols; the JSON documents are decoded afterwards.
 type StudyRow struct {
@@ -39,7 +39,7 @@ type StudyRow struct {
 func (r *StudyRow) Dest(tm Times) []any {
 	return []any{&r.st.ID, &r.st.Name, &r.docs.Objective, &r.docs.SearchSpace, &r.docs.Sampler, &r.docs.Pruner,
 		&r.docs.Workload, &r.st.MaxTrials, &r.st.MaxParallel, &r.st.MaxRetries, &r.st.LeaseSeconds, &r.state,
-		tm.Time(&r.st.CreatedAt)}
+		tm.Time(&r.st.CreatedAt), &r.st.CreatedBy}
 }
 
 // Study decodes the scanned row.
@@ -99,7 +99,7 @@ func ScanSummaries(rows Rows, tm Times) ([]trials.StudySummary, error) {
 // TrialCols are the columns TrialRow receives, from trials aliased t.
 const TrialCols = `t.id, t.study_id, t.number, t.state, t.params, t.value, t.intermediate, t.metrics,
 	t.system_attrs, t.attempt, t.runner, t.lease, t.lease_expires_at, t.created_at, t.started_at,
-	t.finished_at, t.error, t.updated_at, t.device`
+	t.finished_at, t.error, t.updated_at, t.device, t.created_by, t.finished_by, t.held_by`
 
 // TrialRow receives TrialCols. Its params can only be decoded with the
 // study's search space at hand, so decoding is a second step.
@@ -114,7 +114,7 @@ func (r *TrialRow) Dest(tm Times) []any {
 	return []any{&r.t.ID, &r.t.StudyID, &r.t.Number, &r.state, &r.docs.Params, &r.t.Value, &r.docs.Intermediate,
 		&r.docs.Metrics, &r.docs.SystemAttrs, &r.t.Attempt, &r.t.Runner, &r.t.Lease, tm.OptionalTime(&r.t.LeaseExpiresAt),
 		tm.Time(&r.t.CreatedAt), tm.OptionalTime(&r.t.StartedAt), tm.OptionalTime(&r.t.FinishedAt), &r.t.Error,
-		tm.Time(&r.t.UpdatedAt), &r.t.Device}
+		tm.Time(&r.t.UpdatedAt), &r.t.Device, &r.t.CreatedBy, &r.t.FinishedBy, &r.t.HeldBy}
 }
 
 // Trial decodes the scanned row with its study's search space (see
@@ -163,10 +163,10 @@ func scanAll[R, T any](rows Rows, tm Times, dest func(*R, Times) []any, decode f
 	return out, rows.Err()
 }
 
-// Page is the answer of Store.ListTrials from the rows of its query, which
+// Page is the answer of Store.ListTrials or ListStudies from the rows of its query, which
 // fetched one row more than size to learn whether more follow, and the
 // query's error, which passes through.
-func Page(rows []trials.Trial, size int, err error) (page []trials.Trial, more bool, _ error) {
+func Page[T any](rows []T, size int, err error) (page []T, more bool, _ error) {
 	switch {
 	case err != nil:
 		return nil, false, err

@@ -41,12 +41,13 @@ func (s *Store) CreateStudy(ctx context.Context, study trials.Study) (_ *trials.
 		var r record.StudyRow
 		err := tx.QueryRowContext(ctx, `
 			INSERT INTO studies AS s (name, objective, search_space, sampler, pruner, workload,
-				max_trials, max_parallel, max_retries, lease_seconds, state, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				max_trials, max_parallel, max_retries, lease_seconds, state, created_at, created_by)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			RETURNING `+studyReturning,
 			study.Name, jsonText(docs.Objective), jsonText(docs.SearchSpace), jsonText(docs.Sampler),
 			jsonText(docs.Pruner), workload,
 			study.MaxTrials, study.MaxParallel, study.MaxRetries, study.LeaseSeconds, string(study.State), nanos(now),
+			trials.Actor(ctx),
 		).Scan(r.Dest(times)...)
 		if err != nil {
 			return err
@@ -104,15 +105,24 @@ const bestIDSQL = `(
 	ORDER BY CASE WHEN s.objective ->> '$.direction' = 'maximize' THEN -t.value ELSE t.value END, t.number
 	LIMIT 1)`
 
-// summarySQL selects studies with their trial counts per state, the
-// runners holding their running trials, and their best complete trial, in
-// one statement: the rows record.SummaryRow receives. A NULL :id selects
-// every study.
+// summarySQL selects a page of studies with their trial counts per state,
+// the runners holding their running trials, and their best complete trial,
+// in one statement: the rows record.SummaryRow receives. A NULL :id
+// selects every study, from the one after :after_id on, :limit at most.
+// The page is chosen first, so that only its studies' trials are counted.
+// Studies come in id order, which is creation order (AUTOINCREMENT).
 const summarySQL = `
+	WITH page AS (
+		SELECT id FROM studies
+		WHERE (:id IS NULL OR id = :id) AND id > :after_id
+		ORDER BY id
+		LIMIT :limit
+	)
 	SELECT ` + record.StudyCols + `,
 		coalesce(c.waiting, 0), coalesce(c.running, 0), coalesce(c.complete, 0),
 		coalesce(c.pruned, 0), coalesce(c.failed, 0), coalesce(c.runners, 0), b.id, b.value
 	FROM studies s
+	JOIN page ON page.id = s.id
 	LEFT JOIN (
 		SELECT t.study_id,
 			sum(t.state = 'waiting') AS waiting,
@@ -124,20 +134,22 @@ const summarySQL = `
 			-- (plain ask/tell clients) counts as one runner.
 			count(DISTINCT CASE WHEN t.state = 'running' THEN t.runner END) AS runners
 		FROM trials t
-		WHERE :id IS NULL OR t.study_id = :id
+		WHERE t.study_id IN (SELECT id FROM page)
 		GROUP BY t.study_id
 	) c ON c.study_id = s.id
 	LEFT JOIN trials b ON b.id = ` + bestIDSQL + `
-	WHERE :id IS NULL OR s.id = :id
-	ORDER BY s.created_at, s.id`
+	ORDER BY s.id`
 
-// ListStudies returns every study with its counts and best value, oldest
-// first, from one query.
-func (s *Store) ListStudies(ctx context.Context) (_ []trials.StudySummary, err error) {
+// ListStudies returns a page of studies with their counts and best value,
+// oldest first, from one query, and whether more follow.
+func (s *Store) ListStudies(ctx context.Context, f trials.StudyFilter) (_ []trials.StudySummary, more bool, err error) {
 	defer wrap(&err, "ListStudies")
+	size := f.PageSize()
 	var out []trials.StudySummary
 	err = s.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, summarySQL, sql.Named("id", nil))
+		// Fetch one more than the page to learn whether more follow.
+		rows, err := tx.QueryContext(ctx, summarySQL,
+			sql.Named("id", nil), sql.Named("after_id", f.AfterID), sql.Named("limit", size+1))
 		if err != nil {
 			return err
 		}
@@ -145,7 +157,7 @@ func (s *Store) ListStudies(ctx context.Context) (_ []trials.StudySummary, err e
 		out, err = record.ScanSummaries(rows, times)
 		return err
 	})
-	return out, err
+	return record.Page(out, size, err)
 }
 
 // SummarizeStudy returns one study with its counts and best value.
@@ -154,7 +166,7 @@ func (s *Store) SummarizeStudy(ctx context.Context, id int64) (_ *trials.StudySu
 	var out *trials.StudySummary
 	err = s.read(ctx, func(tx *sql.Tx) error {
 		var r record.SummaryRow
-		err := tx.QueryRowContext(ctx, summarySQL, sql.Named("id", id)).Scan(r.Dest(times)...)
+		err := tx.QueryRowContext(ctx, summarySQL, sql.Named("id", id), sql.Named("after_id", 0), sql.Named("limit", 1)).Scan(r.Dest(times)...)
 		if errors.Is(err, sql.ErrNoRows) {
 			return trials.StudyNotFound(id)
 		}

@@ -53,6 +53,7 @@ type newTrial struct {
 	params, intermediate, metrics, systemAttrs jsonText
 	value                                      *float64
 	errText, runner, device                    string
+	createdBy, finishedBy, heldBy              string
 	attempt                                    int
 	lease                                      int64
 	leaseExpiresAt                             *time.Time
@@ -81,12 +82,13 @@ func insertTrial(ctx context.Context, tx *sql.Tx, studyID int64, info studyInfo,
 	err := tx.QueryRowContext(ctx, `
 		INSERT INTO trials AS t (study_id, number, state, params, value, intermediate, metrics,
 			system_attrs, error, runner, device, attempt, lease, lease_expires_at, created_at, started_at,
-			finished_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			finished_at, updated_at, created_by, finished_by, held_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		RETURNING `+trialReturning,
 		studyID, info.Trials, string(nt.state), nt.params, nt.value, nt.intermediate, nt.metrics,
 		nt.systemAttrs, nt.errText, nt.runner, nt.device, nt.attempt, nt.lease, optionalNanos(nt.leaseExpiresAt),
 		nanos(nt.createdAt), optionalNanos(nt.startedAt), optionalNanos(nt.finishedAt), nanos(nt.updatedAt),
+		nt.createdBy, nt.finishedBy, nt.heldBy,
 	).Scan(r.Dest(times)...)
 	if err != nil {
 		return nil, err
@@ -123,7 +125,7 @@ func (s *Store) EnqueueTrial(ctx context.Context, studyID int64, params map[stri
 			return err
 		}
 		out, err = insertTrial(ctx, tx, studyID, info, newTrial{
-			state: trials.TrialWaiting, params: doc, createdAt: now, updatedAt: now,
+			state: trials.TrialWaiting, params: doc, createdAt: now, updatedAt: now, createdBy: trials.Actor(ctx),
 		})
 		return err
 	})
@@ -159,6 +161,7 @@ func (s *Store) AddTrial(ctx context.Context, studyID int64, t trials.Trial) (_ 
 			state: t.State, params: docs.Params, value: t.Value, intermediate: docs.Intermediate, metrics: docs.Metrics,
 			errText: t.Error, runner: t.Runner, device: t.Device, attempt: t.Attempt,
 			createdAt: t.CreatedAt, startedAt: t.StartedAt, finishedAt: t.FinishedAt, updatedAt: now,
+			createdBy: trials.Actor(ctx), finishedBy: trials.Actor(ctx),
 		}
 		if nt.createdAt.IsZero() {
 			nt.createdAt = now
@@ -215,14 +218,14 @@ func (s *Store) ClaimWaiting(ctx context.Context, studyID int64, runner string, 
 		var r record.TrialRow
 		err = tx.QueryRowContext(ctx, `
 			UPDATE trials AS t SET
-				state = 'running', runner = ?, lease = t.lease + 1,
+				state = 'running', runner = ?, held_by = ?, lease = t.lease + 1,
 				lease_expires_at = ?, started_at = ?, updated_at = ?
 			WHERE t.id = (
 				SELECT w.id FROM trials w WHERE w.study_id = ? AND w.state = 'waiting'
 				ORDER BY w.number LIMIT 1
 			)
 			RETURNING `+trialReturning,
-			runner, nanos(now.Add(time.Duration(info.leaseSeconds)*time.Second)), nanos(now), nanos(now), studyID,
+			runner, trials.Actor(ctx), nanos(now.Add(time.Duration(info.leaseSeconds)*time.Second)), nanos(now), nanos(now), studyID,
 		).Scan(r.Dest(times)...)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil // nothing waits
@@ -270,7 +273,7 @@ func (s *Store) CreateRunning(ctx context.Context, studyID int64, params map[str
 		expires := now.Add(time.Duration(info.leaseSeconds) * time.Second)
 		out, err = insertTrial(ctx, tx, studyID, info, newTrial{
 			state: trials.TrialRunning, params: doc, systemAttrs: attrDoc, runner: runner, lease: 1, leaseExpiresAt: &expires,
-			createdAt: now, startedAt: &now, updatedAt: now,
+			createdAt: now, startedAt: &now, updatedAt: now, createdBy: trials.Actor(ctx), heldBy: trials.Actor(ctx),
 		})
 		return err
 	})

@@ -96,3 +96,13 @@ func near(a, b time.Time, d time.Duration) bool {
 	diff := a.Sub(b)
 	return diff < d && diff > -d
 }
+
+// listStudies returns the first page of studies, an error when more
+// follow: the tests that use it have fewer studies than a page.
+func listStudies(s trials.Store) ([]trials.StudySummary, error) {
+	sums, more, err := s.ListStudies(context.Background(), trials.StudyFilter{})
+	if err == nil && more {
+		err = errors.New("ListStudies says more follow a first page that holds them all")
+	}
+	return sums, err
+}

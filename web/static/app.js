@@ -356,12 +356,25 @@
         el('td', { class: 'muted', text: fmtTime(s.created_at) }));
     }
 
+    // GET /studies answers a page at a time: follow next_cursor so that
+    // every study is listed.
+    async function allStudies() {
+      const items = [];
+      let cursor = '';
+      for (;;) {
+        const pg = await getJSON('/studies?limit=1000' + (cursor ? '&cursor=' + encodeURIComponent(cursor) : ''));
+        items.push(...pg.items);
+        if (!pg.next_cursor || pg.items.length === 0) return items;
+        cursor = pg.next_cursor;
+      }
+    }
+
     const poll = poller(async () => {
-      const list = await getJSON('/studies');
-      tbody.replaceChildren(...list.items.map(row));
-      empty.hidden = list.items.length > 0;
-      table.hidden = list.items.length === 0;
-      dbg.studies = list.items.length;
+      const items = await allStudies();
+      tbody.replaceChildren(...items.map(row));
+      empty.hidden = items.length > 0;
+      table.hidden = items.length === 0;
+      dbg.studies = items.length;
       dbg.ready = true;
     });
 
@@ -1049,6 +1062,8 @@
           [st.study.objective.metric, fmt(t.value)],
           ['runner', t.runner || '—'], ['device', t.device || '—'], ['attempt', String(t.attempt)],
           ['created', fmtTime(t.created_at)], ['started', fmtTime(t.started_at)], ['finished', fmtTime(t.finished_at)],
+          // Token names are user text: kv appends them as text nodes.
+          ['created by', t.created_by || '—'], ['finished by', t.finished_by || '—'],
           ['duration', fmtDuration(duration(t))], ['trial id', String(t.id)],
         ]),
         t.error ? el('div', {}, el('h2', { text: 'Error' }), el('pre', { class: 'error', text: t.error })) : null,
