@@ -161,6 +161,7 @@ func trialToAPI(t *trials.Trial) openapi.Trial {
 		FinishedAt:         t.FinishedAt,
 		Error:              t.Error,
 		Device:             t.Device,
+		Origin:             string(t.Origin),
 	}
 	if out.Params == nil {
 		out.Params = openapi.Params{}
@@ -220,6 +221,7 @@ func finishedTrialFromAPI(b *openapi.EnqueueRequest, params map[string]any) tria
 		Runner:     deref(b.Runner),
 		Device:     deref(b.Device),
 		Attempt:    deref(b.Attempt),
+		Origin:     trials.Origin(deref(b.Origin)),
 		StartedAt:  b.StartedAt,
 		FinishedAt: b.FinishedAt,
 	}
