@@ -77,7 +77,7 @@ func (b *Broker) grant(ctx context.Context, st *trials.Study, runner string, lim
 	b.metrics.Suggested(time.Since(start))
 	// CMA-ES's generation bookkeeping is kept with the trial so that a
 	// restarted service resumes the search where it was.
-	t, err = b.store.CreateRunning(ctx, st.ID, prop.Params, prop.SystemAttrs, runner, limitParallel)
+	t, err = b.store.CreateRunning(ctx, st.ID, prop.Params, prop.SystemAttrs, prop.Origin, runner, limitParallel)
 	if err != nil {
 		// Refused (often: another runner took the last parallel slot), so
 		// the proposal must stop counting as a running trial now.

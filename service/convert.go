@@ -199,6 +199,7 @@ func trialToAPI(t *trials.Trial) openapi.Trial {
 		Device:             t.Device,
 		CreatedBy:          t.CreatedBy,
 		FinishedBy:         t.FinishedBy,
+		Origin:             string(t.Origin),
 	}
 	if out.Params == nil {
 		out.Params = openapi.Params{}
@@ -258,6 +259,7 @@ func finishedTrialFromAPI(b *openapi.EnqueueRequest, params map[string]any) tria
 		Runner:     deref(b.Runner),
 		Device:     deref(b.Device),
 		Attempt:    deref(b.Attempt),
+		Origin:     trials.Origin(deref(b.Origin)),
 		StartedAt:  b.StartedAt,
 		FinishedAt: b.FinishedAt,
 	}

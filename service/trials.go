@@ -145,6 +145,7 @@ func resultFields(b *openapi.EnqueueRequest) []string {
 		{"runner", b.Runner != nil},
 		{"device", b.Device != nil},
 		{"attempt", b.Attempt != nil},
+		{"origin", b.Origin != nil},
 		{"created_at", b.CreatedAt != nil},
 		{"started_at", b.StartedAt != nil},
 		{"finished_at", b.FinishedAt != nil},

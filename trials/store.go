@@ -78,8 +78,8 @@ type Store interface {
 	// DeleteStudy removes a study and all its trials.
 	DeleteStudy(ctx context.Context, id int64) error
 
-	// EnqueueTrial adds a waiting trial with fixed, normalized params. It is
-	// ErrConflict when the study is done or already has MaxTrials trials.
+	// EnqueueTrial adds a waiting trial with fixed, normalized params, its
+	// origin OriginEnqueued. It is ErrConflict when the study is done or already has MaxTrials trials.
 	EnqueueTrial(ctx context.Context, studyID int64, params map[string]any) (*Trial, error)
 	// ClaimWaiting grants the oldest waiting trial of the study to runner
 	// (use "" for a plain ask), making it running with a fresh lease. It
@@ -87,17 +87,18 @@ type Store interface {
 	// nothing while the study has MaxParallel running trials. ErrConflict
 	// when the study is not running.
 	ClaimWaiting(ctx context.Context, studyID int64, runner string, limitParallel bool) (*Trial, error)
-	// CreateRunning adds a running trial with the given normalized params
-	// and system attrs (the sampler's bookkeeping; nil for none), the next
-	// number and a fresh lease, all in one write: no reader ever sees the
-	// trial without its attrs. ErrConflict when the study is not running,
+	// CreateRunning adds a running trial with the given normalized params,
+	// system attrs (the sampler's bookkeeping; nil for none) and origin
+	// (what proposed the params), the next number and a fresh lease, all in
+	// one write: no reader ever sees the trial without its attrs. ErrConflict when the study is not running,
 	// has MaxTrials trials, or (with limitParallel) has MaxParallel running
 	// trials.
-	CreateRunning(ctx context.Context, studyID int64, params map[string]any, attrs map[string]string, runner string, limitParallel bool) (*Trial, error)
+	CreateRunning(ctx context.Context, studyID int64, params map[string]any, attrs map[string]string, origin Origin, runner string, limitParallel bool) (*Trial, error)
 	// AddTrial adds a finished trial (complete, pruned or failed) with the
 	// study's next number, keeping what t says of it: normalized params,
-	// value, learning curve, metrics, error, runner, device, attempt and
-	// times (CreatedAt and FinishedAt default to the store's clock). It
+	// value, learning curve, metrics, error, runner, device, attempt, origin
+	// (OriginRecorded when empty) and times (CreatedAt and FinishedAt
+	// default to the store's clock). It
 	// records results obtained elsewhere: an exported study imported again,
 	// runs made before the study existed. ErrInvalid for an unfinished state
 	// or an outcome that Tell would refuse; ErrConflict when the study is

@@ -3,6 +3,8 @@ package trials
 import (
 	"fmt"
 	"maps"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -35,6 +37,42 @@ func (s TrialState) Valid() bool {
 		}
 	}
 	return false
+}
+
+// Origin names what decided a trial's params.
+type Origin string
+
+// A sampler's origins are the tuner's (tuner.Origin*): OriginStartup for
+// TPE's random start-up trials, OriginTPE, OriginCMAES, OriginRandom and
+// OriginQMC. The others say a person or program gave the params.
+const (
+	OriginStartup Origin = "startup"
+	OriginTPE     Origin = "tpe"
+	OriginCMAES   Origin = "cmaes"
+	OriginRandom  Origin = "random"
+	OriginQMC     Origin = "qmc"
+	// OriginEnqueued: enqueued with fixed params (POST .../trials).
+	OriginEnqueued Origin = "enqueued"
+	// OriginRecorded: recorded finished, as given (an import, results
+	// obtained elsewhere) when the record does not name an origin.
+	OriginRecorded Origin = "recorded"
+)
+
+// Origins lists every origin.
+var Origins = []Origin{OriginStartup, OriginTPE, OriginCMAES, OriginRandom, OriginQMC, OriginEnqueued, OriginRecorded}
+
+// originList is Origins for error messages.
+var originList = func() string {
+	names := make([]string, len(Origins))
+	for i, o := range Origins {
+		names[i] = string(o)
+	}
+	return strings.Join(names, ", ")
+}()
+
+// Valid reports whether o is a known origin.
+func (o Origin) Valid() bool {
+	return slices.Contains(Origins, o)
 }
 
 // Intermediate is one point of a trial's learning curve.
@@ -71,6 +109,10 @@ type Trial struct {
 	// Device is what the trial ran on ("cpu", "cuda:0"), as its runner
 	// told it; empty for ask/tell clients that do not say.
 	Device string `json:"device"`
+	// Origin says what decided the trial's params. It is set when the
+	// trial is created and never changes: a trial requeued after a lost
+	// lease keeps it, and Attempt > 0 says it was retried.
+	Origin Origin `json:"origin"`
 	// SystemAttrs is bookkeeping that samplers and pruners keep per trial
 	// (successive halving records its rungs here).
 	SystemAttrs map[string]string `json:"system_attrs,omitempty"`

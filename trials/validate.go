@@ -216,6 +216,9 @@ func (t *Trial) ValidateFinished() error {
 	if t.Value != nil && !Finite(*t.Value) {
 		return Invalidf("value must be a finite number")
 	}
+	if t.Origin != "" && !t.Origin.Valid() {
+		return Invalidf("unknown origin %q: use one of %s", t.Origin, originList)
+	}
 	for name, v := range t.Metrics {
 		if !Finite(v) {
 			return Invalidf("metric %q must be a finite number", name)

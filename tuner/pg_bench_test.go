@@ -62,7 +62,7 @@ func fillStudy(b *testing.B, s *postgres.Store, st *trials.Study, n int) {
 					"precision":     []string{"float32", "float64"}[r.Intn(2)],
 					"workers":       int64(1 + r.Intn(8)),
 				}
-				tr, err := s.CreateRunning(ctx, st.ID, p, nil, "fill", false)
+				tr, err := s.CreateRunning(ctx, st.ID, p, nil, trials.OriginRandom, "fill", false)
 				if err != nil {
 					errs[c] = err
 					return
@@ -112,7 +112,7 @@ func BenchmarkAskTellPostgres(b *testing.B) {
 					b.Fatal(err)
 				}
 				suggest = time.Since(start)
-				tr, err := s.CreateRunning(ctx, st.ID, prop.Params, prop.SystemAttrs, "bench", false)
+				tr, err := s.CreateRunning(ctx, st.ID, prop.Params, prop.SystemAttrs, prop.Origin, "bench", false)
 				if err != nil {
 					b.Fatal(err)
 				}

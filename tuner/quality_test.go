@@ -144,7 +144,7 @@ func TestProposalOrigin(t *testing.T) {
 	tn := New(src)
 	s := newStudy(1, trials.SamplerTPE, knobs())
 	s.Sampler.StartupTrials = ptr(3)
-	var got []string
+	var got []trials.Origin
 	for range 5 {
 		prop, err := tn.Suggest(t.Context(), s)
 		if err != nil {
@@ -159,7 +159,7 @@ func TestProposalOrigin(t *testing.T) {
 		done := src.complete(tr.ID, 1)
 		tn.Observe(&done)
 	}
-	want := []string{OriginStartup, OriginStartup, OriginStartup, OriginTPE, OriginTPE}
+	want := []trials.Origin{OriginStartup, OriginStartup, OriginStartup, OriginTPE, OriginTPE}
 	if !slices.Equal(got, want) {
 		t.Errorf("origins %v, want %v", got, want)
 	}

@@ -186,18 +186,19 @@ func newJointTPE(s *trials.Study, h *jointHistory) *jointTPE {
 	return &jointTPE{seed: studySeed(s), startup: startupTrials(s), candidates: candidates, hist: h}
 }
 
-// Origins of a proposal's params (Proposal.Origin).
+// Origins of a proposal's params (Proposal.Origin); the trial stored for
+// the proposal keeps it (trials.Trial.Origin).
 const (
-	OriginStartup = "startup"
-	OriginTPE     = "tpe"
-	OriginCMAES   = "cmaes"
-	OriginRandom  = "random"
-	OriginQMC     = "qmc"
+	OriginStartup = trials.OriginStartup
+	OriginTPE     = trials.OriginTPE
+	OriginCMAES   = trials.OriginCMAES
+	OriginRandom  = trials.OriginRandom
+	OriginQMC     = trials.OriginQMC
 )
 
 // origin names what proposes a study's next params given its history:
 // TPE samples at random until startup_trials trials have finished.
-func origin(s *trials.Study, snap []*entry) string {
+func origin(s *trials.Study, snap []*entry) trials.Origin {
 	switch s.Sampler.Type {
 	case trials.SamplerRandom:
 		return OriginRandom

@@ -168,7 +168,7 @@ type Proposal struct {
 	SystemAttrs map[string]string
 	// Origin names what proposed the params: OriginStartup (TPE's random
 	// start-up trials), OriginTPE, OriginCMAES, OriginRandom or OriginQMC.
-	Origin string
+	Origin trials.Origin
 	// Handle names this proposal: give it to Bind with the trial stored for
 	// it, or to Release when none was.
 	Handle Handle

@@ -415,7 +415,8 @@ func TestDashboardShowsAStudyLive(t *testing.T) {
 	b.open(s.url+fmt.Sprintf("/studies/%d/trials/10", st.ID), "study")
 	b.waitFor(`document.querySelector('#trial-panel[data-number="10"]') !== null`)
 	panel := eval[string](b, `document.querySelector('#trial-panel').innerText`)
-	for _, want := range []string{"Trial #10", "failed", "CUDA out of memory at step 0", "gpu-box-1", "learning_rate", "activation"} {
+	for _, want := range []string{"Trial #10", "failed", "CUDA out of memory at step 0", "gpu-box-1", "learning_rate", "activation",
+		"params from", "random · sampled at random"} {
 		if !strings.Contains(panel, want) {
 			t.Errorf("trial panel lacks %q:\n%s", want, panel)
 		}

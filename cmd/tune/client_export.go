@@ -219,6 +219,9 @@ func trialRecord(t *openapi.Trial) openapi.EnqueueRequest {
 	req.Runner = &t.Runner
 	req.Device = &t.Device
 	req.Attempt = &t.Attempt
+	if t.Origin != "" {
+		req.Origin = &t.Origin
+	}
 	req.CreatedAt = &t.CreatedAt
 	req.StartedAt = t.StartedAt
 	req.FinishedAt = t.FinishedAt

@@ -85,8 +85,8 @@ func TestStudyExportImport(t *testing.T) {
 		c.cli.json(&page, "trial", "list", "mnist-yaml", "--all")
 		c.dst.trials = page.Items
 	}
-	// Finished trials come back as they were; waiting and running ones
-	// wait again with their params, created by the import.
+	// Finished trials come back as they were, origin included; waiting and
+	// running ones wait again with their params, enqueued by the import.
 	if len(copied.trials) != len(orig.trials) {
 		t.Fatalf("imported %d trials, exported %d", len(copied.trials), len(orig.trials))
 	}
@@ -95,7 +95,9 @@ func TestStudyExportImport(t *testing.T) {
 		if want[i].State == openapi.TrialStateWaiting || want[i].State == openapi.TrialStateRunning {
 			want[i] = openapi.Trial{Number: want[i].Number, State: openapi.TrialStateWaiting, Params: want[i].Params,
 				Metrics: openapi.Metrics{}, IntermediateValues: []openapi.IntermediateValue{},
-				CreatedAt: copied.trials[i].CreatedAt}
+				CreatedAt: copied.trials[i].CreatedAt, Origin: "enqueued"}
+		} else if want[i].Origin != "startup" {
+			t.Errorf("exported trial #%d: origin %q, want startup (TPE's first trials)", want[i].Number, want[i].Origin)
 		}
 	}
 	ignore := cmpopts.IgnoreFields(openapi.Trial{}, "Id", "StudyId", "Lease", "LeaseExpiresAt")

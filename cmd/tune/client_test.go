@@ -296,7 +296,7 @@ func TestStudyLifecycle(t *testing.T) {
 	out = c.ok("trial", "list", "mnist-yaml")
 	wantContains(t, "trial list", out,
 		"NUMBER", "ID", "STATE", "VALUE", "PARAMS", "ATTEMPT", "RUNNER", "DURATION",
-		"complete", "failed", "running", "cli-test", "activation=tanh batch_size=64 learning_rate=0.001 workers=2")
+		"complete", "failed", "running", "cli-test", "ORIGIN", "startup", "enqueued", "activation=tanh batch_size=64 learning_rate=0.001 workers=2")
 	if n := strings.Count(strings.TrimSpace(out), "\n"); n != 3 {
 		t.Errorf("trial list: %d rows, want 3:\n%s", n, out)
 	}
@@ -336,7 +336,7 @@ func TestStudyLifecycle(t *testing.T) {
 	// trial show.
 	out = c.ok("trial", "show", id)
 	wantContains(t, "trial show (complete)", out,
-		"ID:", id, "State:", "complete", "Value:", "0.91", "Runner:", "cli-test",
+		"ID:", id, "State:", "complete", "Value:", "0.91", "Runner:", "cli-test", "Origin:", "startup",
 		"Started:", "Finished:", "Duration:", "PARAM", "METRIC", "val_loss")
 	out = c.ok("trial", "show", nextID)
 	wantContains(t, "trial show (failed)", out, "failed", "Error:", "  loss diverged", "  at epoch 3")

@@ -302,7 +302,7 @@ start the search from. A value that is valid JSON is taken as JSON
 }
 
 func writeTrialList(w io.Writer, trials []openapi.Trial, now time.Time) {
-	row(w, "NUMBER", "ID", "STATE", "VALUE", "PARAMS", "ATTEMPT", "RUNNER", "DURATION")
+	row(w, "NUMBER", "ID", "STATE", "VALUE", "PARAMS", "ORIGIN", "ATTEMPT", "RUNNER", "DURATION")
 	for _, t := range trials {
 		row(w,
 			strconv.Itoa(t.Number),
@@ -310,6 +310,7 @@ func writeTrialList(w io.Writer, trials []openapi.Trial, now time.Time) {
 			string(t.State),
 			formatOptFloat(t.Value),
 			formatParams(t.Params),
+			formatOrigin(t),
 			strconv.Itoa(t.Attempt),
 			orDash(t.Runner),
 			trialDuration(t.StartedAt, t.FinishedAt, now),
@@ -332,6 +333,17 @@ func writeTrialBrief(w io.Writer, t *openapi.Trial) {
 	}
 }
 
+// formatOrigin says what decided a trial's params and, since the origin
+// stays when a trial is handed out again after a lost lease, whether it
+// was retried.
+func formatOrigin(t openapi.Trial) string {
+	s := orDash(t.Origin)
+	if t.Attempt > 0 {
+		s += ", retried"
+	}
+	return s
+}
+
 func formatLease(t *openapi.Trial) string {
 	s := strconv.FormatInt(t.Lease, 10)
 	if t.LeaseExpiresAt != nil {
@@ -346,6 +358,7 @@ func writeTrial(w io.Writer, t *openapi.Trial, now time.Time) {
 	row(w, "Number:", strconv.Itoa(t.Number))
 	row(w, "State:", string(t.State))
 	row(w, "Value:", formatOptFloat(t.Value))
+	row(w, "Origin:", formatOrigin(*t))
 	row(w, "Attempt:", strconv.Itoa(t.Attempt))
 	row(w, "Runner:", orDash(t.Runner))
 	row(w, "Device:", orDash(t.Device))

@@ -20,7 +20,7 @@ func BenchmarkAskTell(b *testing.B) {
 		b.Fatal(err)
 	}
 	for i := range 2000 {
-		tr, err := s.CreateRunning(ctx, st.ID, storetest.Params(16), nil, "r", false)
+		tr, err := s.CreateRunning(ctx, st.ID, storetest.Params(16), nil, trials.OriginRandom, "r", false)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -32,7 +32,7 @@ func BenchmarkAskTell(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			tr, err := s.CreateRunning(ctx, st.ID, storetest.Params(16), nil, "r", true)
+			tr, err := s.CreateRunning(ctx, st.ID, storetest.Params(16), nil, trials.OriginRandom, "r", true)
 			if err != nil {
 				b.Error(err)
 				return

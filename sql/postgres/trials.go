@@ -67,11 +67,12 @@ func (s *Store) EnqueueTrial(ctx context.Context, studyID int64, params map[stri
 					AND (max_trials = 0 OR next_number < max_trials)
 				RETURNING id, next_number - 1 AS number
 			)
-			INSERT INTO trials AS t (study_id, number, state, params, created_by, created_at, updated_at)
-			SELECT id, number, 'waiting', @params, @created_by,
+			INSERT INTO trials AS t (study_id, number, state, params, origin, created_by, created_at, updated_at)
+			SELECT id, number, 'waiting', @params, @origin, @created_by,
 				now() + @clock_offset::interval, clock_timestamp() + @clock_offset::interval
 			FROM bump
-			RETURNING `+record.TrialCols, s.args(pgx.NamedArgs{"study_id": studyID, "params": doc, "created_by": trials.Actor(ctx)}))
+			RETURNING `+record.TrialCols, s.args(pgx.NamedArgs{"study_id": studyID, "params": doc,
+				"origin": string(trials.OriginEnqueued), "created_by": trials.Actor(ctx)}))
 		b.Queue(studyInfoSQL, pgx.NamedArgs{"study_id": studyID, "limit_parallel": false})
 	}, func(br pgx.BatchResults) error {
 		var r record.TrialRow
@@ -102,6 +103,7 @@ func (s *Store) AddTrial(ctx context.Context, studyID int64, t trials.Trial) (_ 
 		"study_id": studyID, "state": string(t.State), "params": json.RawMessage(docs.Params), "value": t.Value,
 		"intermediate": json.RawMessage(docs.Intermediate), "metrics": json.RawMessage(docs.Metrics), "error": t.Error,
 		"runner": t.Runner, "device": t.Device, "attempt": t.Attempt,
+		"origin":     string(cmp.Or(t.Origin, trials.OriginRecorded)),
 		"created_at": optionalTime(t.CreatedAt), "started_at": t.StartedAt, "finished_at": t.FinishedAt,
 		"trial_id": 0, "by": trials.Actor(ctx),
 	})
@@ -115,9 +117,9 @@ func (s *Store) AddTrial(ctx context.Context, studyID int64, t trials.Trial) (_ 
 				RETURNING id, next_number - 1 AS number
 			)
 			INSERT INTO trials AS t (study_id, number, state, params, value, intermediate, metrics,
-				error, runner, device, attempt, created_by, finished_by, created_at, started_at, finished_at, updated_at)
+				error, runner, device, attempt, origin, created_by, finished_by, created_at, started_at, finished_at, updated_at)
 			SELECT id, number, @state, @params, @value, @intermediate, @metrics,
-				@error, @runner, @device, @attempt, @by, @by,
+				@error, @runner, @device, @attempt, @origin, @by, @by,
 				coalesce(@created_at::timestamptz, now() + @clock_offset::interval),
 				@started_at::timestamptz,
 				coalesce(@finished_at::timestamptz, now() + @clock_offset::interval),
@@ -257,10 +259,10 @@ func (s *Store) ClaimWaiting(ctx context.Context, studyID int64, runner string, 
 }
 
 // CreateRunning adds a running trial with the given normalized params and
-// system attrs, the study's next number and lease token 1, in one INSERT.
+// system attrs and origin, the study's next number and lease token 1, in one INSERT.
 // ErrConflict when the study is not running, has MaxTrials trials, or (with
 // limitParallel) runs MaxParallel trials.
-func (s *Store) CreateRunning(ctx context.Context, studyID int64, params map[string]any, attrs map[string]string, runner string, limitParallel bool) (_ *trials.Trial, err error) {
+func (s *Store) CreateRunning(ctx context.Context, studyID int64, params map[string]any, attrs map[string]string, origin trials.Origin, runner string, limitParallel bool) (_ *trials.Trial, err error) {
 	defer wrap(&err, "CreateRunning(%d, %q)", studyID, runner)
 	doc, err := record.JSONObject(params)
 	if err != nil {
@@ -272,7 +274,7 @@ func (s *Store) CreateRunning(ctx context.Context, studyID int64, params map[str
 	}
 	var out *trials.Trial
 	a := s.args(pgx.NamedArgs{"study_id": studyID, "runner": runner, "limit_parallel": limitParallel, "params": doc, "attrs": attrDoc,
-		"created_by": trials.Actor(ctx)})
+		"origin": string(origin), "created_by": trials.Actor(ctx)})
 	err = s.batch(ctx, func(b *pgx.Batch) {
 		b.Queue(lockForParallelSQL, a)
 		// The state and max_trials conditions are on the updated row
@@ -288,9 +290,9 @@ func (s *Store) CreateRunning(ctx context.Context, studyID int64, params map[str
 							WHERE r.study_id = s.id AND r.state = 'running') >= s.max_parallel)
 				RETURNING s.id, s.next_number - 1 AS number, s.lease_seconds
 			)
-			INSERT INTO trials AS t (study_id, number, state, params, system_attrs, runner, lease,
+			INSERT INTO trials AS t (study_id, number, state, params, system_attrs, origin, runner, lease,
 				lease_expires_at, created_at, started_at, updated_at, created_by, held_by)
-			SELECT b.id, b.number, 'running', @params, @attrs::jsonb, @runner, 1,
+			SELECT b.id, b.number, 'running', @params, @attrs::jsonb, @origin, @runner, 1,
 				now() + @clock_offset::interval + make_interval(secs => b.lease_seconds),
 				now() + @clock_offset::interval, now() + @clock_offset::interval,
 				clock_timestamp() + @clock_offset::interval, @created_by, @created_by

@@ -99,7 +99,7 @@ func ScanSummaries(rows Rows, tm Times) ([]trials.StudySummary, error) {
 // TrialCols are the columns TrialRow receives, from trials aliased t.
 const TrialCols = `t.id, t.study_id, t.number, t.state, t.params, t.value, t.intermediate, t.metrics,
 	t.system_attrs, t.attempt, t.runner, t.lease, t.lease_expires_at, t.created_at, t.started_at,
-	t.finished_at, t.error, t.updated_at, t.device, t.created_by, t.finished_by, t.held_by`
+	t.finished_at, t.error, t.updated_at, t.device, t.created_by, t.finished_by, t.held_by, t.origin`
 
 // TrialRow receives TrialCols. Its params can only be decoded with the
 // study's search space at hand, so decoding is a second step.
@@ -114,7 +114,7 @@ func (r *TrialRow) Dest(tm Times) []any {
 	return []any{&r.t.ID, &r.t.StudyID, &r.t.Number, &r.state, &r.docs.Params, &r.t.Value, &r.docs.Intermediate,
 		&r.docs.Metrics, &r.docs.SystemAttrs, &r.t.Attempt, &r.t.Runner, &r.t.Lease, tm.OptionalTime(&r.t.LeaseExpiresAt),
 		tm.Time(&r.t.CreatedAt), tm.OptionalTime(&r.t.StartedAt), tm.OptionalTime(&r.t.FinishedAt), &r.t.Error,
-		tm.Time(&r.t.UpdatedAt), &r.t.Device, &r.t.CreatedBy, &r.t.FinishedBy, &r.t.HeldBy}
+		tm.Time(&r.t.UpdatedAt), &r.t.Device, &r.t.CreatedBy, &r.t.FinishedBy, &r.t.HeldBy, &r.t.Origin}
 }
 
 // Trial decodes the scanned row with its study's search space (see

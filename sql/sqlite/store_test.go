@@ -173,7 +173,7 @@ func TestManyStoresOnOneFile(t *testing.T) {
 		s := stores[i%len(stores)]
 		wg.Go(func() {
 			for j := range perWorker {
-				tr, err := s.CreateRunning(ctx, st.ID, storetest.Params(16), nil, "r", false)
+				tr, err := s.CreateRunning(ctx, st.ID, storetest.Params(16), nil, trials.OriginRandom, "r", false)
 				if err != nil {
 					errs <- err
 					return

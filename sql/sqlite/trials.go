@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -54,6 +55,7 @@ type newTrial struct {
 	value                                      *float64
 	errText, runner, device                    string
 	createdBy, finishedBy, heldBy              string
+	origin                                     trials.Origin
 	attempt                                    int
 	lease                                      int64
 	leaseExpiresAt                             *time.Time
@@ -81,12 +83,12 @@ func insertTrial(ctx context.Context, tx *sql.Tx, studyID int64, info studyInfo,
 	var r record.TrialRow
 	err := tx.QueryRowContext(ctx, `
 		INSERT INTO trials AS t (study_id, number, state, params, value, intermediate, metrics,
-			system_attrs, error, runner, device, attempt, lease, lease_expires_at, created_at, started_at,
+			system_attrs, error, runner, device, origin, attempt, lease, lease_expires_at, created_at, started_at,
 			finished_at, updated_at, created_by, finished_by, held_by)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		RETURNING `+trialReturning,
 		studyID, info.Trials, string(nt.state), nt.params, nt.value, nt.intermediate, nt.metrics,
-		nt.systemAttrs, nt.errText, nt.runner, nt.device, nt.attempt, nt.lease, optionalNanos(nt.leaseExpiresAt),
+		nt.systemAttrs, nt.errText, nt.runner, nt.device, string(nt.origin), nt.attempt, nt.lease, optionalNanos(nt.leaseExpiresAt),
 		nanos(nt.createdAt), optionalNanos(nt.startedAt), optionalNanos(nt.finishedAt), nanos(nt.updatedAt),
 		nt.createdBy, nt.finishedBy, nt.heldBy,
 	).Scan(r.Dest(times)...)
@@ -125,7 +127,8 @@ func (s *Store) EnqueueTrial(ctx context.Context, studyID int64, params map[stri
 			return err
 		}
 		out, err = insertTrial(ctx, tx, studyID, info, newTrial{
-			state: trials.TrialWaiting, params: doc, createdAt: now, updatedAt: now, createdBy: trials.Actor(ctx),
+			state: trials.TrialWaiting, params: doc, origin: trials.OriginEnqueued, createdAt: now, updatedAt: now,
+			createdBy: trials.Actor(ctx),
 		})
 		return err
 	})
@@ -160,6 +163,7 @@ func (s *Store) AddTrial(ctx context.Context, studyID int64, t trials.Trial) (_ 
 		nt := newTrial{
 			state: t.State, params: docs.Params, value: t.Value, intermediate: docs.Intermediate, metrics: docs.Metrics,
 			errText: t.Error, runner: t.Runner, device: t.Device, attempt: t.Attempt,
+			origin:    cmp.Or(t.Origin, trials.OriginRecorded),
 			createdAt: t.CreatedAt, startedAt: t.StartedAt, finishedAt: t.FinishedAt, updatedAt: now,
 			createdBy: trials.Actor(ctx), finishedBy: trials.Actor(ctx),
 		}
@@ -239,11 +243,11 @@ func (s *Store) ClaimWaiting(ctx context.Context, studyID int64, runner string, 
 	return out, err
 }
 
-// CreateRunning adds a running trial with the given normalized params, the
-// study's next number and lease token 1. ErrConflict when the study is not
+// CreateRunning adds a running trial with the given normalized params,
+// system attrs and origin, the study's next number and lease token 1. ErrConflict when the study is not
 // running, has MaxTrials trials, or (with limitParallel) runs MaxParallel
 // trials.
-func (s *Store) CreateRunning(ctx context.Context, studyID int64, params map[string]any, attrs map[string]string, runner string, limitParallel bool) (_ *trials.Trial, err error) {
+func (s *Store) CreateRunning(ctx context.Context, studyID int64, params map[string]any, attrs map[string]string, origin trials.Origin, runner string, limitParallel bool) (_ *trials.Trial, err error) {
 	defer wrap(&err, "CreateRunning(%d, %q)", studyID, runner)
 	doc, err := jsonObject(params)
 	if err != nil {
@@ -272,7 +276,7 @@ func (s *Store) CreateRunning(ctx context.Context, studyID int64, params map[str
 		}
 		expires := now.Add(time.Duration(info.leaseSeconds) * time.Second)
 		out, err = insertTrial(ctx, tx, studyID, info, newTrial{
-			state: trials.TrialRunning, params: doc, systemAttrs: attrDoc, runner: runner, lease: 1, leaseExpiresAt: &expires,
+			state: trials.TrialRunning, params: doc, systemAttrs: attrDoc, origin: origin, runner: runner, lease: 1, leaseExpiresAt: &expires,
 			createdAt: now, startedAt: &now, updatedAt: now, createdBy: trials.Actor(ctx), heldBy: trials.Actor(ctx),
 		})
 		return err

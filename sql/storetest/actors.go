@@ -73,7 +73,7 @@ func (su suite) testActors(t *testing.T) {
 	}
 
 	// Created by the runner, failed by the reaper.
-	running, err := s.CreateRunning(gpu, created.ID, Params(32), nil, "r1", true)
+	running, err := s.CreateRunning(gpu, created.ID, Params(32), nil, trials.OriginTPE, "r1", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func (su suite) testActors(t *testing.T) {
 	}
 
 	// Without an actor, nobody is named.
-	anon, err := s.CreateRunning(context.Background(), created.ID, Params(128), nil, "", false)
+	anon, err := s.CreateRunning(context.Background(), created.ID, Params(128), nil, trials.OriginTPE, "", false)
 	if err != nil {
 		t.Fatal(err)
 	}

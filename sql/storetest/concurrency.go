@@ -57,7 +57,7 @@ func (su suite) testConcurrentNumbersAndClaims(t *testing.T) {
 			s = b
 		}
 		for range perWorker {
-			tr, err := s.CreateRunning(ctx, st.ID, Params(32), nil, "r", false)
+			tr, err := s.CreateRunning(ctx, st.ID, Params(32), nil, trials.OriginRandom, "r", false)
 			if err != nil {
 				return err
 			}
@@ -134,7 +134,7 @@ func (su suite) testConcurrentMaxTrials(t *testing.T) {
 			if i%3 == 0 {
 				_, err = s.EnqueueTrial(ctx, st.ID, Params(16))
 			} else {
-				_, err = s.CreateRunning(ctx, st.ID, Params(16), nil, "r", false)
+				_, err = s.CreateRunning(ctx, st.ID, Params(16), nil, trials.OriginRandom, "r", false)
 			}
 			if errors.Is(err, trials.ErrConflict) {
 				return nil
@@ -184,7 +184,7 @@ func (su suite) testConcurrentMaxParallel(t *testing.T) {
 		for finished.Load() < maxTrials {
 			tr, err := s.ClaimWaiting(ctx, st.ID, "r", true)
 			if err == nil && tr == nil {
-				tr, err = s.CreateRunning(ctx, st.ID, Params(16), nil, "r", true)
+				tr, err = s.CreateRunning(ctx, st.ID, Params(16), nil, trials.OriginRandom, "r", true)
 			}
 			if errors.Is(err, trials.ErrConflict) {
 				time.Sleep(time.Millisecond) // at max_parallel, max_trials, or done
@@ -366,7 +366,7 @@ func (su suite) testTrialsChangedSinceMissesNothing(t *testing.T) {
 	}()
 	run(t, workers, func(i int) error {
 		for j := range 5 {
-			tr, err := a.CreateRunning(ctx, st.ID, Params(16), nil, "r", false)
+			tr, err := a.CreateRunning(ctx, st.ID, Params(16), nil, trials.OriginRandom, "r", false)
 			if err != nil {
 				return err
 			}

@@ -49,7 +49,7 @@ func CreateStudy(t *testing.T, s trials.Store, name string, edit func(*trials.St
 // CreateRunning adds a running trial or fails the test.
 func CreateRunning(t *testing.T, s trials.Store, studyID int64, batch int64, runner string) *trials.Trial {
 	t.Helper()
-	tr, err := s.CreateRunning(context.Background(), studyID, Params(batch), nil, runner, false)
+	tr, err := s.CreateRunning(context.Background(), studyID, Params(batch), nil, trials.OriginRandom, runner, false)
 	if err != nil {
 		t.Fatalf("CreateRunning(%d): %v", studyID, err)
 	}

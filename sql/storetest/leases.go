@@ -149,7 +149,7 @@ func (su suite) testCreateRunningWithAttrs(t *testing.T) {
 	s := su.open(t)
 	st := createStudy(t, s, "created-with-attrs", nil)
 	want := map[string]string{"goptuna:cmaes:generationId": "0000000000000042-0"}
-	tr, err := s.CreateRunning(ctx, st.ID, Params(16), want, "r1", false)
+	tr, err := s.CreateRunning(ctx, st.ID, Params(16), want, trials.OriginRandom, "r1", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +288,7 @@ func (su suite) testStudyDoneAfterLastTrial(t *testing.T) {
 	if got, _ := s.GetStudy(ctx, st.ID); got.State != trials.StudyRunning {
 		t.Errorf("a repeated tell set the study to %s", got.State)
 	}
-	_, err = s.CreateRunning(ctx, st.ID, Params(16), nil, "r1", false)
+	_, err = s.CreateRunning(ctx, st.ID, Params(16), nil, trials.OriginRandom, "r1", false)
 	wantErr(t, err, trials.ErrConflict, "max_trials")
 }
 

@@ -129,7 +129,7 @@ func (su suite) testParamsRoundTrip(t *testing.T) {
 	st := createStudy(t, s, "types", nil)
 	// Params as a JSON decoder hands them over: every number a float64.
 	loose := map[string]any{"batch_size": 64.0, "learning_rate": 0.0003, "activation": "tanh", "workers": 4.0}
-	tr, err := s.CreateRunning(ctx, st.ID, loose, nil, "", false)
+	tr, err := s.CreateRunning(ctx, st.ID, loose, nil, trials.OriginRandom, "", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func (su suite) testEnqueueAndClaim(t *testing.T) {
 	}
 	_, err = s.ClaimWaiting(ctx, st.ID, "r1", false)
 	wantErr(t, err, trials.ErrConflict, "paused")
-	_, err = s.CreateRunning(ctx, st.ID, Params(16), nil, "r1", false)
+	_, err = s.CreateRunning(ctx, st.ID, Params(16), nil, trials.OriginRandom, "r1", false)
 	wantErr(t, err, trials.ErrConflict, "paused")
 
 	// A done study takes nothing.
@@ -219,7 +219,7 @@ func (su suite) testEnqueueAndClaim(t *testing.T) {
 	wantErr(t, err, trials.ErrNotFound, "study 999 does not exist")
 	_, err = s.ClaimWaiting(ctx, 999, "r1", false)
 	wantErr(t, err, trials.ErrNotFound, "study 999 does not exist")
-	_, err = s.CreateRunning(ctx, 999, Params(16), nil, "r1", false)
+	_, err = s.CreateRunning(ctx, 999, Params(16), nil, trials.OriginRandom, "r1", false)
 	wantErr(t, err, trials.ErrNotFound, "study 999 does not exist")
 }
 
@@ -228,14 +228,14 @@ func (su suite) testMaxTrialsAndMaxParallel(t *testing.T) {
 	s := su.open(t)
 	st := createStudy(t, s, "capped", func(st *trials.Study) { st.MaxTrials, st.MaxParallel = 3, 1 })
 
-	first, err := s.CreateRunning(ctx, st.ID, Params(16), nil, "r1", true)
+	first, err := s.CreateRunning(ctx, st.ID, Params(16), nil, trials.OriginRandom, "r1", true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if first.Number != 0 || first.Lease != 1 {
 		t.Errorf("first trial: number %d, lease %d; want 0 and 1", first.Number, first.Lease)
 	}
-	_, err = s.CreateRunning(ctx, st.ID, Params(16), nil, "r2", true)
+	_, err = s.CreateRunning(ctx, st.ID, Params(16), nil, trials.OriginRandom, "r2", true)
 	wantErr(t, err, trials.ErrConflict, "max_parallel")
 	queued, err := s.EnqueueTrial(ctx, st.ID, Params(32))
 	if err != nil {
@@ -253,7 +253,7 @@ func (su suite) testMaxTrialsAndMaxParallel(t *testing.T) {
 	if third.Number != 2 {
 		t.Errorf("third trial number %d, want 2", third.Number)
 	}
-	_, err = s.CreateRunning(ctx, st.ID, Params(16), nil, "", false)
+	_, err = s.CreateRunning(ctx, st.ID, Params(16), nil, trials.OriginRandom, "", false)
 	wantErr(t, err, trials.ErrConflict, "max_trials")
 	_, err = s.EnqueueTrial(ctx, st.ID, Params(16))
 	wantErr(t, err, trials.ErrConflict, "max_trials")
@@ -486,6 +486,7 @@ func (su suite) testAddTrial(t *testing.T) {
 		Runner:     "old-box",
 		Device:     "cuda:0",
 		Attempt:    1,
+		Origin:     trials.OriginCMAES,
 		CreatedAt:  started.Add(-time.Minute),
 		StartedAt:  &started,
 		FinishedAt: &finished,

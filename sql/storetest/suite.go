@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) Store, pair func(t *testing.T) (S
 		{"Report", su.testReport},
 		{"SetSystemAttrs", su.testSetSystemAttrs},
 		{"CreateRunningWithAttrs", su.testCreateRunningWithAttrs},
+		{"Origin", su.testOrigin},
 		{"Tell", su.testTell},
 		{"StudyDoneAfterLastTrial", su.testStudyDoneAfterLastTrial},
 		{"ReapExpired", su.testReapExpired},

@@ -10,6 +10,16 @@
   const POLL_MS = 2000;
   const PAGE_ROWS = 50;
   const STATES = ['waiting', 'running', 'complete', 'pruned', 'failed'];
+  // What decided a trial's params (the trial's origin), in words.
+  const ORIGINS = {
+    startup: 'sampled at random while TPE waits for enough finished trials to model',
+    tpe: 'proposed by TPE from the finished trials',
+    cmaes: 'proposed by CMA-ES',
+    random: 'sampled at random',
+    qmc: 'a quasi-random (Sobol) point',
+    enqueued: 'enqueued with fixed params',
+    recorded: 'recorded as a finished trial (an import)',
+  };
   const FINISHED = new Set(['complete', 'pruned', 'failed']);
   const COLORS = {
     waiting: '#9ca3af', running: '#10b981', complete: '#3b82f6', pruned: '#f59e0b', failed: '#ef4444',
@@ -1052,6 +1062,9 @@
         return;
       }
       const kv = (pairs) => el('dl', { class: 'kv' }, pairs.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', {}, v)]));
+      const origin = el('span', { id: 'trial-origin' }, el('span', { text: t.origin || '—' }),
+        ORIGINS[t.origin] ? el('span', { class: 'muted', text: ' · ' + ORIGINS[t.origin] }) : null,
+        t.attempt ? el('span', { class: 'muted', text: ' · retried: handed out again after ' + t.attempt + (t.attempt === 1 ? ' lost lease' : ' lost leases') }) : null);
       const names = Object.keys(t.params).sort();
       const metrics = Object.keys(t.metrics).sort();
       const curveNode = el('div', { class: 'chart', style: 'height:260px' });
@@ -1060,6 +1073,7 @@
         el('h1', {}, 'Trial #' + n, stateBadge(t.state, 's-')),
         kv([
           [st.study.objective.metric, fmt(t.value)],
+          ['params from', origin],
           ['runner', t.runner || '—'], ['device', t.device || '—'], ['attempt', String(t.attempt)],
           ['created', fmtTime(t.created_at)], ['started', fmtTime(t.started_at)], ['finished', fmtTime(t.finished_at)],
           // Token names are user text: kv appends them as text nodes.

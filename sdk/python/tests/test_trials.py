@@ -25,6 +25,7 @@ def test_ask_report_tell(client: tune.Client, study_name: str) -> None:
     assert trial.report(1, 3.0) is False and not trial.should_prune()
     trial.tell(2.5, metrics={"samples_per_second": 120.0}, device="cpu")
     assert trial.state == "complete" and trial.value == 2.5 and trial.info.device == "cpu"
+    assert trial.info.origin == "startup"  # TPE samples at random at first
     shown = client.trial(trial.id)
     assert [(v.step, v.value) for v in shown.intermediate_values] == [(0, 4.0), (1, 3.0)]
     assert shown.intermediate_values[0].metrics == {"samples_per_second": 100.0}

@@ -133,6 +133,10 @@ class TrialInfo:
     finished_at: Optional[datetime]
     error: str
     device: str
+    # What decided the params: startup, tpe, cmaes, random, qmc, enqueued
+    # or recorded ("" for trials older than origins); attempt > 0 says the
+    # trial was retried after a lost lease.
+    origin: str
 
     @classmethod
     def from_json(cls, d: Dict[str, Any]) -> "TrialInfo":
@@ -144,7 +148,7 @@ class TrialInfo:
             runner=d.get("runner") or "", lease=int(d.get("lease") or 0),
             lease_expires_at=parse_time(d.get("lease_expires_at")), created_at=parse_time(d.get("created_at")),
             started_at=parse_time(d.get("started_at")), finished_at=parse_time(d.get("finished_at")),
-            error=d.get("error") or "", device=d.get("device") or "",
+            error=d.get("error") or "", device=d.get("device") or "", origin=d.get("origin") or "",
         )
 
     @property

@@ -522,7 +522,10 @@ export interface components {
             error: string;
             /** @description What the trial ran on (cpu, cuda:0), as its runner told it; empty when not told. */
             device: string;
+            origin: components["schemas"]["TrialOrigin"];
         };
+        /** @description What decided the trial's params, set when the trial is created and never changed: `startup` (TPE's random start-up trials, before it models the history), `tpe`, `cmaes`, `random` or `qmc` (the study's sampler), `enqueued` (fixed params enqueued with POST /studies/{study}/trials) or `recorded` (a finished trial recorded as given, e.g. an import that names no origin). A trial whose lease was lost and that was handed out again keeps its origin; its `attempt` above 0 says it was retried. Empty for trials created before origins were recorded. */
+        TrialOrigin: string;
         TrialPage: {
             items: components["schemas"]["Trial"][];
             next_cursor: string | null;
@@ -545,6 +548,8 @@ export interface components {
             runner?: string;
             device?: string;
             attempt?: number;
+            /** @description For a finished trial, what decided its params (see TrialOrigin; an exported trial keeps its own). Defaults to `recorded`. */
+            origin?: string;
             /**
              * Format: date-time
              * @description Defaults to now.
