@@ -72,7 +72,7 @@ func (s *Store) EnqueueTrial(ctx context.Context, studyID int64, params map[stri
 				now() + @clock_offset::interval, clock_timestamp() + @clock_offset::interval
 			FROM bump
 			RETURNING `+record.TrialCols, s.args(pgx.NamedArgs{"study_id": studyID, "params": doc,
-				"origin": string(trials.OriginEnqueued), "created_by": trials.Actor(ctx)}))
+			"origin": string(trials.OriginEnqueued), "created_by": trials.Actor(ctx)}))
 		b.Queue(studyInfoSQL, pgx.NamedArgs{"study_id": studyID, "limit_parallel": false})
 	}, func(br pgx.BatchResults) error {
 		var r record.TrialRow
