@@ -11,7 +11,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List studies with trial counts by state and best value. */
+        /**
+         * List studies with trial counts by state and best value, a page at a time.
+         * @description Studies oldest first, as summaries: each item leaves out the large parts of a study (its search space, its sampler's and pruner's options, its workload's options), which `GET /studies/{study}` returns. Follow `next_cursor` until it is null to see every study.
+         */
         get: operations["listStudies"];
         put?: never;
         /** Create a study. */
@@ -441,6 +444,8 @@ export interface components {
             state: components["schemas"]["StudyState"];
             /** Format: date-time */
             created_at: string;
+            /** @description The name of the token that created the study; empty on a server without authentication. */
+            created_by: string;
             counts: components["schemas"]["TrialCounts"];
             /** Format: double */
             best_value: number | null;
@@ -472,8 +477,38 @@ export interface components {
              */
             importance: number;
         };
-        StudyList: {
-            items: components["schemas"]["Study"][];
+        /** @description A study as `GET /studies` lists it, without its search space, sampler, pruner and workload options. */
+        StudySummary: {
+            /** Format: int64 */
+            id: number;
+            name: string;
+            objective: components["schemas"]["Objective"];
+            /** @description The sampler's type (tpe, random, cmaes, qmc). */
+            sampler_type: string;
+            /** @description The pruner's type (none, median, successive_halving). */
+            pruner_type: string;
+            /** @description The workload's type; absent for an ask/tell study. */
+            workload_type?: string;
+            /** @description The number of params in the search space. */
+            param_count: number;
+            max_trials: number;
+            max_parallel: number;
+            state: components["schemas"]["StudyState"];
+            /** Format: date-time */
+            created_at: string;
+            /** @description The name of the token that created the study; empty on a server without authentication. */
+            created_by: string;
+            counts: components["schemas"]["TrialCounts"];
+            /** Format: double */
+            best_value: number | null;
+            /** Format: int64 */
+            best_trial_id: number | null;
+            /** @description Distinct runners holding a running trial of the study. */
+            running_runners: number;
+        };
+        StudyPage: {
+            items: components["schemas"]["StudySummary"][];
+            next_cursor: string | null;
         };
         /** @enum {string} */
         TrialState: "waiting" | "running" | "complete" | "pruned" | "failed";
@@ -522,6 +557,10 @@ export interface components {
             error: string;
             /** @description What the trial ran on (cpu, cuda:0), as its runner told it; empty when not told. */
             device: string;
+            /** @description The name of the token that created the trial (enqueue, ask, a lease that needed a new trial, or a record); empty on a server without authentication. */
+            created_by: string;
+            /** @description The name of the token that told the trial's outcome, or `reaper` when its last lease expired with no retry left; empty while it runs. */
+            finished_by: string;
             origin: components["schemas"]["TrialOrigin"];
         };
         /** @description What decided the trial's params, set when the trial is created and never changed: `startup` (TPE's random start-up trials, before it models the history), `tpe`, `cmaes`, `random` or `qmc` (the study's sampler), `enqueued` (fixed params enqueued with POST /studies/{study}/trials) or `recorded` (a finished trial recorded as given, e.g. an import that names no origin). A trial whose lease was lost and that was handed out again keeps its origin; its `attempt` above 0 says it was retried. Empty for trials created before origins were recorded. */
@@ -724,22 +763,27 @@ export type $defs = Record<string, never>;
 export interface operations {
     listStudies: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Every study, oldest first. */
+            /** @description A page of studies, oldest first. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["StudyList"];
+                    "application/json": components["schemas"]["StudyPage"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             429: components["responses"]["TooManyRequests"];
