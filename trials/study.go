@@ -58,7 +58,7 @@ type Sampler struct {
 	// Sigma0 is CMA-ES's initial step size (cmaes).
 	Sigma0 *float64 `json:"sigma0,omitempty"`
 	// Multivariate models all params of a trial jointly (tpe; default
-	// false: the independent per-param TPE with Goptuna's arithmetic).
+	// true; false: the independent per-param TPE with Goptuna's arithmetic).
 	Multivariate *bool `json:"multivariate,omitempty"`
 }
 

@@ -44,7 +44,8 @@ import (
 //
 // Goptuna's quirks in the algorithm itself are kept, so that the TPE this
 // project shipped first stays reachable for comparison (a study's
-// sampler: {type: tpe}, the default; multivariate: true is jointTPE): gmmLogPDF's mixture "log-sum" adds the
+// sampler: {type: tpe, multivariate: false}; the default is jointTPE):
+// gmmLogPDF's mixture "log-sum" adds the
 // components' log-densities instead of log-sum-exp-ing them and uses
 // (x-mu)/sigma² where a squared distance is meant; paccept subtracts the
 // unweighted low CDFs, so for large histories it turns negative, the scores

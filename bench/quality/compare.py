@@ -2,6 +2,10 @@
 """Prints bench/quality results of tune and Optuna side by side.
 
     /usr/bin/python3 bench/quality/compare.py tune.json optuna.json
+    /usr/bin/python3 bench/quality/compare.py --seeds 6 tune.json optuna.json
+
+--seeds N keeps each side's first N seeds (0..N-1) and recomputes the
+summaries, for a side by side on the same seeds when one side ran more.
 
 For each W: every sampler's summary (mean over tables and seeds of regret ÷
 the table's median regret; lower is better) and per-table median regret,
@@ -10,19 +14,37 @@ and W = 8 against W = 1.
 """
 
 import json
+import statistics
 import sys
 
 
+def restrict(r, n):
+    """Keeps the first n seeds of a run and recomputes its figures."""
+    norms = []
+    for t in r["tables"]:
+        t["regrets"], t["norms"] = t["regrets"][:n], t["norms"][:n]
+        t["median_regret"] = statistics.median(t["regrets"])
+        t["mean_norm"] = statistics.fmean(t["norms"])
+        norms += t["norms"]
+    r["summary"] = statistics.fmean(norms)
+
+
 def main():
+    args = sys.argv[1:]
+    keep = None
+    if len(args) >= 2 and args[0] == "--seeds":
+        keep, args = int(args[1]), args[2:]
     runs = []
     seeds = {}
-    for path in sys.argv[1:]:
+    for path in args:
         with open(path) as f:
             res = json.load(f)
         for r in res["runs"]:
             r["impl"] = res["impl"]
+            if keep is not None:
+                restrict(r, keep)
             runs.append(r)
-        seeds[res["impl"]] = res["config"]["seeds"]
+        seeds[res["impl"]] = min(res["config"]["seeds"], keep or res["config"]["seeds"])
     if not runs:
         sys.exit("compare.py: no results")
     print("seeds: " + ", ".join(f"{k} {v}" for k, v in seeds.items()))

@@ -161,9 +161,21 @@ class Client:
         return Study(self, StudyInfo.from_json(self._http.request("GET", f"/studies/{_ref(study)}", idempotent=True)))
 
     def studies(self) -> List["Study"]:
-        """Every study, oldest first, with trial counts and best value."""
-        rsp = self._http.request("GET", "/studies", idempotent=True)
-        return [Study(self, StudyInfo.from_json(s)) for s in rsp["items"]]
+        """Every study, oldest first, with trial counts and best value.
+
+        The server lists studies a page at a time, each item without its
+        search space and options (``client.study(name)`` has them); this
+        follows every page.
+        """
+        out: List[Study] = []
+        cursor: Optional[str] = None
+        while True:
+            path = "/studies" if cursor is None else f"/studies?cursor={urllib.parse.quote(cursor)}"
+            rsp = self._http.request("GET", path, idempotent=True)
+            out.extend(Study(self, StudyInfo.from_json(s)) for s in rsp["items"])
+            cursor = rsp.get("next_cursor")
+            if not cursor:
+                return out
 
     def delete_study(self, study: StudyRef) -> None:
         self._http.request("DELETE", f"/studies/{_ref(study)}", idempotent=True)

@@ -382,7 +382,7 @@ export interface components {
             ei_candidates?: number;
             /** Format: double */
             sigma0?: number;
-            /** @description tpe only. true models all params of a trial jointly (multivariate TPE); false (default) is the independent per-param TPE with Goptuna's arithmetic. */
+            /** @description tpe only. true (default) models all params of a trial jointly (multivariate TPE); false is the independent per-param TPE with Goptuna's arithmetic, the default before. */
             multivariate?: boolean;
         };
         PrunerConfig: {
