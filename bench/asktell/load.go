@@ -26,6 +26,9 @@ type bench struct {
 	base    string
 	run     string   // makes study names unique per run, for --server
 	studies []string // created, deleted at the end
+	// multivariate picks the studies' TPE (the sampler option of the
+	// same name).
+	multivariate bool
 
 	// errMu guards errShown: only the first few failures are printed in
 	// full, the rest are counted.
@@ -79,7 +82,7 @@ func (b *bench) createStudy(ctx context.Context, kind string) (string, error) {
 		Name:        name,
 		Objective:   openapi.Objective{Metric: "loss", Direction: &min},
 		SearchSpace: searchSpace,
-		Sampler:     &openapi.SamplerConfig{Type: &tpe},
+		Sampler:     &openapi.SamplerConfig{Type: &tpe, Multivariate: &b.multivariate},
 	})
 	if err != nil {
 		return "", fmt.Errorf("creating study %s: %w", name, err)

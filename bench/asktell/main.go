@@ -32,17 +32,18 @@ import (
 
 // config is what the flags set.
 type config struct {
-	DatabaseURL string        `json:"-"`
-	Server      string        `json:"server,omitempty"`
-	Duration    time.Duration `json:"-"`
-	DurationS   float64       `json:"duration_s"`
-	Count       int           `json:"count,omitempty"`
-	Clients     []int         `json:"clients"`
-	Sizes       []int         `json:"sizes"`
-	Asks        int           `json:"asks"`
-	FillWorkers int           `json:"fill_workers"`
-	Quick       bool          `json:"quick"`
-	JSONPath    string        `json:"-"`
+	DatabaseURL  string        `json:"-"`
+	Server       string        `json:"server,omitempty"`
+	Duration     time.Duration `json:"-"`
+	DurationS    float64       `json:"duration_s"`
+	Count        int           `json:"count,omitempty"`
+	Clients      []int         `json:"clients"`
+	Sizes        []int         `json:"sizes"`
+	Asks         int           `json:"asks"`
+	FillWorkers  int           `json:"fill_workers"`
+	Quick        bool          `json:"quick"`
+	JSONPath     string        `json:"-"`
+	Multivariate bool          `json:"multivariate"`
 }
 
 func main() {
@@ -75,6 +76,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&cfg.FillWorkers, "fill-workers", 8, "concurrent clients that pre-populate the latency study")
 	fs.BoolVar(&cfg.Quick, "quick", false, "smoke run: 2 s levels, sizes 50 and 200, 20 asks each (explicit flags still win)")
 	fs.StringVar(&cfg.JSONPath, "json", "", "also write the results as JSON to this file")
+	fs.BoolVar(&cfg.Multivariate, "multivariate", true, "the studies' TPE: multivariate (the default sampler) or, with =false, the independent TPE, to time both side by side")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -186,6 +188,7 @@ func run(ctx context.Context, cfg *config) error {
 		base = srv.url
 	}
 	b := newBench(base)
+	b.multivariate = cfg.Multivariate
 	res := &results{
 		Impl:    "tune",
 		Version: runtime.Version(),
