@@ -111,20 +111,14 @@ func studyToAPI(sum *trials.StudySummary) openapi.Study {
 			ReductionFactor:      s.Pruner.ReductionFactor,
 			MinEarlyStoppingRate: s.Pruner.MinEarlyStoppingRate,
 		},
-		MaxTrials:    s.MaxTrials,
-		MaxParallel:  s.MaxParallel,
-		MaxRetries:   s.MaxRetries,
-		LeaseSeconds: s.LeaseSeconds,
-		State:        openapi.StudyState(s.State),
-		CreatedAt:    s.CreatedAt,
-		CreatedBy:    s.CreatedBy,
-		Counts: openapi.TrialCounts{
-			Waiting:  sum.Counts[trials.TrialWaiting],
-			Running:  sum.Counts[trials.TrialRunning],
-			Complete: sum.Counts[trials.TrialComplete],
-			Pruned:   sum.Counts[trials.TrialPruned],
-			Failed:   sum.Counts[trials.TrialFailed],
-		},
+		MaxTrials:      s.MaxTrials,
+		MaxParallel:    s.MaxParallel,
+		MaxRetries:     s.MaxRetries,
+		LeaseSeconds:   s.LeaseSeconds,
+		State:          openapi.StudyState(s.State),
+		CreatedAt:      s.CreatedAt,
+		CreatedBy:      s.CreatedBy,
+		Counts:         countsToAPI(sum.Counts),
 		BestValue:      sum.BestValue,
 		BestTrialId:    sum.BestTrialID,
 		RunningRunners: sum.RunningRunners,
@@ -150,24 +144,18 @@ func studyToAPI(sum *trials.StudySummary) openapi.Study {
 func studySummaryToAPI(sum *trials.StudySummary) openapi.StudySummary {
 	s := &sum.Study
 	out := openapi.StudySummary{
-		Id:          s.ID,
-		Name:        s.Name,
-		Objective:   openapi.Objective{Metric: s.Objective.Metric, Direction: ptr(openapi.Direction(s.Objective.Direction))},
-		SamplerType: s.Sampler.Type,
-		PrunerType:  s.Pruner.Type,
-		ParamCount:  len(s.SearchSpace),
-		MaxTrials:   s.MaxTrials,
-		MaxParallel: s.MaxParallel,
-		State:       openapi.StudyState(s.State),
-		CreatedAt:   s.CreatedAt,
-		CreatedBy:   s.CreatedBy,
-		Counts: openapi.TrialCounts{
-			Waiting:  sum.Counts[trials.TrialWaiting],
-			Running:  sum.Counts[trials.TrialRunning],
-			Complete: sum.Counts[trials.TrialComplete],
-			Pruned:   sum.Counts[trials.TrialPruned],
-			Failed:   sum.Counts[trials.TrialFailed],
-		},
+		Id:             s.ID,
+		Name:           s.Name,
+		Objective:      openapi.Objective{Metric: s.Objective.Metric, Direction: ptr(openapi.Direction(s.Objective.Direction))},
+		SamplerType:    s.Sampler.Type,
+		PrunerType:     s.Pruner.Type,
+		ParamCount:     len(s.SearchSpace),
+		MaxTrials:      s.MaxTrials,
+		MaxParallel:    s.MaxParallel,
+		State:          openapi.StudyState(s.State),
+		CreatedAt:      s.CreatedAt,
+		CreatedBy:      s.CreatedBy,
+		Counts:         countsToAPI(sum.Counts),
 		BestValue:      sum.BestValue,
 		BestTrialId:    sum.BestTrialID,
 		RunningRunners: sum.RunningRunners,
@@ -279,4 +267,15 @@ func finishedTrialFromAPI(b *openapi.EnqueueRequest, params map[string]any) tria
 		}
 	}
 	return t
+}
+
+// countsToAPI is a study's trial counts by state, as the API shows them.
+func countsToAPI(c map[trials.TrialState]int) openapi.TrialCounts {
+	return openapi.TrialCounts{
+		Waiting:  c[trials.TrialWaiting],
+		Running:  c[trials.TrialRunning],
+		Complete: c[trials.TrialComplete],
+		Pruned:   c[trials.TrialPruned],
+		Failed:   c[trials.TrialFailed],
+	}
 }
