@@ -26,6 +26,7 @@ var Operations = map[string]Access{
 	"getStudy":           AccessRead,
 	"listTrials":         AccessRead,
 	"getBestTrial":       AccessRead,
+	"getParetoFront":     AccessRead,
 	"getParamImportance": AccessRead,
 	"getTrial":           AccessRead,
 	"createStudy":        AccessWrite,

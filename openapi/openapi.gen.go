@@ -65,6 +65,33 @@ func (e EnqueueRequestState) Valid() bool {
 	}
 }
 
+// Defines values for FailureKind.
+const (
+	Diverged  FailureKind = "diverged"
+	Error     FailureKind = "error"
+	Oom       FailureKind = "oom"
+	Preempted FailureKind = "preempted"
+	Timeout   FailureKind = "timeout"
+)
+
+// Valid indicates whether the value is a known member of the FailureKind enum.
+func (e FailureKind) Valid() bool {
+	switch e {
+	case Diverged:
+		return true
+	case Error:
+		return true
+	case Oom:
+		return true
+	case Preempted:
+		return true
+	case Timeout:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for StudyState.
 const (
 	StudyStateDone    StudyState = "done"
@@ -164,6 +191,16 @@ type AskRequest struct {
 	Runner *string `json:"runner,omitempty"`
 }
 
+// Constraint Bounds on a metric of a complete trial; give min, max or both.
+type Constraint struct {
+	Max    *float64 `json:"max,omitempty"`
+	Metric string   `json:"metric"`
+	Min    *float64 `json:"min,omitempty"`
+}
+
+// Constraints A complete trial that breaks one is infeasible; samplers steer away from it and it is never on the front.
+type Constraints = []Constraint
+
 // Device defines model for Device.
 type Device struct {
 	ComputeCapability *string `json:"compute_capability,omitempty"`
@@ -173,6 +210,9 @@ type Device struct {
 	Kind        string  `json:"kind"`
 	MemoryBytes *int64  `json:"memory_bytes,omitempty"`
 	Name        *string `json:"name,omitempty"`
+
+	// PeakFlops Matrix-product FLOP/s the runner measured on the device at start, per precision (float32, float64).
+	PeakFlops *map[string]float64 `json:"peak_flops,omitempty"`
 }
 
 // Direction defines model for Direction.
@@ -200,6 +240,9 @@ type EnqueueRequest struct {
 	Device    *string    `json:"device,omitempty"`
 	Error     *string    `json:"error,omitempty"`
 
+	// FailureKind Why a failed trial failed. `oom`, `diverged` and `timeout` say something about the configuration and count as infeasible observations for the sampler; `error` and `preempted` (the runner stopped or the lease was lost) do not.
+	FailureKind *FailureKind `json:"failure_kind,omitempty"`
+
 	// FinishedAt Defaults to now.
 	FinishedAt         *time.Time           `json:"finished_at,omitempty"`
 	IntermediateValues *[]IntermediateValue `json:"intermediate_values,omitempty"`
@@ -225,6 +268,9 @@ type EnqueueRequest struct {
 // EnqueueRequestState `waiting` (the default) enqueues; a finished state records a finished trial with the fields below.
 type EnqueueRequestState string
 
+// FailureKind Why a failed trial failed. `oom`, `diverged` and `timeout` say something about the configuration and count as infeasible observations for the sampler; `error` and `preempted` (the runner stopped or the lease was lost) do not.
+type FailureKind string
+
 // HeartbeatRequest defines model for HeartbeatRequest.
 type HeartbeatRequest struct {
 	Lease *int64 `json:"lease,omitempty"`
@@ -234,6 +280,9 @@ type HeartbeatRequest struct {
 type IntermediateValue struct {
 	// Metrics Metric name to a finite number.
 	Metrics *Metrics `json:"metrics,omitempty"`
+
+	// Profile Where one reported step (an epoch) spent its time and memory.
+	Profile *Profile `json:"profile,omitempty"`
 	Step    int      `json:"step"`
 	Value   float64  `json:"value"`
 }
@@ -274,6 +323,9 @@ type Objective struct {
 	Metric string `json:"metric"`
 }
 
+// Objectives Two or more objectives of a multi-objective study, each metric once; give either objective or objectives.
+type Objectives = []Objective
+
 // ParamImportance defines model for ParamImportance.
 type ParamImportance struct {
 	// Importance Between 0 and 1; a study's importances sum to 1 unless all are 0.
@@ -311,6 +363,36 @@ type Problem struct {
 	Type *string `json:"type,omitempty"`
 }
 
+// Profile Where one reported step (an epoch) spent its time and memory.
+type Profile struct {
+	// DeviceBytes GPU memory in use at the end of the step.
+	DeviceBytes *int64 `json:"device_bytes,omitempty"`
+
+	// DevicePeakBytes The trial's peak GPU memory so far.
+	DevicePeakBytes *int64 `json:"device_peak_bytes,omitempty"`
+
+	// HeapPeakBytes The trial's own peak heap so far, above the runner's before the trial.
+	HeapPeakBytes *int64 `json:"heap_peak_bytes,omitempty"`
+
+	// MatmulFlops Floating-point operations of the model's matrix products in the step.
+	MatmulFlops *float64 `json:"matmul_flops,omitempty"`
+
+	// MatmulSeconds Seconds spent in those matrix products.
+	MatmulSeconds *float64 `json:"matmul_seconds,omitempty"`
+
+	// PeakFlops The runner's measured peak FLOP/s for the trial's precision.
+	PeakFlops *float64 `json:"peak_flops,omitempty"`
+
+	// Phases Phase name to seconds within the step (mnist-mlp data, forward, backward, optimizer, exchange, eval, other).
+	Phases *map[string]float64 `json:"phases,omitempty"`
+
+	// RssPeakBytes The trial's peak resident set so far, above the runner's baseline.
+	RssPeakBytes *int64 `json:"rss_peak_bytes,omitempty"`
+
+	// WallSeconds The step's wall time.
+	WallSeconds float64 `json:"wall_seconds"`
+}
+
 // PruneDecision defines model for PruneDecision.
 type PruneDecision struct {
 	Prune bool `json:"prune"`
@@ -335,8 +417,13 @@ type ReportRequest struct {
 
 	// Metrics Metric name to a finite number.
 	Metrics *Metrics `json:"metrics,omitempty"`
+
+	// Profile Where one reported step (an epoch) spent its time and memory.
+	Profile *Profile `json:"profile,omitempty"`
 	Step    int      `json:"step"`
-	Value   float64  `json:"value"`
+
+	// Value The step's objective value (a multi-objective study's first objective).
+	Value float64 `json:"value"`
 }
 
 // RunnerInfo defines model for RunnerInfo.
@@ -366,21 +453,27 @@ type SearchSpace map[string]Distribution
 
 // Study defines model for Study.
 type Study struct {
-	BestTrialId *int64      `json:"best_trial_id"`
-	BestValue   *float64    `json:"best_value"`
-	Counts      TrialCounts `json:"counts"`
-	CreatedAt   time.Time   `json:"created_at"`
+	BestTrialId *int64   `json:"best_trial_id"`
+	BestValue   *float64 `json:"best_value"`
+
+	// Constraints A complete trial that breaks one is infeasible; samplers steer away from it and it is never on the front.
+	Constraints *Constraints `json:"constraints,omitempty"`
+	Counts      TrialCounts  `json:"counts"`
+	CreatedAt   time.Time    `json:"created_at"`
 
 	// CreatedBy The name of the token that created the study; empty on a server without authentication.
-	CreatedBy    string       `json:"created_by"`
-	Id           int64        `json:"id"`
-	LeaseSeconds int          `json:"lease_seconds"`
-	MaxParallel  int          `json:"max_parallel"`
-	MaxRetries   int          `json:"max_retries"`
-	MaxTrials    int          `json:"max_trials"`
-	Name         string       `json:"name"`
-	Objective    Objective    `json:"objective"`
-	Pruner       PrunerConfig `json:"pruner"`
+	CreatedBy    string     `json:"created_by"`
+	Id           int64      `json:"id"`
+	LeaseSeconds int        `json:"lease_seconds"`
+	MaxParallel  int        `json:"max_parallel"`
+	MaxRetries   int        `json:"max_retries"`
+	MaxTrials    int        `json:"max_trials"`
+	Name         string     `json:"name"`
+	Objective    *Objective `json:"objective,omitempty"`
+
+	// Objectives Two or more objectives of a multi-objective study, each metric once; give either objective or objectives.
+	Objectives *Objectives  `json:"objectives,omitempty"`
+	Pruner     PrunerConfig `json:"pruner"`
 
 	// RunningRunners Distinct runners holding a running trial of the study.
 	RunningRunners int           `json:"running_runners"`
@@ -392,16 +485,21 @@ type Study struct {
 
 // StudyCreate defines model for StudyCreate.
 type StudyCreate struct {
-	LeaseSeconds *int `json:"lease_seconds,omitempty"`
+	// Constraints A complete trial that breaks one is infeasible; samplers steer away from it and it is never on the front.
+	Constraints  *Constraints `json:"constraints,omitempty"`
+	LeaseSeconds *int         `json:"lease_seconds,omitempty"`
 
 	// MaxParallel 0 or absent means no limit.
 	MaxParallel *int `json:"max_parallel,omitempty"`
 	MaxRetries  *int `json:"max_retries,omitempty"`
 
 	// MaxTrials 0 or absent means no limit.
-	MaxTrials   *int           `json:"max_trials,omitempty"`
-	Name        string         `json:"name"`
-	Objective   Objective      `json:"objective"`
+	MaxTrials *int       `json:"max_trials,omitempty"`
+	Name      string     `json:"name"`
+	Objective *Objective `json:"objective,omitempty"`
+
+	// Objectives Two or more objectives of a multi-objective study, each metric once; give either objective or objectives.
+	Objectives  *Objectives    `json:"objectives,omitempty"`
 	Pruner      *PrunerConfig  `json:"pruner,omitempty"`
 	Sampler     *SamplerConfig `json:"sampler,omitempty"`
 	SearchSpace SearchSpace    `json:"search_space"`
@@ -419,18 +517,24 @@ type StudyState string
 
 // StudySummary A study as `GET /studies` lists it, without its search space, sampler, pruner and workload options.
 type StudySummary struct {
-	BestTrialId *int64      `json:"best_trial_id"`
-	BestValue   *float64    `json:"best_value"`
-	Counts      TrialCounts `json:"counts"`
-	CreatedAt   time.Time   `json:"created_at"`
+	BestTrialId *int64   `json:"best_trial_id"`
+	BestValue   *float64 `json:"best_value"`
+
+	// Constraints A complete trial that breaks one is infeasible; samplers steer away from it and it is never on the front.
+	Constraints *Constraints `json:"constraints,omitempty"`
+	Counts      TrialCounts  `json:"counts"`
+	CreatedAt   time.Time    `json:"created_at"`
 
 	// CreatedBy The name of the token that created the study; empty on a server without authentication.
-	CreatedBy   string    `json:"created_by"`
-	Id          int64     `json:"id"`
-	MaxParallel int       `json:"max_parallel"`
-	MaxTrials   int       `json:"max_trials"`
-	Name        string    `json:"name"`
-	Objective   Objective `json:"objective"`
+	CreatedBy   string     `json:"created_by"`
+	Id          int64      `json:"id"`
+	MaxParallel int        `json:"max_parallel"`
+	MaxTrials   int        `json:"max_trials"`
+	Name        string     `json:"name"`
+	Objective   *Objective `json:"objective,omitempty"`
+
+	// Objectives Two or more objectives of a multi-objective study, each metric once; give either objective or objectives.
+	Objectives *Objectives `json:"objectives,omitempty"`
 
 	// ParamCount The number of params in the search space.
 	ParamCount int `json:"param_count"`
@@ -459,7 +563,10 @@ type TellRequest struct {
 	// Device What the trial ran on, e.g. cpu or cuda:0.
 	Device *string `json:"device,omitempty"`
 	Error  *string `json:"error,omitempty"`
-	Lease  *int64  `json:"lease,omitempty"`
+
+	// FailureKind Why a failed trial failed. `oom`, `diverged` and `timeout` say something about the configuration and count as infeasible observations for the sampler; `error` and `preempted` (the runner stopped or the lease was lost) do not.
+	FailureKind *FailureKind `json:"failure_kind,omitempty"`
+	Lease       *int64       `json:"lease,omitempty"`
 
 	// Metrics Metric name to a finite number.
 	Metrics *Metrics         `json:"metrics,omitempty"`
@@ -520,8 +627,14 @@ type Trial struct {
 	CreatedBy string `json:"created_by"`
 
 	// Device What the trial ran on (cpu, cuda:0), as its runner told it; empty when not told.
-	Device     string     `json:"device"`
-	Error      string     `json:"error"`
+	Device string `json:"device"`
+	Error  string `json:"error"`
+
+	// FailureKind Why a failed trial failed. `oom`, `diverged` and `timeout` say something about the configuration and count as infeasible observations for the sampler; `error` and `preempted` (the runner stopped or the lease was lost) do not.
+	FailureKind *FailureKind `json:"failure_kind,omitempty"`
+
+	// Feasible Whether a complete trial keeps every constraint of its study (present when the study has constraints).
+	Feasible   *bool      `json:"feasible,omitempty"`
 	FinishedAt *time.Time `json:"finished_at"`
 
 	// FinishedBy The name of the token that told the trial's outcome, or `reaper` when its last lease expired with no retry left; empty while it runs.
@@ -547,6 +660,12 @@ type Trial struct {
 	State     TrialState `json:"state"`
 	StudyId   int64      `json:"study_id"`
 	Value     *float64   `json:"value"`
+
+	// Values A complete trial's objective values, in the order of the study's objectives (multi-objective studies).
+	Values *[]float64 `json:"values,omitempty"`
+
+	// Violations The constraints a complete trial breaks, e.g. "val_accuracy >= 0.97 (is 0.95)".
+	Violations *[]string `json:"violations,omitempty"`
 }
 
 // TrialCounts defines model for TrialCounts.
@@ -556,6 +675,11 @@ type TrialCounts struct {
 	Pruned   int `json:"pruned"`
 	Running  int `json:"running"`
 	Waiting  int `json:"waiting"`
+}
+
+// TrialList defines model for TrialList.
+type TrialList struct {
+	Items []Trial `json:"items"`
 }
 
 // TrialOrigin What decided the trial's params, set when the trial is created and never changed: `startup` (TPE's random start-up trials, before it models the history), `tpe`, `cmaes`, `random` or `qmc` (the study's sampler), `enqueued` (fixed params enqueued with POST /studies/{study}/trials) or `recorded` (a finished trial recorded as given, e.g. an import that names no origin). A trial whose lease was lost and that was handed out again keeps its origin; its `attempt` above 0 says it was retried. Empty for trials created before origins were recorded.
@@ -842,6 +966,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /studies/{study}/importance (the `GetParamImportance` operationId).
 	GetParamImportance(ctx context.Context, study StudyRef, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetParetoFront The complete, feasible trials that no other such trial dominates.
+	//
+	// For a multi-objective study, the Pareto front over its objectives, among complete trials that keep every constraint, ordered by the first objective (best first), then by trial number. For a single-objective study, the best feasible trial alone.
+	//
+	// Corresponds with GET /studies/{study}/pareto (the `GetParetoFront` operationId).
+	GetParetoFront(ctx context.Context, study StudyRef, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListTrials List a study's trials by number, a page at a time.
 	//
@@ -1197,6 +1328,23 @@ func (c *Client) GetBestTrial(ctx context.Context, study StudyRef, reqEditors ..
 // Corresponds with GET /studies/{study}/importance (the `GetParamImportance` operationId).
 func (c *Client) GetParamImportance(ctx context.Context, study StudyRef, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetParamImportanceRequest(c.Server, study)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetParetoFront The complete, feasible trials that no other such trial dominates.
+//
+// For a multi-objective study, the Pareto front over its objectives, among complete trials that keep every constraint, ordered by the first objective (best first), then by trial number. For a single-objective study, the best feasible trial alone.
+//
+// Corresponds with GET /studies/{study}/pareto (the `GetParetoFront` operationId).
+func (c *Client) GetParetoFront(ctx context.Context, study StudyRef, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetParetoFrontRequest(c.Server, study)
 	if err != nil {
 		return nil, err
 	}
@@ -1839,6 +1987,40 @@ func NewGetParamImportanceRequest(server string, study StudyRef) (*http.Request,
 	return req, nil
 }
 
+// NewGetParetoFrontRequest constructs an http.Request for the GetParetoFront method
+func NewGetParetoFrontRequest(server string, study StudyRef) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "study", study, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/studies/%s/pareto", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListTrialsRequest constructs an http.Request for the ListTrials method
 func NewListTrialsRequest(server string, study StudyRef, params *ListTrialsParams) (*http.Request, error) {
 	var err error
@@ -2417,6 +2599,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /studies/{study}/importance (the `GetParamImportance` operationId).
 	GetParamImportanceWithResponse(ctx context.Context, study StudyRef, reqEditors ...RequestEditorFn) (*GetParamImportanceResponse, error)
+
+	// GetParetoFrontWithResponse The complete, feasible trials that no other such trial dominates.
+	//
+	// For a multi-objective study, the Pareto front over its objectives, among complete trials that keep every constraint, ordered by the first objective (best first), then by trial number. For a single-objective study, the best feasible trial alone.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /studies/{study}/pareto (the `GetParetoFront` operationId).
+	GetParetoFrontWithResponse(ctx context.Context, study StudyRef, reqEditors ...RequestEditorFn) (*GetParetoFrontResponse, error)
 
 	// ListTrialsWithResponse List a study's trials by number, a page at a time.
 	//
@@ -3319,6 +3510,89 @@ func (r GetParamImportanceResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetParamImportanceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetParetoFrontResponse401Headers the declared response headers of an HTTP 401 response for GetParetoFront
+type GetParetoFrontResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetParetoFrontResponse429Headers the declared response headers of an HTTP 429 response for GetParetoFront
+type GetParetoFrontResponse429Headers struct {
+	RetryAfter *int
+}
+
+type GetParetoFrontResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TrialList
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetParetoFrontResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetParetoFrontResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetParetoFrontResponse) GetJSON200() *TrialList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetParetoFrontResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetParetoFrontResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetParetoFrontResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetParetoFrontResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetParetoFrontResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetParetoFrontResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetParetoFrontResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetParetoFrontResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -4382,6 +4656,21 @@ func (c *ClientWithResponses) GetParamImportanceWithResponse(ctx context.Context
 	return ParseGetParamImportanceResponse(rsp)
 }
 
+// GetParetoFrontWithResponse The complete, feasible trials that no other such trial dominates.
+//
+// For a multi-objective study, the Pareto front over its objectives, among complete trials that keep every constraint, ordered by the first objective (best first), then by trial number. For a single-objective study, the best feasible trial alone.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /studies/{study}/pareto (the `GetParetoFront` operationId).
+func (c *ClientWithResponses) GetParetoFrontWithResponse(ctx context.Context, study StudyRef, reqEditors ...RequestEditorFn) (*GetParetoFrontResponse, error) {
+	rsp, err := c.GetParetoFront(ctx, study, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetParetoFrontResponse(rsp)
+}
+
 // ListTrialsWithResponse List a study's trials by number, a page at a time.
 //
 // Returns a wrapper object for the known response body format(s).
@@ -5324,6 +5613,83 @@ func ParseGetParamImportanceResponse(rsp *http.Response) (*GetParamImportanceRes
 	return response, nil
 }
 
+// ParseGetParetoFrontResponse parses an HTTP response from a GetParetoFrontWithResponse call
+func ParseGetParetoFrontResponse(rsp *http.Response) (*GetParetoFrontResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetParetoFrontResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TrialList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetParetoFrontResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetParetoFrontResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListTrialsResponse parses an HTTP response from a ListTrialsWithResponse call
 func ParseListTrialsResponse(rsp *http.Response) (*ListTrialsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -6151,6 +6517,9 @@ type ServerInterface interface {
 	// GetParamImportance How much each param matters for the objective.
 	// (GET /studies/{study}/importance)
 	GetParamImportance(ctx echo.Context, study StudyRef) error
+	// GetParetoFront The complete, feasible trials that no other such trial dominates.
+	// (GET /studies/{study}/pareto)
+	GetParetoFront(ctx echo.Context, study StudyRef) error
 	// ListTrials List a study's trials by number, a page at a time.
 	// (GET /studies/{study}/trials)
 	ListTrials(ctx echo.Context, study StudyRef, params ListTrialsParams) error
@@ -6321,6 +6690,22 @@ func (w *ServerInterfaceWrapper) GetParamImportance(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetParamImportance(ctx, study)
+	return err
+}
+
+// GetParetoFront converts echo context to params.
+func (w *ServerInterfaceWrapper) GetParetoFront(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "study" -------------
+	var study StudyRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "study", ctx.Param("study"), &study, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter study: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetParetoFront(ctx, study)
 	return err
 }
 
@@ -6532,6 +6917,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/studies/:study/trials", wrapper.ListTrials, options.OperationMiddlewares["listTrials"]...)
 	router.POST(options.BaseURL+"/studies/:study/trials", wrapper.EnqueueTrial, options.OperationMiddlewares["enqueueTrial"]...)
 	router.GET(options.BaseURL+"/studies/:study/best", wrapper.GetBestTrial, options.OperationMiddlewares["getBestTrial"]...)
+	router.GET(options.BaseURL+"/studies/:study/pareto", wrapper.GetParetoFront, options.OperationMiddlewares["getParetoFront"]...)
 	router.GET(options.BaseURL+"/studies/:study/importance", wrapper.GetParamImportance, options.OperationMiddlewares["getParamImportance"]...)
 	router.POST(options.BaseURL+"/studies/:study/ask", wrapper.Ask, options.OperationMiddlewares["ask"]...)
 	router.GET(options.BaseURL+"/trials/:trial", wrapper.GetTrial, options.OperationMiddlewares["getTrial"]...)
@@ -7489,6 +7875,98 @@ type GetParamImportance429ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetParamImportance429ApplicationProblemPlusJSONResponse) VisitGetParamImportanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetParetoFrontRequestObject struct {
+	Study StudyRef `json:"study"`
+}
+
+type GetParetoFrontResponseObject interface {
+	VisitGetParetoFrontResponse(w http.ResponseWriter) error
+}
+
+type GetParetoFront200JSONResponse TrialList
+
+func (response GetParetoFront200JSONResponse) VisitGetParetoFrontResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetParetoFront401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetParetoFront401ApplicationProblemPlusJSONResponse) VisitGetParetoFrontResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetParetoFront403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetParetoFront403ApplicationProblemPlusJSONResponse) VisitGetParetoFrontResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetParetoFront404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetParetoFront404ApplicationProblemPlusJSONResponse) VisitGetParetoFrontResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetParetoFront429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetParetoFront429ApplicationProblemPlusJSONResponse) VisitGetParetoFrontResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -8604,6 +9082,9 @@ type StrictServerInterface interface {
 	// GetParamImportance How much each param matters for the objective.
 	// (GET /studies/{study}/importance)
 	GetParamImportance(ctx context.Context, request GetParamImportanceRequestObject) (GetParamImportanceResponseObject, error)
+	// GetParetoFront The complete, feasible trials that no other such trial dominates.
+	// (GET /studies/{study}/pareto)
+	GetParetoFront(ctx context.Context, request GetParetoFrontRequestObject) (GetParetoFrontResponseObject, error)
 	// ListTrials List a study's trials by number, a page at a time.
 	// (GET /studies/{study}/trials)
 	ListTrials(ctx context.Context, request ListTrialsRequestObject) (ListTrialsResponseObject, error)
@@ -8961,6 +9442,31 @@ func (sh *strictHandler) GetParamImportance(ctx echo.Context, study StudyRef) er
 	return nil
 }
 
+// GetParetoFront operation middleware
+func (sh *strictHandler) GetParetoFront(ctx echo.Context, study StudyRef) error {
+	var request GetParetoFrontRequestObject
+
+	request.Study = study
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetParetoFront(ctx.Request().Context(), request.(GetParetoFrontRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetParetoFront")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetParetoFrontResponseObject); ok {
+		return validResponse.VisitGetParetoFrontResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListTrials operation middleware
 func (sh *strictHandler) ListTrials(ctx echo.Context, study StudyRef, params ListTrialsParams) error {
 	var request ListTrialsRequestObject
@@ -9306,109 +9812,126 @@ func (sh *strictHandler) Tell(ctx echo.Context, trial TrialID) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1bc9s40uhfQfGcqth1GFm5fHtq7SfPJDOTrewkFWc3D+uUBZEtCWsSYADQsjbl//5VNwBeJFCSHduZ",
-	"ncqTZRLXRt/R3fyaZKqslARpTXL8Nam45iVY0PTfma3z1QeY4e8cTKZFZYWSyXHycQHM4Nsnhsm6BC0y",
-	"JnKmNBPWMMlLGCVpIrBpxe0iSRN8lhwn1ClJEw1faqEhT46triFNTLaAkuNEdlW5hlrIeXJzkyYfteDF",
-	"m1f4MjKixbdbR5wpXXKbHCdC2r+8TNIwhZAW5qCTG5xEg6mUNEAb/4nnH+BLDcbif5mSFiT95FVViIwj",
-	"FI4qraYFlP/v3wZB8rUz4f/VCLPk/xy1wD1yb83Re9fLTboJVO2mZcKwkhe4cshHyU2a/KzkrBDZoy8o",
-	"q7UGaZmx3AKbKT0VuWG2XSqt7hd6noN87OVZdQnyiWEmUxUYlismlWW8KNSSFqkq0DQ9O1CacaZrKUG7",
-	"biwXOTWvNBjcI3YgdHpiWAHcwCFt7ndlf1G1zB9zb78rZups4YgM6YrWRcv5qNRbrufwvVBzqvIV4qdV",
-	"ihW4kLCqv3O58mRjHnVxSrGSy1VYoWEzrUpmF7TIS5AnTIPVK8ZnFs9+AewD/v/0lP5fAM9BIw5BpmRu",
-	"kHO5Z7SLTtP+aje5yE2a/EPy2i6UFv+Bx8aXK16InE2B6wbBD0phjJDzlNXyUqqlTBlcV8glEaU0XKlL",
-	"yA/XNvzp06enp7VdgLS4XIjuumHPbtOVVhkYw6cFfEeOuYSieOp4JpvWlmSRXwq+FpJANCKh4kfHyU/N",
-	"ZYfb8zwXODwv3mvkHlagTJjxwkCaVJ1HXxPHTDal46eFQkZjWoZywsxCLSUT0v3PCmGskHNCtk2J55+o",
-	"6b8hs0hdr+BKZATa/goQXLWFi4xXfCoKYVeRM0JBnMN1DGfT5FI4xtbfQVbViCFZnfPNBaZJCaXSq4vp",
-	"yrpl7JSwQVrHxHsruP/lVvM5BgChIXOL+5qArEtsXQopSvEfSNKk5Nfu5+fIcl8J/D2tQ/9bHHG2UCJz",
-	"P/sQOqPRTYrqzxS0QXBNlSqASzpUYaHEbu1pcq35CpezEPNFD2q5qpFwmpZuSGxaqHkHaH5892K55xDG",
-	"QrVnU/dgfaezQnGbMiEtoQS3MFdaZCiN0h3HSW9jx/lafqmhhruRHbcWyop6EQYgMoxjOJdp4BbyC243",
-	"d/UKZrwuLEoIJtUS99JCiFt4akUJMdzPG1LceAVaKx19MxNSmMV9LwW3isxOcAsXV7yoHXwC6m3lqm86",
-	"ff+JXZMIppZgtch2jvV33+wmTZQWcyE39/gLaV8BDI4Jpmy54JblkIkccuLWZH8YdmAAGKn972i8E8Yl",
-	"Si6lbejMLgEqQ53UUh6OWBeKEw2Z0jnkk1EMbm6WnXLHtUKUbvj8xlDGct2i2H7HRqr0JogmSy5QJkzY",
-	"AcqN3O3nkIGjFXPSBaBTx902zQZk2VLYBUmfmYAiN2wKhUOswDr9XElKIqQAiyutdC0hR/TjooA8yksJ",
-	"zTYX/8FTPVoILAzJalmAMcyjEVuoIndaOTECcQX+VR/lB/jTGm/xhxjjLr8B13YK3N6Nv5Dqv5/hGJl8",
-	"k7A2pPbtySow8U0e15zHbeFHQ4b+MSi+RTC8vrYgjZebETBdOH3S3JIAVBXxKega2HIBklDEGT5Lbhi2",
-	"riA/YSDzVqPqEHYjFtd2uLFAP/PgZn/V3Cmtd8WH9BuA4np6GyR+1s55sgNryGlDzJwcIztaE5PdlNve",
-	"pxK8NQ4CaQyi/WUPgvZulAjXWVHncIHrEDEt7E1umJox/56Meauc7d41AkUJKYPRfMSUBMOWC2U8GhmS",
-	"IwwZnpBzpsV8YVs7ccWIvzMl3UBOEKDcEtmCTXl2idPPwlRQdjW/fdCl5NdvXPNn4/F4UwC3kmfbIX6g",
-	"Vm/kTGEfZO1dPPKCBKfwejKKgL/gP1u0pzWM8AuJne/fW24WP9q9dM/+uboxyZGIB+rkmwWvbHdov13G",
-	"uyBTboljedey2Abl1gRpNKO4Y9S981hG/DXgmgZUYTwqXvHigmdZrXm2wh2VQr4FObeL5PjZLsXaTx87",
-	"DlJb3pQ4EZcxm1H03vWX/xPYJYBkY8Zlzp6hyhHcvG03w0xd4rE8CwKeFwXjGth4L0HuFbDd1qBrlnZX",
-	"vMeOzbYt768gr8Mxrh4vVMR6/k0te+BaggbmTfX8mFWQP+VSXXFSyK45KkvJcdI8jkkHq6qLLzWXVhQw",
-	"4I5f4AmoGbNd7papWqLOzJ0zYkoO273OyA1wURvI4xM2Wp6fCsfv7pp3Nk0ccpTsZDMeov3Z13af9o5z",
-	"ECG2MaQNfkM9GnZDNHtCFq83SHAvfzt79zvzCzdRFhQ8VZva8S8/s7++/J//z7wHjOVguSholDVuRC8G",
-	"nDimodqoTVEPqA1W2CLeKxj8LRLyqart8bTg8nK3dU/jNnNHTwItileQibgKSQZHzMGxzgio3eAE+mcl",
-	"Z2J+S8ZP1jMyYdSEB0BXCnkBXBerC9JChZxfaG+8xRtrMKrW2UALDXlNIuRixjPb8xX01DyubV1dOBoY",
-	"ONOoq0YqCewgWI4pIzNEMqWZqbMMjBFXcLHgxZWQ86hlvOS6rKthiMQMng8k1B7a1Eq/wWra7iV6OAuq",
-	"o5dtoL5zI+0vjrwHOOZOVA7smwwj95sfVivSZKn0ZaF43l/JAKcIk64BQiCPbgeKgeKMGMzdCBXERcZl",
-	"LtB8GqLTurDiimsR9azYCpiSxWrELNqYDYGwUuVQOPXFM3o1Y9z7UP6thLTFih10B2cf378+PGG0TroE",
-	"Q6Enc6hA5oDyAvRTGgobOjfMr6qyteRPUIoIuyjBiixlHRcPm8JMaYhZtGliwMnfPQjEiHnJx3u7he/K",
-	"ZBCaHR6jucxVmbKs5EBe8C9ltuetxhlwnS3OKp7BNuthu1Lece1H5wg2cx+nUBFye78QcfjKuijcfZaL",
-	"J9gED42xhXsMjNCeASlnZi8T/WfXdMOpvZ9vIfSZruKqHCk+pDr6G3VmF9wy3631x5wwKCu7QnuYMwP6",
-	"CjThuKot4+2VoVAyKl1EfisvylZfSMmvL5DQigKK4RYahQFsGWIb+g9cWaWJ6pqa246utUlvvHdV777t",
-	"7Cg03gNAagfJkogL5BXdJGbWOyecl1XIuQ92wF+On/nzpYMcxRmIY9I7PUw9Xk48Cun4wgRC3tq5Q/Nd",
-	"X/hOl9YZtexIrF29PoV2UXFFh9s9yrVttNBoTq6HMWsY2Ee3dQwO++xRb48sG2bQYyvpGp/aRIfPQyzv",
-	"Zxr7LurY7eiuj4xjFAB8StE0JXBpmFSsEKWwoyH/121o9Nsm+0PQ83egsW8mmF20MoiE7/k85oAKWuZe",
-	"iq8j/rosuV7F1F8J1/Yiq7Vx5tSA0B0wYd0K+oMM7uYs8KpwieaJETkE956KXMl4DEJvGxuofOrvO7hh",
-	"k19ff2RH3qM9oUARw4RNG0ErrGEO/IzAnzKPUylzKEm+u3DoTNEcEVfDDxXoj6wC7affPKb6glbNBZ3X",
-	"AATpUBGG3pYS/iavg6txxuzQ9iJubuDQrsETw7AJO5BKQnBupBHXxmEU9N9Bk9qyJd+i2ZOtYM2WStGS",
-	"im/lG7SmLUsKTfyaToJsnaGYlYybyyMLRbGx7yHeOqRmdWHTP/w+lm3Xtx5do/pHld9eo7r1SW34mPBp",
-	"bE0foSju5nRrI5jWwxZ5JwYakZEp6S+rOgGBx+MoTg4HPz20k29NKv+3BrRsOWqUR5HgzzuIwbtEJuxv",
-	"tnNj6comGuZ2WlVaXYuSWzhmIUCLcctKZSxTMgPGWSlkbWH/ELhBIeeDm28Xl0JJBHtrpnQsZ9hnPw+p",
-	"54V+lh7nGjz1O5lx/UNeJ3IfYOOUHGNVZYjzCzk/YRJIn8E2jvnf/iQ2Q6GVdoF+SC2mnTvERKs24EeA",
-	"IeXV3yiKoH+RX9GHuJEmW/Lrxqk9Hqe7nNzfdLBtjMZLmigEbOw48v5p7zjgfJO6DWQaBlQtH+TvmozY",
-	"mYdjsWIL0HCMp6oBwefDSSPXyZ6j7ATD5q0fPU3D+gY39lYY+622n1/BLuKioQYX4g6yIyB4XgrcwVIL",
-	"khIaeFAEeiEuLbg+hlCqwUDkzQAAykgBrgsBms01l9Y4xVGYkAOAfM8uQGgXsRRXJb+TseOWeOCDT1PU",
-	"/lLGfWgVtZYAxMCZhGUI6HU5VsTbD7/RUrqVlsIOsqpOvXpyiKslM7nJ9ipyJmxYELE3FypW5LfUZdYC",
-	"uaPHscMF0Rnkludjg7oRktRUbTNVAsF9ooFXoCdue7h7FMf+wELWD11ISeXzoQqYdYAiCmIZupbm20zX",
-	"Bw9LbxTK4XRFIriQxudgeNzk+QmK6FuEKOHUx2U50QNF0RN69xDruRMhbq/1eh0yavi3Mfg7fSouvP7x",
-	"Y+J3QmQvu4m20Fi4ZJZe7I2ld/daxXS7ZvLmaFoL1YM2TBknkBYJ0kauNFDeGoHbM4A7sO8zq8DUGsa6",
-	"Zix3eVKDQlGZ2vHFRfPRyPaKIqa3wqLvvKkWD5vxftboy5DJEI9W6R5Um/PQOm73MhbXNv9uIMflUzeb",
-	"pcumHQKkzIBtA9yd+BKmkbrIfZz+nS24nEN+zCb+ln7CDj6+f/3EeAeRi0p+WldeUU59BAEyNh/SgDMs",
-	"BOqBq8OUTWwFk5RNyK+EP9w4E5IbX8rMp5yEUE/vocGOXv7nE3YwE9eQB99eeO4kyvt3Z63P+ugrjXNz",
-	"5BZ36IWTT8hhBxvJKq0taNhcXEHwOXDp4wm9vsFLCvFmDjkPR+w0ZLtQxKNj9UtunGJFzBz74ZMFlzgB",
-	"qR5zLmQ3e8hnGOHviae8CeNTdQVszAxfkR2Cg7iLqnzEXpPEnIWs7PYI/TG4IX3cZ9hdVKYSPt3HLYmP",
-	"4/9O1yMdRtzRs+9Mby18PnWurvrg8dcaw5Zxb3/tUuPuT8K3Ugpjn5ZFhRgL15DdNb+RruuyWgu7OsPz",
-	"CfctaLSd1nYR8Y1Idvr+TcjanthawsVoNJocHrPJqU8oJ1X5mP3kbL/zejx+kVEH+gmTESNLxxyfS7Jw",
-	"2AEyk5VdUAI4taSk/cOUkeXDDjZN7kPUhXh+Lg9+ff2RLEp84rToAyIwc7JFcfI667lsDXgy+tM2Ia2j",
-	"kJ3QXELOI7b/4eicjEwCX3LsgdceyMLaymWECx9etwbQ2ipbk88e6bTk2UJIeFoA196RzwX+GLEzP3cO",
-	"WcE1INdpvXm4IH4uu1cYJ4HosTHipDJI+asQ50WsGv/vhEjVEh8EB/q5zAoBZA9qfB6uG4hbBQMLypRm",
-	"9xBuFp7V+spDaiYkL86l1xtG7DUeNyMxj3KlCTqeDOXgTxyQC5GBdAq1r6lyWvFsAU+fj8ad+OEEsRK1",
-	"GNAumjd5Nhq7FqoCySuRHCcvRuPRC9J57IKw/shhDRGwD1Tsn9RbJedPK1UUhqFAU2zSTWCZuNuH9uKl",
-	"vYvxGWLI+89lc91JtylUnsRhrakrBKBJ2YwLXawYz7QypodyiJxCnkvgoeLGE8Mm3fuGyYg9H78MlqME",
-	"lqGFVld0xyVKcIBsio28yRGIGTGKt15z83UKflIuHG2gRMLtSiP0Uqtu+twJ+d96XZvn4/H9zu0y5iKV",
-	"GU77V2apM0ixi0NrusR290g3afJ8/HITMX5XnWRWf5eIqEE9XrqdxBbY7PioU8aHujzb3aVXv4M6vdjd",
-	"qa1+gz2e/3V3j/VqKSQyQnCABx5o5BhmgwDkao0EhGUZl/iQdAw+N23Glkk+49hHnQy6ecyrGLigKnIw",
-	"ls2ENpbcKG5VAswxI/JAlQAPEpkQqlPE07meA2qG1gfQunUdbEYq0JPm5hMRobna9QLdtelcRfrnhyHr",
-	"rhcfEXTNCSpntZZmxH5RVPxn0tFZJqyWVhQIKGEYqkDIZwwAIwnZXmj2CfitMNbDJVhxvjTWv3wlqi81",
-	"6FVbiopij5Ju6alO7l03+c4l+zVh6c9ieTEx70Z/U95BVGm4EqpGM2Pelt1aW5pX3rpr6/jQXzzf1HQ+",
-	"PyDvaIODoqwDN9JJ60x7WPnnJ3/Eu0Y+OcWJiN/dZ6PG4LL/kXymCBdyIaSMO8Bxi+xCuBJsgRsE+v+M",
-	"praXw31sdxcRZ536bPctrbpxiXsJq2f3O/VQBSEi/zQw1T86fo33wK+mWBx2ePZiL4R0NcUIg5/vs5Fu",
-	"yaf7wXuHGkF8xLG3I8sC73d8Nnid+kj9ip63SN1Dr5exUizYPh896oG+3N2jKUF3P5B222wENVk5RUGS",
-	"1xk3Q6zD6w59IP8KdgDC40ckYMcpScFw+/yzH+LZQi23E8uG0hKbrm1y1NT7ROFfcZtFPBUTF+o68ZED",
-	"Cy7JgidV0NnFB0E7pVoLztd3eMIm/vHkXGowdQnmhE1yJWHCeGEU+Q9MYwurWd+AoLI+OCXj/s70XKIy",
-	"1DojYiaYC9l6cJnmI8Me2QDbShI1LSnv2Fh/ZJH2+MTzHrE4ZQ4TKUGWcOuWoueIm8v1srm3JbOoU+Q3",
-	"LnNnX3Hm3aheCSQduLmXz1NXyNE7413hEk4O8HPpSpimDAoD3Wt6xym9I9/U8zkY61xYkUuA0bn82L2t",
-	"CFRJY/h4gI5LkIlZuERmhZJzqqPC5bmc9HJLJlGHibl8ICrtVHi82az2e5+KZqinEy9V2eVof2zxdGst",
-	"8x7kGZXa4V0cbZEzFIYLPtTDLo36EOE4iU59gOyQ6vITGPuxqSH9QLx6K1qQDfdfgBPffsTNbvu1Q+5d",
-	"e4nhQb/sTdQJ9v71q6env7/75yk7+MQtl3wKDCzjxShlb/728+kb9nz8/AW5xd75nO5z+R7yU6mueFsq",
-	"5jXa49wqfXhMNrnmZa9+Tsgbfw9cGyXPZS6uQM8BX019AR7UY3OQRtgV46VCphFgN+lWQ5k0Vy7r5VgO",
-	"vMu0ucx4YlhT6+jQ6fw0MGr+oXO4uUmZVLrkhTCoQ6iN2i5NAaAD7D0OjnG32XPpdDnbw23DeMW1PUyZ",
-	"cWUcEfZA2uOIvRz/1UcgNSLoXC64YTNYehHCnq9XnInJkF/BrhfueUCy3qg8NEDhIQCAIp0DHPv+rB9y",
-	"IDAJCp6ss4XzN7tiCiW3SOPuzr2L1I/COtosq6gQeSu8BNnTTRzigm4hOprkkD+D4/kxPc1tgMVWT3Pw",
-	"evywk2K+6LYInOfk05XP9tvudG70svT+LaRPIZLYO8MPlIsuZk0Z3cNOmBU+M/4WyKWyUajyuXT+hjZQ",
-	"lF+Cy7b1oTxcrshw8pqoUHLEPjnTJ0QxnUu/gkmQT5OUTVx0C/5y4S295aAd1Ql6onupc+ljn5pQCfJv",
-	"NHD2xU+9WeYCAvyXDoQ9dnHlOMpCLRkFkITbQRI3EzR1rdJ0492WUvaubxwc+6E5XFhzLtXUciEhJ9tx",
-	"uQANzEAT7O2M5Ij09WW9P3Y+yXLfptxa5fBHvkfYqseHotYO/9JOzkob2vanYzG3VxC+0+2CR5y+gdmN",
-	"afSuFCTLbkFtJWHQ1nRBVdsVA9fkIUVck20TwUsXE0TrHP0X3oI2QXEmDZ8rcW5lIakycN6WRXD5SIYd",
-	"UPBb3z/gzqB797lJvVwaNDUyrrWATpqa+zCMButqdlGWFQo6H01AOWzH59JlulOSi4stpYYodc5+O336",
-	"/H/+EuOX7sbro8+oegh22U0ifGxe2U1v2/b5prRzdeMy2v5sV7Df+0a1F126hT5annb0lf5uvVz9QATZ",
-	"Yu9D8rfhr/84ptDlcD/09xYD3BlFMeDEAU/IObIyFxbvMg+okPoi1AiNMNG+Mj/8VTaRD3wG0HZY3l0/",
-	"2kemuhPHR1/p7802P+/39fF23bs/8HPjEnvDDXxn0zF8LDKGHkfNNdXtL+3acYcCqJqvjjyQKN/4qkn0",
-	"KuueA3zb738MIDbag5SO5s3I5QLswn9lL9S0uux8CS3c4/8whO7BpMHDydfLEwVnxnAw8BpVuBSDhyAJ",
-	"Vxr6geihX3f6kYMv+oXNh9z+IbY59w1/IP330oQ/hEQl1k2+DZX+ne1nWual3NkNG/59CrJQFPdDP2tI",
-	"BAV9lsY7/sA76JhdCneNyLMMKgv5CeMsF7MZUPK7bzVzLs61bEvsxTJ/Jq5SgnFe1KKXnRWzV3E9D2Wo",
-	"dspZPTItb1Xc+tD7QcDfi4B/oXPYqip28y6J/roZl//6jGTmPDSOOmtdJMfJEa/E0dUzIkI/4tfux8oF",
-	"mOQm/dr72njvSRCt3UbOVLr5fPO/AQAA//8=",
+	"7H1bc9s49udXQWm3KlYtLTuX6X+1Xfvg7iTdme1LKvZMHsYpCyKPJIxJgA2AljUpf/etcwCQoATJsmM7",
+	"0115ikMRJC7n8jtXfh7kqqqVBGnN4OjzoOaaV2BB0/9ObVMsP8AU/y7A5FrUVig5OBqczYEZ/PWZYbKp",
+	"QIuciYIpzYQ1TPIKRoNsIPDWmtv5IBvgtcHRgAYNsoGGPxqhoRgcWd1ANjD5HCqOL7LL2t2ohZwNbm6y",
+	"wZkWvHz3Gn9MPNHir1ufOFW64nZwNBDSfvdqkIVXCGlhBnpwgy/RYGolDdDCf+DFB/ijAWPxf7mSFiT9",
+	"yeu6FDnHXTiotZqUUP2ffxvcks/RC/+3xj0b/K+DbnMP3K/m4L0b5V66vqnavZYJwype4syhGA1ussGP",
+	"Sk5LkT/5hPJGa5CWGcstsKnSE1EYZrup0uze0vUC5FNPz6pLkM8MM7mqwbBCMaks42WpFjRJVYOm17M9",
+	"pRlnupEStBvGClHQ7bUGg2vEAUROzwwrgRsY0uJ+U/atamTxlGv7TTHT5HPHZMhXNC+azplSv3A9g69F",
+	"mhNVLJE+rVKsxImEWf3K5dKzjXnSySnFKi6XYYaGTbWqmJ3TJC9BHjMNVi8Zn1o8+zmwD/j//RP6/xx4",
+	"ARppCHIlC4OSy12jVUS39me7LkVussE/JG/sXGnxH3hqernipSjYBLhuCXyvEsYIOctYIy+lWsiMwXWN",
+	"UhJJSsOVuoRiuLLgjx8/7p80dg7S4nQhuepWPLtF11rlYAyflPAVJeYCynLfyUw2aSzpIj8V/FlI2qIR",
+	"KRX/dHz5ibmMpD0vCoGP5+V7jdLDCtQJU14ayAZ1dOnzwAmTde34ca5Q0JhOoBwzM1cLyYR0/2elMFbI",
+	"GRHbusbzV9Tk35BbL/2N1VzI26fYn8oPKLgMU5JxVoFFPa2mjDPc5xJsO72ZuAJWCZmxil8jcUyUnePk",
+	"+iuu+HVPoxaqwSNvZyybaoK8kA3cy2iMkL+AnNn54Oj52mIz/HmnR97EKv5f4fmftm6WWT+bk5WlMzvn",
+	"lk008EvcJnCEMgVuxKSEY2Y43q0NMxZAM77gSydehGVcFviPMEzCFWjcZTzxqVbSEv6xUJnbyDs62u7k",
+	"udZ8if9/DVciJ57qHwQ+qLFwkfOaT0Qp7DLBnIjACrhOCatscCmcRutvT143ePp5U/BB6rCgUnp5MVla",
+	"N41boVWAaYm51cAvL6alqs1mmt6J1Por+JVbLa73a62KJrfs7S+/vz/wgMXp/gq4aUgEuuMqaIsZJ4yj",
+	"bcZq0AgJcmEIN0xLxe3LFxmjP757NYx4NhDdCnHS3qZI87XQkLuJfh6AbCoiZSFFJf6Da6v4tfvzU2Lz",
+	"Xwv8e9KE8XeQVPlciRwS7HBKTzcZc9tpHOurErg0MQknSHMuZvMdT6hUs4gE/PPdD4sdH2Es1Dve6i6s",
+	"rpROL2NCWiJwbmGmtMgRVKVEcHyc9GvqON/IPxpo4H7ag1sLVW29iBQVEsNhioNyDdxCccHt+qpew5Q3",
+	"pUWgw6Ra4Fq6HeIW9q2oIMXJRStY1n4CrZVO/jLlomw0XATZsU2uvXX3/j+8FYcKKcz8oVeBu4TqXnAL",
+	"F1e8bNzW7iR430Vj/4lDU/LXqZlbn/Wrv+0mGygtZk6l9df4luyPsA1O+WRsgdqngFwUUBBeIQvcsD0D",
+	"wMjw/Z2ed8y4ROymtA2D2SVAbWiQWsjhiMW7ONaQK11AMR6l9s295Vbk5e5CbmiRztqjSGi257rbsZEx",
+	"ub5F4wUXiIrGbM8JZlrPkIFjM3Mcb6AzSN0yzdrOsoWwc6eNBZSFYRMoHWEFqevfNcgGARAQ2mkkFANH",
+	"6VAkxTCR2frkP3iBgTZyhzEaWYIxHnoZNldl4exSkiEEuuinPsnvBoH8IaYEU8x8CXi6xP2iFfrdcv8Z",
+	"sbFS1Thj40JcgZ5BMSaMM8ZzVI0dM8OXzKgK7FzIGeMT1TirOVdyKmaNN7VxTK4aaRmPwRRTEwP6iu4x",
+	"tE041AOsYzYmuePfWGtA4Ygz2It0t7Gqrp31glfJSGcLblipjB168z8+ZaWqQTYIy8EtdUsZBDGHZ+5f",
+	"lTztn4FrOwFu7yfkaYa7OaESx7guotaA4N0FVK3VVDg77Razi26LdO+6amp54a60S48M41MU/Atu3Jtr",
+	"C9J4uJPY2AtnzZo7Ch9VJzyaugG2mIPDhM7tgoTlKe6YgSw6ey4Sqi2aWVnh2gT9mzcu9ifNnXl3XwrK",
+	"vmBT3EjvAUmftXPd3kI15DImRUpu2VvuJgW3Dre8Rzf4it0OZKkd7U9749bej3fhOi+bAi5wHiIFnt+h",
+	"ZT1l/ndyJVrlhVLkghIVZAxGsxHal4Yt5sp4MjKkw0n6ojzVYja3nZdq6QwSZ6cI42UgYgaRz9mE52ix",
+	"TqfhVVD1bM4dyKXi1+/c7c8PDw/XwU+n9bcd4ge6652cKhyDajWmI6/E8RXevEHB/N1hthX0rlCEn0jq",
+	"fH/t5N/DmZDOUYKWKx6owxYWvI2UMP+ywe9Bn9+RxorYINy2y53l2HOurPvDvJfHURnJ10BrGhA+elK8",
+	"4uUFz/NG83yJK9rqpdnd99LuQ4JdzhYKFXeldIR/jPNHVU1pxX6Hioj3MwY8n7d+K5mDd1SBsHPQEYhS",
+	"0X/Mzq6X7tCcH8ozw4t1TiAk/K7C/eMy5Y8Rvd9WfHBgFwCSHRK0eY4oNsTOumGGmaZCanseMCMvS8Y1",
+	"sMOdsKHH9OkI2hpqxB3qZpw6yJUVm21L3t3mWt3HtMU1VwnU+rNa9LZrARqYd4MVR6yGYp9LdcUJ/V0T",
+	"qBwcDdrLKaVnVX3xR8Ol9XAoEeOc4wmoKbOx0CZsCwWiW0QEE4qC7XRG7gEXjYEi/cK+c9I9P141jxZN",
+	"gn80uFV6+h3tv31l9VnvODcSxDY5uyZGaUQrRUkUHZP/xdu4uJa/n/7+G/MTN0nJGtz/6wbX2x/Z96/+",
+	"9j/MhxVYAZaL0qx7rd0PGxykpuXapJnabEBDVtgyPSq4nzoiJDvpaFJyeXm7r4me2777U3pHpkmK/ThH",
+	"nlASvKgnKxlqtsclg1rl8yEzNQVDrIMlJJCcTze1a1cih87X23/XT+//4UcyIVljyIGK1Io4mRgG6OU9",
+	"xtgMRfzLyCe84Y1nUXQW72PRFIxiU653fNcceL3zm9RCurfhKP+eDC3fK4icys8Mm8AUFVvPRNgJg9mq",
+	"KTs/+IrTqFTcCjnbrxU5LkM024QtrlQBOM2KvN7Me70NBZpSJ7AlYOMm0oNuPU+x+yFQkPQiceXFu+qq",
+	"nu8/EdQLu9o66+kMvDM/uA5aagjO+l3fPuc+0ePBION7fGQr6/wmkhMqOgm2V0lh7H5V1qzglme4kgXX",
+	"RUZo3v2lakshAJ0xuM7nXM7QerjiZcYUop5hUkpqY+7GPBqMKCixA+xWsuYGSiFhR3Je8HILDZ35jXhm",
+	"GN5IMug+nq/eW9IispHw2lPFOnQhN18qIrGKlei+jS/QP5Lb646Qn3zWCL9xJzZol0rIC+C6XF6Q/0HI",
+	"2YX2LtP0zRqManS+4Q4NyJxCyYspz23Pud8z8Lm2TX3hYMIGtZeMrUjUOXvBX5sxcllJROWmyXMwRlzB",
+	"xZyXV0LOkv7oBddVU2/ekZRz7APpuMd2y2VP6mHbHgja4HmOuKqziJzlt7fBsnpm2FRoY7sBw/vw4a1e",
+	"vMg3sMaETuXvbjv4UHgqEqkcAayju2KHBISF0pel4kV/JhtgXXjpykYIBNTdg1Jbcer83PcSGSAuci4L",
+	"UXAv3BNUisd8xbVIRlZsjbiwXI6Y1U3Eqg4/OFvTo3Iyx11U4N8IOsol24sfzs7evxkeM5onpYGhhSIL",
+	"qEGSPqlB79Oj8EYXhvlJ1baR/BlCfmHnFViRZywK8XjwlPKqZgMDzljagVWNmFX8cOeI8n3FHe5mJO00",
+	"l4WqMpZXHCiA/keV75jXcwpc5/PTmuewDY5sdwxFWQHJdwS/bZ+m0Gp1a78Q6f2VTVm6jC6XUbu+PfSM",
+	"LTGADU/oziDvp+rslidj3Mhmh0HkYP7R3boWSd/NMx7GTJZpyUuYz6Nxl3VHGUV+WBdNOGZQ1XbpUrEM",
+	"6CvQxB2qsYx36XYexW4QZTvHALZ68it+fYEsWpZQbr5Do0KDLY/Yxjgbs35U7Cjd2Tmnem7FnYZ5Tdzs",
+	"4MHugTnv9ybIRdorgWNfU/Zebj1MdnFdiogyP9ZL0NYQborlKC2ynFq4Na7S0x4kFVFyXJggOrYOjqRM",
+	"HH2/NZBzSndGOvK2UR/DfUkFSUSxMvVuB9rT6lHXCrX2SXOV2sPaepzeY+FWcPSEV7YiDddJ4NMmwfoj",
+	"Pfuu6Vj3Fnv34O4+6R6iguITynevgEvDpGKlqIQdbYoR3UUSfNnL/tRS4ytw8hezZYojN5L6ez5LRT4C",
+	"Yt4JxDux0lQV18sUlJdwbS/yRhtnpG4AEBt8p24G/YdsXM1pkIIhVcSzPMoh7l3khZLpVMzeMhI5xi5/",
+	"gBs2/unNGTvwEeIxpX0bJmzWqn5hDXPbz2j7s5AQkzFHhuSjDQdN3iElEz7ub3DurwnndsNqfwYohjbh",
+	"BZ3zhp0nMsK995Zo8JxG3JFWG45RLtLGGj7a3fDMMLyF7UklITipsoSLapg8sq+ACrcsyd/RrsnWsGKJ",
+	"ZmiHppfyBQhwy5TCLX5Ox0HzTxEESMbN5YGFslxb9yZpHkPGeD/6B96nrO3Y8cnR4T/q4u7o8M6ns+aV",
+	"w6upOZ1BWd7PYdqli6+GHHlUN4kEyJT0KSZRLcnRYZIOHyXT/HF9u2YVNvxZs4e3UAmqvUTJ0T207X1S",
+	"EXf3dHBjKZkhWVNwUtdaXYuKWzhiIRueccsqZSwlEzHOKiEbC7vXG2zUpb6W8m6JqFSzvDN0pmM5xTG7",
+	"uaOD6HRv6Qm9jad+L2u2f8hrKQkywlLGqtqQohByduzL5ijr1umKu5/EeuWl0q6qArnFdO8OJZiqy/AV",
+	"YAhd+1wbEWAeOXF9PQFB7YpftxGEw8PstojCFx1sl5T5Kk5Ke37LkfdP+5YDLta520CuYQMy8zXF7pYR",
+	"O/X7WC7ZHDQc4alqwO3ztTuJRCsvUW7dhvV8GLqahfltXNgvwtgvNU79DG5jLnrUxom4g4wUBC8qgStY",
+	"aEFaQgMPGKKX09pt11nInd5YMLaeGkcF8MB1KUCzmebS+hwRYULJMco9OwehXYpyGnl+JZvKTXHPV/pk",
+	"CBYzxn0uNd0tAUiAMwmLUD3lWjqQbB9+oUF2J4DD9vK6yTyyGWZU5mJN11yiLJiwYUIk3lxueFk8HQwK",
+	"VTdJmUzps6tV4L6gDGXyknWmPJ4ceSnIp7EXmmWs1ErMuYnGmGE6lrdSBZgkr1t8PtFD7khvNsCnNrer",
+	"sbmqgOhorIHXoMduXbhehBeeAEPTBIpmSuXbSZQwjQ5ZlCQCdSPNl1n8j17T2ALkzd1eSICELihuD4/a",
+	"NimCShLmoTAq89mGTpVCuWvm287FKrcSxN1RvMfESX9JV8B5qyvK1WY+fUHlrTuykwlJS2gNfGLji52p",
+	"9EvchB1Rb+/NsJ7QYrLgFUI4r3uelPhu43MWVvJeBDjBtF4kc1s1ecc9V0KVLgdzUwZ3KwTXJazrM+Ht",
+	"4/NBXITBzpvDw5fwf9nh6Pv/YXvC4B9/G54PehO+R1pKe7At2XeOEE+24TjTwqdjsKzFIC0Fby3P6vlZ",
+	"IrruK4KuFNMr4RWfTCzvW/ZM4q/IPZzsmEF2epLpvcWe/M2b9enMOh80SP4YSozTCW39hMZQjNxFIXZy",
+	"LKws/kFQsCvKuz8KjiRjGk6FevdeDi9RYkbpqC20cEwjTAsVUcU4o9FlxhZHbOzzeMZs7+z9m2fGO0Fd",
+	"7dx+U3vrLgsJ2sKGpCd8w1yg8bIcZmxsaxhnbEy+U/zDPWdM4OCPKveFyEHUeI8kDvSgtRizvam4hiL4",
+	"r8N1Bxve/37aRYIOPtNzbg7c5IYegfiSfba3Vs7eOTAMlUAFHxuXvjzEg2ReUSEic1wyHLGTUA9P2dr9",
+	"gmmnsXEcXplziS8gvDzjQsb9BXwPAvx77EXA2GcLHzLDl2Q840NcqLgYsTcEi6ahc1l3hP4Y3CN9GU9Y",
+	"XRI4ET09ROxxA2E/UdAx0raRcXhvxu/252MUBO5vjw8Wbnbn9NbXTTXt4id66xLYlWZwDfl9m6dQ4Dtv",
+	"tLDLUzyfEMXkGvRJY+cJdCDZyft3obPZ2DYSLkaj0Xh4xMYnvukaKeYj9oNzWJBGzWmAU67jESPz3Byd",
+	"SzLL2R5ZO9TOIHOPpsZ2w4yRuc721v1EQwS8vDiXez+9OSM3CF5xpt8eMZg53oKOPWY5l53XiTxVWdey",
+	"IkLdx/QuIWcJh9VwdE6eEdo+tLNo1d2BzK2tXdc04RNwVza0sco2FJdCPq14PhcS9kvg2geruMA/RuzU",
+	"v7uAvOQaUOp0wAonxM9lHKY7DkyPNyNNKoOcvwyZoCSq8f9REmUj8UIIEp3LvBRATgyN10NIjaRV8ApA",
+	"ldHb/Q63E88bfeV3aiokL8+lBzAj9oaMW8IbqFfaGrLxpj51Y7fJpchBOqvJ9x09qXk+h/0Xo8OoHGyA",
+	"VIlwCrSrPBg8Hx26O1QNktdicDR4OTocvSTwZedE9QeOaoiBfSpz/6R+UVQCVJaGoUJTbByXWY9dhK0L",
+	"LnbxRt/HAGX/uWyTCChiGHfVaGrcQJOxKRe6XDKea2VMj+RcKcu5pIrcoATHcXxtPGIvDl8Fd4cElqMZ",
+	"3tSE2EUFbiPbEqZ3BW5iToLiFw8hfS+/H5RLWN3QRvBu7QN7DQBu+tIJ5d9q79cXh4cP+27X1yHRvfCk",
+	"HxbOnNcBh2S+tZwJsdKbbPDi8NU6YfymonY33jJC0qARr9xKUhNsV3wQtbqlIc9vH9LrcUmDXt4+qOsQ",
+	"iyNefH/7iNWOoqQyQsqN3zzQKDHMGgPI5QoLCMtyLvEiYQw+M11fATP4hM8+iPo8zFKu8CAFVVmAsa6A",
+	"gnx/blYCzJErWEdIgAdJ1e2+Qw51SkVkaH2KvXenref/0JU2uo+E0KYveIXu7onC7f76MPSG6GUdBaw5",
+	"RnDWaGlG7K2iBrnjCLOMWSOtKEM/w6YsXSEbeH9gG7TvMzAaHH5fgjnp20f/y3dr/qMBvezaNVP23yBu",
+	"zxx1iIhbRLiWFG1BzPNUmXPK/u4vyjsIag1XQjVoZsy61tQrU/PgLZ5bFPh5+WId6Xx6RNnRpdwlRQcu",
+	"JGo+kvWo8q/P/kh3rX5ywImY3+VvIGJw/cGQfSa4L+TLyBh3G8ctigtffRikQeD/T2jzez3cp3YXPTuN",
+	"epg/tLaKc4p3UlbPH/bVm7rs+n4cXqj+t9PX4Q701TZUxwHPX+5EkK7vNlHwi10WErdFfhi6d6QR1Eea",
+	"eiNdFmS/k7PB/dUn6td0vSPqHnm9SjVrxPuL0ZMe6KvbR7Rt2h9mp90yW0VNVk5ZutYJZNxsEh0eO/Q3",
+	"+SewG3b48AkZ2ElKAhhunX/1Qzydq8V2ZlkDLanXdbcctN/EQOVfc5snPBVjl0A+9ukucy7Jgico6Ozi",
+	"vYBOqSOY8/UNj9nYXx6fSw2mqcAcs3GhJIwZL40i/4FpbWE17RsQ1PgTX+lbcQh9LhEMdc6IlAnmUhQf",
+	"Xaf5TMgnNsC2skRDUyoiG+u/WaU9PfO8RyrOmKNEKuYn2rqj6jng5nL10zJ3ZbOkU+RnTp3tG4Ry3o0a",
+	"uplSaXtIJiky97ED74x37fU4OcDPpfvMR8agNBDnljhJ6R35ppnNwFjnwkoEAUbn8iyOVgSupGf4JJbI",
+	"JcjENGQKsFLJGXX74/JcjnvVXeOkw8RcPhKXRl9BuFn/Is5DAs3Q9TH9OYdYov13q6c7o8wH0GfUEJLH",
+	"NNoRZ2gdHXyow5hHfUp8mkUnPiF8E3T5AYw9a7+z9EiyeitZkA33J6CJLz/idrX91IEHRy8pOuh3MUw6",
+	"wd6/eb1/8tvv/zxhex+55ZJPgIFlvBxl7N3ffzx5x14cvnhJbrHffdeHc/keihOprnjX+e8N2uPcKj08",
+	"Iptc86rXDjF0lngPXBslz6Vv4Yw/TXw/RcSxBUgj7JLxSqHQCHs3jpvbjduQy2p3vb2QTBKCGc8Mazty",
+	"Dh3mpwcj8g+DQ+QmY1LpipfCIIZQa6362n6Oezj6MDjG3WLPpcNytkfbhvGaazvMmHHt23DvgdDjiL06",
+	"/N6nmbUq6FzOuWFTWHgVwl6sNhBM6ZCfwK72YXxEtl5rJLmBw0MCAKXnh33s+7O+6YEgJCjjt8nnzt/s",
+	"2q1U3CKPt93RWqJ+EtFRcw1WbRQb7usHG7q8EqPTePftHKauwH1JsEvoyjwnrjfI5NZ1UV7NW81cjliH",
+	"2lY6HrG9SeswHdIkKALpVKtv9cvcvI2QsxLSE3cPCS3u3WheKtcxLcV4YNVbXOWj61JKBtrAbf4bRX99",
+	"VRroJVs5I085Urmueu5re+70ClUJyS2YJ2GcrnQ3ib7wEM9COeMO8ZWQ2XcHOmmrCP8KEZunDNF0mUlb",
+	"QzTBXfjNwZAK4nTNsD1fTpZe+m6P1rQGTfbwroWPoW7ER5H2lKslYe0XaoZRfiJeMz586uqcqTDlXLZN",
+	"NH3CCr8E1/zB58BxuSSPgzfhhJIj9tH5DEL637n0MxgHQTbO2NilheFfLi+sNx1hetmCFNA9lz5psM0x",
+	"Isdgu8/+2xben+EyaUz4zt2RqyLCp8zVglHmVQirE04bMw1UA2Z6XynyShIfjuM0mKa05lyqieVCQkFO",
+	"lwX1LDbQlvY471ICtvqPbZ1F3/t9aB/Iyve8njgAt9UADt+LcvSXRRWKXU7oX07E3B1Zf6WwnCecvmcm",
+	"Tgb2Pkhky/hbVR4mJp00LhtxOzBwtzymimtrKxN06ZLpaJ6jP2H6QJtNarLwLVwXjxGSPvxSdF16XPWp",
+	"YXuUNdp3rLkziJMG1rmXS4M2es61FhAVJbuvDmuwzpagmlpqzO7ScKhi+ehcujYoVNLokrLpRtQ6pz+f",
+	"7L/423cpeelCxWe+fvYxxGVcMv7UsjIuZt72bfAsinm6+uW/Wu7C105F6KVlb+GPTqYdfKZ/t2YlfCCG",
+	"7Kj3MeXb5k9LO6EQS7hv+L2jAHdGSQo4dpsn5Iw+lEz1JK5kh76TNQ+NwBNCtA/mN3/yXxStWVhzO++s",
+	"QhuJvE4axUbi7R/jI1PdqeODz/TvzbYAydcNjsRxkW/0uZb9sRY/ubfpSKfw7vUgRR4HbXz37tHu7rmb",
+	"Mg/bz1A+kipf+8xlMgb8wJnx3ecdNxA22oNUUOrNyIXvXNC1HaDs78729Qkw3wyhBzBp8HCK1d51wZmx",
+	"OYt+hStcbc5jsIT7/sMj8UP/4xJPnLXU/3rJpnhZKAoo2o/ffLP+vw4S/hAq/FhcPh++eOZsP9MJL+XO",
+	"brPh3+cgC2X5MPyzQkRQ0ldHveMPvIOO2YVw8Xee51BbKI4ZZ4WYToFag/i7ps7FuVKmLFzPA3cmri+O",
+	"cV7UslfWmLJXcT6PZahGfQ+fmJe3Arf+7n1j4K/FwG/pHLZCxbhgmfgvLlX+1ydkM+ehcdzZ6HJwNDjg",
+	"tTi4ek5M6J/4uQvUuYDiTdZe8i+LrgTVGt/kTKWbTzf/PwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -9,14 +9,31 @@ import (
 // store and the tuner speak. These functions are the only place where the
 // two meet.
 
+func objectiveFromAPI(o openapi.Objective) trials.Objective {
+	out := trials.Objective{Metric: o.Metric}
+	if o.Direction != nil {
+		out.Direction = trials.Direction(*o.Direction)
+	}
+	return out
+}
+
 func studyFromCreate(b *openapi.StudyCreate) trials.Study {
 	s := trials.Study{
 		Name:        b.Name,
-		Objective:   trials.Objective{Metric: b.Objective.Metric},
 		SearchSpace: make(trials.SearchSpace, len(b.SearchSpace)),
 	}
-	if b.Objective.Direction != nil {
-		s.Objective.Direction = trials.Direction(*b.Objective.Direction)
+	if b.Objective != nil {
+		s.Objective = objectiveFromAPI(*b.Objective)
+	}
+	if b.Objectives != nil {
+		for _, o := range *b.Objectives {
+			s.Objectives = append(s.Objectives, objectiveFromAPI(o))
+		}
+	}
+	if b.Constraints != nil {
+		for _, c := range *b.Constraints {
+			s.Constraints = append(s.Constraints, trials.Constraint{Metric: c.Metric, Min: c.Min, Max: c.Max})
+		}
 	}
 	for name, d := range b.SearchSpace {
 		s.SearchSpace[name] = distributionFromAPI(d)
@@ -84,15 +101,21 @@ func distributionToAPI(d trials.Distribution) openapi.Distribution {
 	return out
 }
 
+// objectiveToAPI is a single-objective study's objective; nil for a
+// multi-objective one, which lists its objectives instead.
+func objectiveToAPI(s *trials.Study) *openapi.Objective {
+	if s.MultiObjective() {
+		return nil
+	}
+	return &openapi.Objective{Metric: s.Objective.Metric, Direction: ptr(openapi.Direction(s.Objective.Direction))}
+}
+
 func studyToAPI(sum *trials.StudySummary) openapi.Study {
 	s := &sum.Study
 	out := openapi.Study{
-		Id:   s.ID,
-		Name: s.Name,
-		Objective: openapi.Objective{
-			Metric:    s.Objective.Metric,
-			Direction: ptr(openapi.Direction(s.Objective.Direction)),
-		},
+		Id:          s.ID,
+		Name:        s.Name,
+		Objective:   objectiveToAPI(s),
 		SearchSpace: make(openapi.SearchSpace, len(s.SearchSpace)),
 		Sampler: openapi.SamplerConfig{
 			Type:          ptr(s.Sampler.Type),
@@ -146,7 +169,7 @@ func studySummaryToAPI(sum *trials.StudySummary) openapi.StudySummary {
 	out := openapi.StudySummary{
 		Id:             s.ID,
 		Name:           s.Name,
-		Objective:      openapi.Objective{Metric: s.Objective.Metric, Direction: ptr(openapi.Direction(s.Objective.Direction))},
+		Objective:      objectiveToAPI(s),
 		SamplerType:    s.Sampler.Type,
 		PrunerType:     s.Pruner.Type,
 		ParamCount:     len(s.SearchSpace),

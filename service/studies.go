@@ -2,7 +2,10 @@ package service
 
 import (
 	"context"
+	"net/http"
 	"strconv"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/tune-dev/tune/openapi"
 	"github.com/tune-dev/tune/trials"
@@ -80,6 +83,11 @@ func (h *handlers) DeleteStudy(ctx context.Context, req openapi.DeleteStudyReque
 		return nil, err
 	}
 	return openapi.DeleteStudy204Response{}, nil
+}
+
+// GetParetoFront is to come with multi-objective studies (issue 12).
+func (h *handlers) GetParetoFront(ctx context.Context, req openapi.GetParetoFrontRequestObject) (openapi.GetParetoFrontResponseObject, error) {
+	return nil, echo.NewHTTPError(http.StatusNotImplemented, "the Pareto front is not implemented yet")
 }
 
 func (h *handlers) GetBestTrial(ctx context.Context, req openapi.GetBestTrialRequestObject) (openapi.GetBestTrialResponseObject, error) {

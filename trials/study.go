@@ -94,13 +94,19 @@ type Workload struct {
 // Study is a search: one objective over one search space, with the policy
 // for proposing, pruning and leasing its trials.
 type Study struct {
-	ID          int64       `json:"id"`
-	Name        string      `json:"name"`
-	Objective   Objective   `json:"objective"`
-	SearchSpace SearchSpace `json:"search_space"`
-	Sampler     Sampler     `json:"sampler"`
-	Pruner      Pruner      `json:"pruner"`
-	Workload    *Workload   `json:"workload,omitempty"`
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+	// Objective is a single-objective study's metric; a multi-objective
+	// study leaves it zero and lists two or more in Objectives.
+	Objective  Objective   `json:"objective,omitzero"`
+	Objectives []Objective `json:"objectives,omitempty"`
+	// Constraints bound metrics of complete trials: a trial that breaks
+	// one is infeasible (see Study.Feasible).
+	Constraints []Constraint `json:"constraints,omitempty"`
+	SearchSpace SearchSpace  `json:"search_space"`
+	Sampler     Sampler      `json:"sampler"`
+	Pruner      Pruner       `json:"pruner"`
+	Workload    *Workload    `json:"workload,omitempty"`
 	// MaxTrials caps how many trials the study creates; 0 means no cap.
 	MaxTrials int `json:"max_trials"`
 	// MaxParallel caps running trials handed to runners; 0 means no cap.

@@ -80,6 +80,9 @@ type Intermediate struct {
 	Step    int                `json:"step"`
 	Value   float64            `json:"value"`
 	Metrics map[string]float64 `json:"metrics,omitempty"`
+	// Profile is where the step's time and memory went; nil when the
+	// workload did not say.
+	Profile *Profile `json:"profile,omitempty"`
 }
 
 // Trial is one evaluation of one configuration.
@@ -106,6 +109,8 @@ type Trial struct {
 	StartedAt      *time.Time `json:"started_at"`
 	FinishedAt     *time.Time `json:"finished_at"`
 	Error          string     `json:"error"`
+	// FailureKind says why a failed trial failed; empty otherwise.
+	FailureKind FailureKind `json:"failure_kind,omitempty"`
 	// Device is what the trial ran on ("cpu", "cuda:0"), as its runner
 	// told it; empty for ask/tell clients that do not say.
 	Device string `json:"device"`
@@ -148,6 +153,8 @@ type Outcome struct {
 	Value   *float64
 	Metrics map[string]float64
 	Error   string
+	// FailureKind is why a failed trial failed (empty: FailureError).
+	FailureKind FailureKind
 	// Device is what the trial ran on; it is kept only when given.
 	Device string
 }
@@ -180,6 +187,10 @@ type Device struct {
 	Name              string `json:"name,omitempty"`
 	MemoryBytes       int64  `json:"memory_bytes,omitempty"`
 	ComputeCapability string `json:"compute_capability,omitempty"`
+	// PeakFLOPS is the matrix-product rate the runner measured on the
+	// device at start, per precision (float32, float64): the peak a
+	// trial's achieved rate is read against.
+	PeakFLOPS map[string]float64 `json:"peak_flops,omitempty"`
 }
 
 // Runner describes a process that executes trials.

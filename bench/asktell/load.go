@@ -80,7 +80,7 @@ func (b *bench) createStudy(ctx context.Context, kind string) (string, error) {
 	tpe := "tpe"
 	resp, err := b.c.CreateStudyWithResponse(ctx, openapi.StudyCreate{
 		Name:        name,
-		Objective:   openapi.Objective{Metric: "loss", Direction: &min},
+		Objective:   &openapi.Objective{Metric: "loss", Direction: &min},
 		SearchSpace: searchSpace,
 		Sampler:     &openapi.SamplerConfig{Type: &tpe, Multivariate: &b.multivariate},
 	})

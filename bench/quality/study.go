@@ -77,7 +77,7 @@ func (b *bench) runStudy(ctx context.Context, j job, trials int) (outcome, error
 	sampler.Seed = &seed
 	resp, err := b.c.CreateStudyWithResponse(ctx, openapi.StudyCreate{
 		Name:        name,
-		Objective:   openapi.Objective{Metric: "value", Direction: &dir},
+		Objective:   &openapi.Objective{Metric: "value", Direction: &dir},
 		SearchSpace: searchSpace(t.fam),
 		Sampler:     &sampler,
 	})

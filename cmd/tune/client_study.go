@@ -268,7 +268,10 @@ func trialProgress(n openapi.TrialCounts, maxTrials int) string {
 	return strconv.Itoa(done)
 }
 
-func formatObjective(o openapi.Objective) string {
+func formatObjective(o *openapi.Objective) string {
+	if o == nil {
+		return ""
+	}
 	if o.Direction == nil {
 		return o.Metric
 	}

@@ -255,7 +255,7 @@ func createDemoStudy(ctx context.Context, c *apiClient, o demoOptions) (*openapi
 	seed := int64(o.seed)
 	body := openapi.StudyCreate{
 		Name:        name,
-		Objective:   openapi.Objective{Metric: "val_accuracy", Direction: &direction},
+		Objective:   &openapi.Objective{Metric: "val_accuracy", Direction: &direction},
 		SearchSpace: space,
 		Sampler:     &openapi.SamplerConfig{Type: &tpe, Seed: &seed},
 		Pruner:      &openapi.PrunerConfig{Type: &median, StartupTrials: &startup, WarmupSteps: &warmup},

@@ -101,6 +101,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/studies/{study}/pareto": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The study's numeric id or its name. */
+                study: components["parameters"]["StudyRef"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The complete, feasible trials that no other such trial dominates.
+         * @description For a multi-objective study, the Pareto front over its objectives, among complete trials that keep every constraint, ordered by the first objective (best first), then by trial number. For a single-objective study, the best feasible trial alone.
+         */
+        get: operations["getParetoFront"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/studies/{study}/importance": {
         parameters: {
             query?: never;
@@ -357,6 +380,70 @@ export interface components {
             metric: string;
             direction?: components["schemas"]["Direction"];
         };
+        /** @description Bounds on a metric of a complete trial; give min, max or both. */
+        Constraint: {
+            metric: string;
+            /** Format: double */
+            min?: number;
+            /** Format: double */
+            max?: number;
+        };
+        /** @description Two or more objectives of a multi-objective study, each metric once; give either objective or objectives. */
+        Objectives: components["schemas"]["Objective"][];
+        /** @description A complete trial that breaks one is infeasible; samplers steer away from it and it is never on the front. */
+        Constraints: components["schemas"]["Constraint"][];
+        /**
+         * @description Why a failed trial failed. `oom`, `diverged` and `timeout` say something about the configuration and count as infeasible observations for the sampler; `error` and `preempted` (the runner stopped or the lease was lost) do not.
+         * @enum {string}
+         */
+        FailureKind: "oom" | "diverged" | "timeout" | "error" | "preempted";
+        /** @description Where one reported step (an epoch) spent its time and memory. */
+        Profile: {
+            /**
+             * Format: double
+             * @description The step's wall time.
+             */
+            wall_seconds: number;
+            /** @description Phase name to seconds within the step (mnist-mlp data, forward, backward, optimizer, exchange, eval, other). */
+            phases?: {
+                [key: string]: number;
+            };
+            /**
+             * Format: int64
+             * @description The trial's own peak heap so far, above the runner's before the trial.
+             */
+            heap_peak_bytes?: number;
+            /**
+             * Format: int64
+             * @description The trial's peak resident set so far, above the runner's baseline.
+             */
+            rss_peak_bytes?: number;
+            /**
+             * Format: int64
+             * @description GPU memory in use at the end of the step.
+             */
+            device_bytes?: number;
+            /**
+             * Format: int64
+             * @description The trial's peak GPU memory so far.
+             */
+            device_peak_bytes?: number;
+            /**
+             * Format: double
+             * @description Floating-point operations of the model's matrix products in the step.
+             */
+            matmul_flops?: number;
+            /**
+             * Format: double
+             * @description Seconds spent in those matrix products.
+             */
+            matmul_seconds?: number;
+            /**
+             * Format: double
+             * @description The runner's measured peak FLOP/s for the trial's precision.
+             */
+            peak_flops?: number;
+        };
         Distribution: {
             /** @description float, int or categorical. */
             type: string;
@@ -404,7 +491,9 @@ export interface components {
         };
         StudyCreate: {
             name: string;
-            objective: components["schemas"]["Objective"];
+            objective?: components["schemas"]["Objective"];
+            objectives?: components["schemas"]["Objectives"];
+            constraints?: components["schemas"]["Constraints"];
             search_space: components["schemas"]["SearchSpace"];
             sampler?: components["schemas"]["SamplerConfig"];
             pruner?: components["schemas"]["PrunerConfig"];
@@ -432,7 +521,9 @@ export interface components {
             /** Format: int64 */
             id: number;
             name: string;
-            objective: components["schemas"]["Objective"];
+            objective?: components["schemas"]["Objective"];
+            objectives?: components["schemas"]["Objectives"];
+            constraints?: components["schemas"]["Constraints"];
             search_space: components["schemas"]["SearchSpace"];
             sampler: components["schemas"]["SamplerConfig"];
             pruner: components["schemas"]["PrunerConfig"];
@@ -482,7 +573,9 @@ export interface components {
             /** Format: int64 */
             id: number;
             name: string;
-            objective: components["schemas"]["Objective"];
+            objective?: components["schemas"]["Objective"];
+            objectives?: components["schemas"]["Objectives"];
+            constraints?: components["schemas"]["Constraints"];
             /** @description The sampler's type (tpe, random, cmaes, qmc). */
             sampler_type: string;
             /** @description The pruner's type (none, median, successive_halving). */
@@ -525,6 +618,7 @@ export interface components {
             /** Format: double */
             value: number;
             metrics?: components["schemas"]["Metrics"];
+            profile?: components["schemas"]["Profile"];
         };
         Trial: {
             /** Format: int64 */
@@ -555,6 +649,13 @@ export interface components {
             /** Format: date-time */
             finished_at: string | null;
             error: string;
+            failure_kind?: components["schemas"]["FailureKind"];
+            /** @description A complete trial's objective values, in the order of the study's objectives (multi-objective studies). */
+            values?: number[];
+            /** @description Whether a complete trial keeps every constraint of its study (present when the study has constraints). */
+            feasible?: boolean;
+            /** @description The constraints a complete trial breaks, e.g. "val_accuracy >= 0.97 (is 0.95)". */
+            violations?: string[];
             /** @description What the trial ran on (cpu, cuda:0), as its runner told it; empty when not told. */
             device: string;
             /** @description The name of the token that created the trial (enqueue, ask, a lease that needed a new trial, or a record); empty on a server without authentication. */
@@ -568,6 +669,9 @@ export interface components {
         TrialPage: {
             items: components["schemas"]["Trial"][];
             next_cursor: string | null;
+        };
+        TrialList: {
+            items: components["schemas"]["Trial"][];
         };
         EnqueueRequest: {
             params: components["schemas"]["Params"];
@@ -584,6 +688,7 @@ export interface components {
             intermediate_values?: components["schemas"]["IntermediateValue"][];
             metrics?: components["schemas"]["Metrics"];
             error?: string;
+            failure_kind?: components["schemas"]["FailureKind"];
             runner?: string;
             device?: string;
             attempt?: number;
@@ -616,6 +721,7 @@ export interface components {
             value?: number;
             metrics?: components["schemas"]["Metrics"];
             error?: string;
+            failure_kind?: components["schemas"]["FailureKind"];
             /** @description What the trial ran on, e.g. cpu or cuda:0. */
             device?: string;
             /** Format: int64 */
@@ -623,9 +729,13 @@ export interface components {
         };
         ReportRequest: {
             step: number;
-            /** Format: double */
+            /**
+             * Format: double
+             * @description The step's objective value (a multi-objective study's first objective).
+             */
             value: number;
             metrics?: components["schemas"]["Metrics"];
+            profile?: components["schemas"]["Profile"];
             /** Format: int64 */
             lease?: number;
         };
@@ -650,6 +760,10 @@ export interface components {
             /** Format: int64 */
             memory_bytes?: number;
             compute_capability?: string;
+            /** @description Matrix-product FLOP/s the runner measured on the device at start, per precision (float32, float64). */
+            peak_flops?: {
+                [key: string]: number;
+            };
         };
         RunnerInfo: {
             id: string;
@@ -990,6 +1104,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Trial"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    getParetoFront: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The study's numeric id or its name. */
+                study: components["parameters"]["StudyRef"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The front. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrialList"];
                 };
             };
             401: components["responses"]["Unauthorized"];
