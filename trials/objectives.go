@@ -140,3 +140,12 @@ func (k FailureKind) Valid() bool {
 func (k FailureKind) Infeasible() bool {
 	return k == FailureOOM || k == FailureDiverged || k == FailureTimeout
 }
+
+// String renders a broken constraint for people, e.g.
+// "val_accuracy >= 0.97 (is 0.95)" or "peak_memory_bytes <= 2e+09 (missing)".
+func (b Broken) String() string {
+	if b.Value == nil {
+		return b.Constraint.String() + " (missing)"
+	}
+	return fmt.Sprintf("%s (is %v)", b.Constraint.String(), *b.Value)
+}

@@ -29,6 +29,9 @@ type Reaping struct {
 	// Fail are the trials that fail, FailErrors[i] the error of Fail[i].
 	Fail       []int64
 	FailErrors []string
+	// FailKind is the failure kind of every trial in Fail: a lost lease
+	// says nothing about the configuration.
+	FailKind FailureKind
 	// FailedIn are the studies of Fail, ascending, each once: a failure
 	// can finish a study's last trial, so each may now be done.
 	FailedIn []int64
@@ -36,7 +39,7 @@ type Reaping struct {
 
 // Reap decides what becomes of each lapsed lease.
 func Reap(lapsed []LapsedLease) Reaping {
-	var r Reaping
+	r := Reaping{FailKind: FailurePreempted}
 	for _, l := range lapsed {
 		if l.Attempt < l.MaxRetries {
 			r.Requeue = append(r.Requeue, l.TrialID)

@@ -159,12 +159,13 @@ func TestReap(t *testing.T) {
 			"lease expired after 1 attempt; its ask/tell client stopped heartbeating",
 			"lease expired after 3 attempts; runner r2 stopped heartbeating",
 		},
+		FailKind: FailurePreempted,
 		FailedIn: []int64{4, 5},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Reap = %+v\nwant %+v", got, want)
 	}
-	if got := Reap(nil); !reflect.DeepEqual(got, Reaping{}) {
+	if got := Reap(nil); !reflect.DeepEqual(got, Reaping{FailKind: FailurePreempted}) {
 		t.Errorf("Reap(nil) = %+v, want nothing", got)
 	}
 }

@@ -137,7 +137,7 @@ func TestStudyValidate(t *testing.T) {
 }
 
 func TestOutcomeNormalize(t *testing.T) {
-	o, err := Outcome{State: TrialComplete, Metrics: map[string]float64{"val_accuracy": 0.9}}.Normalize("val_accuracy")
+	o, err := Outcome{State: TrialComplete, Metrics: map[string]float64{"val_accuracy": 0.9}}.Normalize(&Study{Objective: Objective{Metric: "val_accuracy"}})
 	if err != nil || o.Value == nil || *o.Value != 0.9 {
 		t.Fatalf("value not taken from metrics: %+v, %v", o, err)
 	}
@@ -147,7 +147,7 @@ func TestOutcomeNormalize(t *testing.T) {
 		{State: TrialRunning, Value: f(1)},
 		{State: TrialFailed, Metrics: map[string]float64{"loss": math.Inf(1)}},
 	} {
-		if _, err := bad.Normalize("val_accuracy"); !errors.Is(err, ErrInvalid) {
+		if _, err := bad.Normalize(&Study{Objective: Objective{Metric: "val_accuracy"}}); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%+v: got %v, want ErrInvalid", bad, err)
 		}
 	}

@@ -160,10 +160,11 @@ type Outcome struct {
 }
 
 // SameOutcome reports whether t finished with outcome o: the same state,
-// value, error and metrics (the device is not compared).
+// value, error, failure kind and metrics (the device is not compared).
 func (t *Trial) SameOutcome(o Outcome) bool {
 	sameValue := (t.Value == nil) == (o.Value == nil) && (t.Value == nil || *t.Value == *o.Value)
-	return t.State == o.State && sameValue && t.Error == o.Error && maps.Equal(t.Metrics, o.Metrics)
+	return t.State == o.State && sameValue && t.Error == o.Error && t.FailureKind == o.FailureKind &&
+		maps.Equal(t.Metrics, o.Metrics)
 }
 
 // DescribeOutcome renders a finished trial's outcome for a conflict

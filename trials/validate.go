@@ -1,7 +1,10 @@
 package trials
 
 import (
+	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -15,8 +18,18 @@ const MaxLeaseSeconds = 24 * 60 * 60
 // WithDefaults returns the study with every optional field filled in as
 // documented: TPE, no pruner, no caps, 60 s leases, no retries, running.
 func (s Study) WithDefaults() Study {
-	if s.Objective.Direction == "" {
+	// A multi-objective study leaves Objective zero, so that it is never
+	// mistaken for a single-objective one.
+	if s.Objective.Direction == "" && s.Objective.Metric != "" {
 		s.Objective.Direction = Minimize
+	}
+	if len(s.Objectives) > 0 {
+		s.Objectives = slices.Clone(s.Objectives)
+		for i := range s.Objectives {
+			if s.Objectives[i].Direction == "" {
+				s.Objectives[i].Direction = Minimize
+			}
+		}
 	}
 	if s.Sampler.Type == "" {
 		s.Sampler.Type = SamplerTPE
@@ -38,11 +51,8 @@ func (s Study) Validate() error {
 	if !studyName.MatchString(s.Name) || allDigits.MatchString(s.Name) {
 		return Invalidf("name %q must be 1-128 letters, digits, '.', '_' or '-', start with a letter or digit, and not be all digits (ids are numbers)", s.Name)
 	}
-	if s.Objective.Metric == "" {
-		return Invalidf("objective.metric is required: the name of the metric to optimize, e.g. val_accuracy")
-	}
-	if s.Objective.Direction != Minimize && s.Objective.Direction != Maximize {
-		return Invalidf("objective.direction must be minimize or maximize, got %q", s.Objective.Direction)
+	if err := s.validateGoals(); err != nil {
+		return err
 	}
 	if err := s.SearchSpace.Validate(); err != nil {
 		return err
@@ -69,6 +79,63 @@ func (s Study) Validate() error {
 		return Invalidf("lease_seconds must be between 1 and %d", MaxLeaseSeconds)
 	}
 	return s.State.Validate()
+}
+
+// Limits on a study's objectives and constraints: enough for any question
+// a person asks of a training run, few enough that reading a trial against
+// them stays cheap.
+const (
+	MaxObjectives  = 16
+	MaxConstraints = 32
+)
+
+// validateGoals checks the objective or objectives and the constraints.
+func (s Study) validateGoals() error {
+	switch {
+	case s.Objective != (Objective{}) && len(s.Objectives) > 0:
+		return Invalidf("give either objective (one metric) or objectives (two or more), not both")
+	case len(s.Objectives) == 1:
+		return Invalidf("objectives needs two or more metrics; use objective for a single one")
+	case len(s.Objectives) > MaxObjectives:
+		return Invalidf("objectives may list at most %d metrics, got %d", MaxObjectives, len(s.Objectives))
+	case len(s.Objectives) == 0 && s.Objective.Metric == "":
+		return Invalidf("objective or objectives is required: objective.metric names the metric to optimize (e.g. val_accuracy), objectives lists two or more")
+	}
+	seen := make(map[string]bool, len(s.Objectives))
+	for i, o := range s.Goals() {
+		name := "objective"
+		if s.MultiObjective() {
+			name = fmt.Sprintf("objectives[%d]", i)
+		}
+		switch {
+		case o.Metric == "":
+			return Invalidf("%s.metric is required: the name of the metric to optimize, e.g. val_accuracy", name)
+		case o.Direction != Minimize && o.Direction != Maximize:
+			return Invalidf("%s.direction must be minimize or maximize, got %q", name, o.Direction)
+		case seen[o.Metric]:
+			return Invalidf("objectives lists metric %q twice; each metric may be one objective", o.Metric)
+		}
+		seen[o.Metric] = true
+	}
+	if s.MultiObjective() && s.Sampler.Type == SamplerCMAES {
+		return Invalidf("sampler cmaes optimizes a single objective; use tpe, random or qmc with objectives")
+	}
+	if len(s.Constraints) > MaxConstraints {
+		return Invalidf("constraints may list at most %d bounds, got %d", MaxConstraints, len(s.Constraints))
+	}
+	for i, c := range s.Constraints {
+		switch {
+		case c.Metric == "":
+			return Invalidf("constraints[%d].metric is required", i)
+		case c.Min == nil && c.Max == nil:
+			return Invalidf("constraints[%d] (%s) needs min, max or both", i, c.Metric)
+		case c.Min != nil && !finite(*c.Min), c.Max != nil && !finite(*c.Max):
+			return Invalidf("constraints[%d] (%s): min and max must be finite numbers", i, c.Metric)
+		case c.Min != nil && c.Max != nil && *c.Min > *c.Max:
+			return Invalidf("constraints[%d] (%s): min %v is above max %v", i, c.Metric, *c.Min, *c.Max)
+		}
+	}
+	return nil
 }
 
 // Validate refuses a study state other than running, paused or done. The
@@ -150,21 +217,12 @@ func (p Pruner) validate() error {
 	return nil
 }
 
-// Normalize checks a tell before it reaches the store. A complete outcome
-// without a value takes the objective metric's value from its metrics.
-func (o Outcome) Normalize(objective string) (Outcome, error) {
+// Normalize checks a tell for study st before it reaches the store (see
+// Study.Result for what a complete one must carry) and fills in what it
+// leaves implicit: a complete trial's value, a failed one's kind.
+func (o Outcome) Normalize(st *Study) (Outcome, error) {
 	switch o.State {
-	case TrialComplete:
-		if o.Value = valueOrObjective(o.Value, o.Metrics, objective); o.Value == nil {
-			return o, Invalidf("a complete trial needs a value (or the objective metric %q in metrics)", objective)
-		}
-		if !finite(*o.Value) {
-			return o, Invalidf("value must be a finite number; report a diverged run as failed")
-		}
-	case TrialPruned, TrialFailed:
-		if o.Value != nil && !finite(*o.Value) {
-			return o, Invalidf("value must be a finite number")
-		}
+	case TrialComplete, TrialPruned, TrialFailed:
 	default:
 		return o, Invalidf("state must be complete, pruned or failed, got %q", o.State)
 	}
@@ -173,7 +231,91 @@ func (o Outcome) Normalize(objective string) (Outcome, error) {
 			return o, Invalidf("metric %q must be a finite number", k)
 		}
 	}
-	return o, nil
+	var err error
+	if o.FailureKind, err = FailureOf(o.State, o.FailureKind); err != nil {
+		return o, err
+	}
+	if o.State != TrialComplete {
+		if o.Value != nil && !finite(*o.Value) {
+			return o, Invalidf("value must be a finite number")
+		}
+		return o, nil
+	}
+	o.Value, err = st.Result(o.Value, o.Metrics)
+	return o, err
+}
+
+// Result checks what a complete trial of the study reports and returns its
+// value. The trial's values are read from its metrics: a multi-objective
+// study needs every objective metric there, and its value is the first
+// objective's (so that listings and sorting by value still work; Values
+// gives them all); a single-objective study takes value, else its
+// objective metric. Every constraint metric must be reported too, or the
+// trial could not be judged feasible. The error names what is missing.
+func (st *Study) Result(value *float64, metrics map[string]float64) (*float64, error) {
+	if value != nil && !finite(*value) {
+		return nil, Invalidf("value must be a finite number; report a diverged run as failed")
+	}
+	var missing []string
+	if st.MultiObjective() {
+		for _, g := range st.Objectives {
+			if _, ok := metrics[g.Metric]; !ok {
+				missing = append(missing, g.Metric)
+			}
+		}
+		if len(missing) > 0 {
+			return nil, Invalidf("a complete trial of a multi-objective study needs every objective metric in metrics; missing %s", quoteList(missing))
+		}
+		first := metrics[st.Objectives[0].Metric]
+		if value != nil && *value != first {
+			return nil, Invalidf("value %v differs from the first objective %q (%v); leave value out, it is read from metrics", *value, st.Objectives[0].Metric, first)
+		}
+		value = &first
+	} else if value = valueOrObjective(value, metrics, st.Objective.Metric); value == nil {
+		return nil, Invalidf("a complete trial needs a value (or the objective metric %q in metrics)", st.Objective.Metric)
+	}
+	for _, c := range st.Constraints {
+		if _, ok := metrics[c.Metric]; !ok && !slices.Contains(missing, c.Metric) {
+			missing = append(missing, c.Metric)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, Invalidf("a complete trial needs every constraint metric in metrics; missing %s", quoteList(missing))
+	}
+	return value, nil
+}
+
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(q, ", ")
+}
+
+// FailureOf is the failure kind a trial finishing in state keeps: kind for
+// a failed trial (FailureError when none is given), none otherwise. It
+// refuses a kind on a trial that did not fail, and unknown kinds.
+func FailureOf(state TrialState, kind FailureKind) (FailureKind, error) {
+	switch {
+	case kind == "" && state == TrialFailed:
+		return FailureError, nil
+	case kind == "":
+		return "", nil
+	case state != TrialFailed:
+		return "", Invalidf("failure_kind applies to failed trials only, not %s", state)
+	case !kind.Valid():
+		return "", Invalidf("unknown failure_kind %q: use one of %s", kind, failureKindList())
+	}
+	return kind, nil
+}
+
+func failureKindList() string {
+	names := make([]string, len(FailureKinds))
+	for i, k := range FailureKinds {
+		names[i] = string(k)
+	}
+	return strings.Join(names, ", ")
 }
 
 // valueOrObjective is a complete trial's value: the one given, else the
@@ -188,12 +330,17 @@ func valueOrObjective(value *float64, metrics map[string]float64, objective stri
 	return nil
 }
 
-// TakeObjectiveValue gives a complete trial recorded without a value its
-// objective metric's, as a tell does (Outcome.Normalize).
-func (t *Trial) TakeObjectiveValue(objective string) {
-	if t.State == TrialComplete {
-		t.Value = valueOrObjective(t.Value, t.Metrics, objective)
+// NormalizeRecord applies a tell's rules (Outcome.Normalize) to a finished
+// trial recorded into the study: its value, its failure kind.
+func (st *Study) NormalizeRecord(t *Trial) error {
+	var err error
+	if t.FailureKind, err = FailureOf(t.State, t.FailureKind); err != nil {
+		return err
 	}
+	if t.State == TrialComplete {
+		t.Value, err = st.Result(t.Value, t.Metrics)
+	}
+	return err
 }
 
 // LeaseDuration is how long a grant of one of this study's trials lasts.
@@ -215,6 +362,9 @@ func (t *Trial) ValidateFinished() error {
 	}
 	if t.Value != nil && !Finite(*t.Value) {
 		return Invalidf("value must be a finite number")
+	}
+	if err := checkFailureKind(t.State, t.FailureKind); err != nil {
+		return err
 	}
 	if t.Origin != "" && !t.Origin.Valid() {
 		return Invalidf("unknown origin %q: use one of %s", t.Origin, originList)
@@ -264,6 +414,9 @@ func (o Outcome) Validate() error {
 	if o.Value != nil && !Finite(*o.Value) {
 		return Invalidf("value must be a finite number; report a diverged run as failed")
 	}
+	if err := checkFailureKind(o.State, o.FailureKind); err != nil {
+		return err
+	}
 	for name, v := range o.Metrics {
 		if !Finite(v) {
 			return Invalidf("metric %q must be a finite number", name)
@@ -287,4 +440,15 @@ func (p Intermediate) Validate() error {
 		}
 	}
 	return nil
+}
+
+// checkFailureKind refuses what a store cannot record: a kind on a trial
+// that did not fail, an unknown kind. A failed trial without one is
+// allowed (rows written before kinds existed have none).
+func checkFailureKind(state TrialState, kind FailureKind) error {
+	if kind == "" {
+		return nil
+	}
+	_, err := FailureOf(state, kind)
+	return err
 }
