@@ -213,6 +213,7 @@ func (s *Store) Tell(ctx context.Context, trialID int64, lease *int64, o trials.
 	a := s.args(pgx.NamedArgs{
 		"trial_id": trialID, "lease": lease, "state": string(o.State),
 		"value": o.Value, "metrics": metrics, "error": o.Error, "device": o.Device,
+		"failure_kind": string(o.FailureKind),
 		"finished_by": trials.Actor(ctx),
 	})
 	err = s.batch(ctx, func(b *pgx.Batch) {
@@ -226,6 +227,7 @@ func (s *Store) Tell(ctx context.Context, trialID int64, lease *int64, o trials.
 			WITH told AS (
 				UPDATE trials t SET
 					state = @state, value = @value, metrics = @metrics, error = @error,
+					failure_kind = @failure_kind,
 					device = CASE WHEN @device::text = '' THEN t.device ELSE @device::text END,
 					lease_expires_at = NULL, finished_by = @finished_by,
 					finished_at = now() + @clock_offset::interval,
@@ -315,6 +317,7 @@ func (s *Store) ReapExpired(ctx context.Context) (requeued, failed int, err erro
 		plan := trials.Reap(lapsed)
 		a := s.args(pgx.NamedArgs{
 			"requeue": plan.Requeue, "fail": plan.Fail, "errors": plan.FailErrors,
+			"fail_kind": string(plan.FailKind),
 			"failed_in": plan.FailedIn, "trial_id": 0, "reaper": trials.ReaperActor,
 		})
 		// The writes re-check lapsedCond on the rows they update, so a
@@ -332,7 +335,7 @@ func (s *Store) ReapExpired(ctx context.Context) (requeued, failed int, err erro
 		b.Queue(`
 			UPDATE trials t SET
 				state = 'failed', attempt = t.attempt + 1, lease_expires_at = NULL,
-				finished_at = now() + @clock_offset::interval, error = f.error, finished_by = @reaper,
+				finished_at = now() + @clock_offset::interval, error = f.error, failure_kind = @fail_kind, finished_by = @reaper,
 				updated_at = clock_timestamp() + @clock_offset::interval
 			FROM unnest(@fail::bigint[], @errors::text[]) AS f(id, error)
 			WHERE t.id = f.id AND `+lapsedCond, a)

@@ -12,22 +12,37 @@ import (
 	"github.com/tune-dev/tune/trials"
 )
 
-// bestSQL selects the best complete trial of study s, the earliest among
-// equals, with the columns given as %[1]s. One branch per direction, each
-// switched off by a condition on s alone, lets either walk the
-// (study_id, value) index from its end instead of sorting the history.
+// bestSQL selects the best feasible complete trial of a single-objective
+// study s, the earliest among equals, with the columns given as %[1]s;
+// nothing for a multi-objective study, whose answer is a front. One branch
+// per direction, each switched off by a condition on s alone, lets either
+// walk the (study_id, value) index from its end instead of sorting the
+// history; a constrained study's walk stops at the first feasible trial.
 const bestSQL = `
 	(
 		SELECT %[1]s FROM trials t
 		WHERE t.study_id = s.id AND t.state = 'complete' AND s.objective->>'direction' <> 'maximize'
+			AND s.objectives = '[]' AND ` + feasibleSQL + `
 		ORDER BY t.value, t.number
 		LIMIT 1
 	) UNION ALL (
 		SELECT %[1]s FROM trials t
 		WHERE t.study_id = s.id AND t.state = 'complete' AND s.objective->>'direction' = 'maximize'
+			AND s.objectives = '[]' AND ` + feasibleSQL + `
 		ORDER BY t.value DESC, t.number
 		LIMIT 1
 	)`
+
+// feasibleSQL holds for a trial t that keeps every constraint of its study
+// s: trials.Study.Feasible said in SQL (a missing metric breaks its
+// constraint; a bound is broken strictly beyond it), so that the best
+// trial is found without reading the history. sql/storetest checks the
+// two agree.
+const feasibleSQL = `NOT EXISTS (
+		SELECT 1 FROM jsonb_array_elements(s.constraints) c
+		WHERE t.metrics -> (c->>'metric') IS NULL
+			OR (t.metrics->>(c->>'metric'))::float8 < (c->>'min')::float8
+			OR (t.metrics->>(c->>'metric'))::float8 > (c->>'max')::float8)`
 
 // summarySQL returns the statement that selects studies with their trial
 // counts per state and their best complete trial, all at once: the counts
@@ -87,6 +102,8 @@ func (s *Store) CreateStudy(ctx context.Context, study trials.Study) (_ *trials.
 	a["search_space"] = json.RawMessage(docs.SearchSpace)
 	a["sampler"] = json.RawMessage(docs.Sampler)
 	a["pruner"] = json.RawMessage(docs.Pruner)
+	a["objectives"] = json.RawMessage(docs.Objectives)
+	a["constraints"] = json.RawMessage(docs.Constraints)
 	// A nil json.RawMessage would be bound as JSON null: SQL NULL instead.
 	a["workload"] = nil
 	if docs.Workload != nil {
@@ -95,10 +112,11 @@ func (s *Store) CreateStudy(ctx context.Context, study trials.Study) (_ *trials.
 	var r record.StudyRow
 	err = s.pool.QueryRow(ctx, `
 		INSERT INTO studies AS s (name, objective, search_space, sampler, pruner, workload,
-			max_trials, max_parallel, max_retries, lease_seconds, state, created_at, created_by)
+			max_trials, max_parallel, max_retries, lease_seconds, state, created_at, created_by,
+			objectives, constraints)
 		VALUES (@name, @objective, @search_space, @sampler, @pruner, @workload,
 			@max_trials, @max_parallel, @max_retries, @lease_seconds, @state,
-			now() + @clock_offset::interval, @created_by)
+			now() + @clock_offset::interval, @created_by, @objectives, @constraints)
 		RETURNING `+record.StudyCols, s.args(a)).Scan(r.Dest(times)...)
 	if isUniqueViolation(err, "studies_name_key") {
 		return nil, trials.StudyNameTaken(study.Name)

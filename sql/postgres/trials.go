@@ -102,7 +102,7 @@ func (s *Store) AddTrial(ctx context.Context, studyID int64, t trials.Trial) (_ 
 	a := s.args(pgx.NamedArgs{
 		"study_id": studyID, "state": string(t.State), "params": json.RawMessage(docs.Params), "value": t.Value,
 		"intermediate": json.RawMessage(docs.Intermediate), "metrics": json.RawMessage(docs.Metrics), "error": t.Error,
-		"runner": t.Runner, "device": t.Device, "attempt": t.Attempt,
+		"failure_kind": string(t.FailureKind), "runner": t.Runner, "device": t.Device, "attempt": t.Attempt,
 		"origin":     string(cmp.Or(t.Origin, trials.OriginRecorded)),
 		"created_at": optionalTime(t.CreatedAt), "started_at": t.StartedAt, "finished_at": t.FinishedAt,
 		"trial_id": 0, "by": trials.Actor(ctx),
@@ -117,9 +117,9 @@ func (s *Store) AddTrial(ctx context.Context, studyID int64, t trials.Trial) (_ 
 				RETURNING id, next_number - 1 AS number
 			)
 			INSERT INTO trials AS t (study_id, number, state, params, value, intermediate, metrics,
-				error, runner, device, attempt, origin, created_by, finished_by, created_at, started_at, finished_at, updated_at)
+				error, failure_kind, runner, device, attempt, origin, created_by, finished_by, created_at, started_at, finished_at, updated_at)
 			SELECT id, number, @state, @params, @value, @intermediate, @metrics,
-				@error, @runner, @device, @attempt, @origin, @by, @by,
+				@error, @failure_kind, @runner, @device, @attempt, @origin, @by, @by,
 				coalesce(@created_at::timestamptz, now() + @clock_offset::interval),
 				@started_at::timestamptz,
 				coalesce(@finished_at::timestamptz, now() + @clock_offset::interval),

@@ -19,9 +19,11 @@ import (
 )
 
 // StudyDocs are the JSON documents of a study row. Workload is nil for a
-// study without one, which the row stores as SQL NULL.
+// study without one, which the row stores as SQL NULL. Objectives and
+// Constraints are arrays, [] when the study has none.
 type StudyDocs struct {
 	Objective, SearchSpace, Sampler, Pruner, Workload []byte
+	Objectives, Constraints                           []byte
 }
 
 // EncodeStudy returns the documents a study is stored as.
@@ -36,6 +38,8 @@ func EncodeStudy(st trials.Study) (StudyDocs, error) {
 		{"search_space", st.SearchSpace, &d.SearchSpace},
 		{"sampler", st.Sampler, &d.Sampler},
 		{"pruner", st.Pruner, &d.Pruner},
+		{"objectives", jsonArray(st.Objectives), &d.Objectives},
+		{"constraints", jsonArray(st.Constraints), &d.Constraints},
 	} {
 		raw, err := json.Marshal(doc.v)
 		if err != nil {
@@ -66,10 +70,19 @@ func (d StudyDocs) Decode(st *trials.Study) error {
 		{"search_space", d.SearchSpace, &st.SearchSpace},
 		{"sampler", d.Sampler, &st.Sampler},
 		{"pruner", d.Pruner, &st.Pruner},
+		{"objectives", d.Objectives, &st.Objectives},
+		{"constraints", d.Constraints, &st.Constraints},
 	} {
 		if err := json.Unmarshal(doc.raw, doc.dst); err != nil {
 			return fmt.Errorf("study %d: decode %s: %w", st.ID, doc.name, err)
 		}
+	}
+	// Studies without them read as they were created: nil, not [].
+	if len(st.Objectives) == 0 {
+		st.Objectives = nil
+	}
+	if len(st.Constraints) == 0 {
+		st.Constraints = nil
 	}
 	st.Workload = nil
 	if d.Workload != nil {
@@ -190,6 +203,15 @@ func DecodeParams(raw []byte, space trials.SearchSpace) (map[string]any, error) 
 		return nil, err
 	}
 	return space.DecodeStored(stored), nil
+}
+
+// jsonArray is s, or an empty slice (which encodes as [] where nil would
+// encode as null, which the schema refuses).
+func jsonArray[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 // JSONObject encodes a map as a JSON object, {} when it is nil (a nil map

@@ -26,7 +26,8 @@ type Rows interface {
 
 // StudyCols are the columns StudyRow receives, from studies aliased s.
 const StudyCols = `s.id, s.name, s.objective, s.search_space, s.sampler, s.pruner, s.workload,
-	s.max_trials, s.max_parallel, s.max_retries, s.lease_seconds, s.state, s.created_at, s.created_by`
+	s.max_trials, s.max_parallel, s.max_retries, s.lease_seconds, s.state, s.created_at, s.created_by,
+	s.objectives, s.constraints`
 
 // StudyRow receives StudyCols; the JSON documents are decoded afterwards.
 type StudyRow struct {
@@ -39,7 +40,7 @@ type StudyRow struct {
 func (r *StudyRow) Dest(tm Times) []any {
 	return []any{&r.st.ID, &r.st.Name, &r.docs.Objective, &r.docs.SearchSpace, &r.docs.Sampler, &r.docs.Pruner,
 		&r.docs.Workload, &r.st.MaxTrials, &r.st.MaxParallel, &r.st.MaxRetries, &r.st.LeaseSeconds, &r.state,
-		tm.Time(&r.st.CreatedAt), &r.st.CreatedBy}
+		tm.Time(&r.st.CreatedAt), &r.st.CreatedBy, &r.docs.Objectives, &r.docs.Constraints}
 }
 
 // Study decodes the scanned row.
@@ -99,7 +100,7 @@ func ScanSummaries(rows Rows, tm Times) ([]trials.StudySummary, error) {
 // TrialCols are the columns TrialRow receives, from trials aliased t.
 const TrialCols = `t.id, t.study_id, t.number, t.state, t.params, t.value, t.intermediate, t.metrics,
 	t.system_attrs, t.attempt, t.runner, t.lease, t.lease_expires_at, t.created_at, t.started_at,
-	t.finished_at, t.error, t.updated_at, t.device, t.created_by, t.finished_by, t.held_by, t.origin`
+	t.finished_at, t.error, t.updated_at, t.device, t.created_by, t.finished_by, t.held_by, t.origin, t.failure_kind`
 
 // TrialRow receives TrialCols. Its params can only be decoded with the
 // study's search space at hand, so decoding is a second step.
@@ -114,7 +115,7 @@ func (r *TrialRow) Dest(tm Times) []any {
 	return []any{&r.t.ID, &r.t.StudyID, &r.t.Number, &r.state, &r.docs.Params, &r.t.Value, &r.docs.Intermediate,
 		&r.docs.Metrics, &r.docs.SystemAttrs, &r.t.Attempt, &r.t.Runner, &r.t.Lease, tm.OptionalTime(&r.t.LeaseExpiresAt),
 		tm.Time(&r.t.CreatedAt), tm.OptionalTime(&r.t.StartedAt), tm.OptionalTime(&r.t.FinishedAt), &r.t.Error,
-		tm.Time(&r.t.UpdatedAt), &r.t.Device, &r.t.CreatedBy, &r.t.FinishedBy, &r.t.HeldBy, &r.t.Origin}
+		tm.Time(&r.t.UpdatedAt), &r.t.Device, &r.t.CreatedBy, &r.t.FinishedBy, &r.t.HeldBy, &r.t.Origin, &r.t.FailureKind}
 }
 
 // Trial decodes the scanned row with its study's search space (see

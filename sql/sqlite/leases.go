@@ -172,9 +172,9 @@ func (s *Store) Tell(ctx context.Context, trialID int64, lease *int64, o trials.
 				device = o.Device
 			}
 			out, err = updateTrial(ctx, tx, trialID, `
-				state = ?, value = ?, metrics = ?, error = ?, device = ?, finished_by = ?,
+				state = ?, value = ?, metrics = ?, error = ?, failure_kind = ?, device = ?, finished_by = ?,
 				lease_expires_at = NULL, finished_at = ?, updated_at = ?`,
-				string(o.State), o.Value, metrics, o.Error, device, trials.Actor(ctx), nanos(now), nanos(now))
+				string(o.State), o.Value, metrics, o.Error, string(o.FailureKind), device, trials.Actor(ctx), nanos(now), nanos(now))
 			if err != nil {
 				return err
 			}
@@ -238,9 +238,9 @@ func (s *Store) ReapExpired(ctx context.Context) (requeued, failed int, err erro
 			if _, err := tx.ExecContext(ctx, `
 				UPDATE trials SET
 					state = 'failed', attempt = attempt + 1, lease_expires_at = NULL,
-					finished_at = ?, error = ?, finished_by = ?,
+					finished_at = ?, error = ?, failure_kind = ?, finished_by = ?,
 					updated_at = ?
-				WHERE id = ?`, nanos(now), plan.FailErrors[i], trials.ReaperActor, nanos(now), id); err != nil {
+				WHERE id = ?`, nanos(now), plan.FailErrors[i], string(plan.FailKind), trials.ReaperActor, nanos(now), id); err != nil {
 				return err
 			}
 		}

@@ -41,13 +41,14 @@ func (s *Store) CreateStudy(ctx context.Context, study trials.Study) (_ *trials.
 		var r record.StudyRow
 		err := tx.QueryRowContext(ctx, `
 			INSERT INTO studies AS s (name, objective, search_space, sampler, pruner, workload,
-				max_trials, max_parallel, max_retries, lease_seconds, state, created_at, created_by)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				max_trials, max_parallel, max_retries, lease_seconds, state, created_at, created_by,
+				objectives, constraints)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			RETURNING `+studyReturning,
 			study.Name, jsonText(docs.Objective), jsonText(docs.SearchSpace), jsonText(docs.Sampler),
 			jsonText(docs.Pruner), workload,
 			study.MaxTrials, study.MaxParallel, study.MaxRetries, study.LeaseSeconds, string(study.State), nanos(now),
-			trials.Actor(ctx),
+			trials.Actor(ctx), jsonText(docs.Objectives), jsonText(docs.Constraints),
 		).Scan(r.Dest(times)...)
 		if err != nil {
 			return err
@@ -97,11 +98,19 @@ func (s *Store) GetStudyByName(ctx context.Context, name string) (_ *trials.Stud
 	return out, err
 }
 
-// bestIDSQL selects the id of the best complete trial of study s, the
-// earliest among equals.
+// bestIDSQL selects the id of the best feasible complete trial of a
+// single-objective study s, the earliest among equals; none for a
+// multi-objective study, whose answer is a front. The feasibility test is
+// trials.Study.Feasible said in SQL (a missing metric breaks its
+// constraint; a bound is broken strictly beyond it); sql/storetest checks
+// the two agree.
 const bestIDSQL = `(
 	SELECT t.id FROM trials t
-	WHERE t.study_id = s.id AND t.state = 'complete'
+	WHERE t.study_id = s.id AND t.state = 'complete' AND json_array_length(s.objectives) = 0
+		AND NOT EXISTS (
+			SELECT 1 FROM json_each(s.constraints) c
+			LEFT JOIN json_each(t.metrics) m ON m.key = c.value ->> '$.metric'
+			WHERE m.key IS NULL OR m.value < (c.value ->> '$.min') OR m.value > (c.value ->> '$.max'))
 	ORDER BY CASE WHEN s.objective ->> '$.direction' = 'maximize' THEN -t.value ELSE t.value END, t.number
 	LIMIT 1)`
 

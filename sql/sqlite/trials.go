@@ -54,6 +54,7 @@ type newTrial struct {
 	params, intermediate, metrics, systemAttrs jsonText
 	value                                      *float64
 	errText, runner, device                    string
+	failureKind                                trials.FailureKind
 	createdBy, finishedBy, heldBy              string
 	origin                                     trials.Origin
 	attempt                                    int
@@ -84,13 +85,13 @@ func insertTrial(ctx context.Context, tx *sql.Tx, studyID int64, info studyInfo,
 	err := tx.QueryRowContext(ctx, `
 		INSERT INTO trials AS t (study_id, number, state, params, value, intermediate, metrics,
 			system_attrs, error, runner, device, origin, attempt, lease, lease_expires_at, created_at, started_at,
-			finished_at, updated_at, created_by, finished_by, held_by)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			finished_at, updated_at, created_by, finished_by, held_by, failure_kind)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		RETURNING `+trialReturning,
 		studyID, info.Trials, string(nt.state), nt.params, nt.value, nt.intermediate, nt.metrics,
 		nt.systemAttrs, nt.errText, nt.runner, nt.device, string(nt.origin), nt.attempt, nt.lease, optionalNanos(nt.leaseExpiresAt),
 		nanos(nt.createdAt), optionalNanos(nt.startedAt), optionalNanos(nt.finishedAt), nanos(nt.updatedAt),
-		nt.createdBy, nt.finishedBy, nt.heldBy,
+		nt.createdBy, nt.finishedBy, nt.heldBy, string(nt.failureKind),
 	).Scan(r.Dest(times)...)
 	if err != nil {
 		return nil, err
@@ -162,7 +163,7 @@ func (s *Store) AddTrial(ctx context.Context, studyID int64, t trials.Trial) (_ 
 		}
 		nt := newTrial{
 			state: t.State, params: docs.Params, value: t.Value, intermediate: docs.Intermediate, metrics: docs.Metrics,
-			errText: t.Error, runner: t.Runner, device: t.Device, attempt: t.Attempt,
+			errText: t.Error, failureKind: t.FailureKind, runner: t.Runner, device: t.Device, attempt: t.Attempt,
 			origin:    cmp.Or(t.Origin, trials.OriginRecorded),
 			createdAt: t.CreatedAt, startedAt: t.StartedAt, finishedAt: t.FinishedAt, updatedAt: now,
 			createdBy: trials.Actor(ctx), finishedBy: trials.Actor(ctx),
