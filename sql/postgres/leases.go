@@ -214,7 +214,7 @@ func (s *Store) Tell(ctx context.Context, trialID int64, lease *int64, o trials.
 		"trial_id": trialID, "lease": lease, "state": string(o.State),
 		"value": o.Value, "metrics": metrics, "error": o.Error, "device": o.Device,
 		"failure_kind": string(o.FailureKind),
-		"finished_by": trials.Actor(ctx),
+		"finished_by":  trials.Actor(ctx),
 	})
 	err = s.batch(ctx, func(b *pgx.Batch) {
 		// Only a study with a cap can become done, and only then does the
