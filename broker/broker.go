@@ -141,6 +141,12 @@ func (b *Broker) Study(ctx context.Context, ref string) (*trials.Study, error) {
 	return b.studies.resolve(ctx, ref)
 }
 
+// StudyByID finds a study's configuration by id. Its State may be stale
+// (the configuration is not): use Study for the current state.
+func (b *Broker) StudyByID(ctx context.Context, id int64) (*trials.Study, error) {
+	return b.studies.get(ctx, id)
+}
+
 // CreateStudy validates a study (with its defaults applied) and stores it.
 func (b *Broker) CreateStudy(ctx context.Context, s trials.Study) (*trials.Study, error) {
 	if err := s.Validate(); err != nil {

@@ -24,15 +24,18 @@ func (b *Broker) Enqueue(ctx context.Context, s *trials.Study, params map[string
 }
 
 // Record adds a trial that finished elsewhere (an import, a run made before
-// the study existed). As with a tell, a complete trial may carry its value
-// as the objective metric.
+// the study existed). The rules of a tell apply (trials.Study.NormalizeRecord):
+// a complete trial may carry its value as the objective metric, must carry
+// its objective and constraint metrics, and a failed one gets a kind.
 func (b *Broker) Record(ctx context.Context, s *trials.Study, rec trials.Trial) (*trials.Trial, error) {
 	params, err := s.SearchSpace.Decode(rec.Params)
 	if err != nil {
 		return nil, err
 	}
 	rec.Params = params
-	rec.TakeObjectiveValue(s.Objective.Metric)
+	if err := s.NormalizeRecord(&rec); err != nil {
+		return nil, err
+	}
 	t, err := b.store.AddTrial(ctx, s.ID, rec)
 	if err != nil {
 		return nil, err
@@ -120,24 +123,23 @@ func (b *Broker) Heartbeat(ctx context.Context, trialID int64, lease *int64) (ex
 	return b.store.Heartbeat(ctx, trialID, lease)
 }
 
-// Tell finishes a running trial. A complete outcome without a value takes
-// its objective metric's (trials.Outcome.Normalize).
+// Tell finishes a running trial, by the rules of trials.Outcome.Normalize:
+// a complete outcome is read against its study's objectives and
+// constraints, a failed one gets a kind.
 func (b *Broker) Tell(ctx context.Context, trialID int64, lease *int64, o trials.Outcome) (*trials.Trial, error) {
-	// Only a complete tell without a value needs the study, to know its
-	// objective metric; the usual tell costs one write.
-	objective := ""
-	if o.State == trials.TrialComplete && o.Value == nil {
+	// Only a complete tell needs the study (cached), which costs a read of
+	// the trial to learn it; a failed or pruned tell is one write.
+	var st *trials.Study
+	if o.State == trials.TrialComplete {
 		cur, err := b.store.GetTrial(ctx, trialID)
 		if err != nil {
 			return nil, err
 		}
-		st, err := b.studies.get(ctx, cur.StudyID)
-		if err != nil {
+		if st, err = b.studies.get(ctx, cur.StudyID); err != nil {
 			return nil, err
 		}
-		objective = st.Objective.Metric
 	}
-	o, err := o.Normalize(objective)
+	o, err := o.Normalize(st)
 	if err != nil {
 		return nil, err
 	}

@@ -951,6 +951,8 @@ type ClientInterface interface {
 
 	// GetBestTrial The best complete trial.
 	//
+	// The best complete trial of a single-objective study that keeps every constraint (404 while there is none). A multi-objective study has no single best trial: 409, whose detail points to /studies/{study}/pareto.
+	//
 	// Corresponds with GET /studies/{study}/best (the `GetBestTrial` operationId).
 	GetBestTrial(ctx context.Context, study StudyRef, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -1301,6 +1303,8 @@ func (c *Client) Ask(ctx context.Context, study StudyRef, body AskJSONRequestBod
 }
 
 // GetBestTrial The best complete trial.
+//
+// The best complete trial of a single-objective study that keeps every constraint (404 while there is none). A multi-objective study has no single best trial: 409, whose detail points to /studies/{study}/pareto.
 //
 // Corresponds with GET /studies/{study}/best (the `GetBestTrial` operationId).
 func (c *Client) GetBestTrial(ctx context.Context, study StudyRef, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2580,6 +2584,8 @@ type ClientWithResponsesInterface interface {
 
 	// GetBestTrialWithResponse The best complete trial.
 	//
+	// The best complete trial of a single-objective study that keeps every constraint (404 while there is none). A multi-objective study has no single best trial: 409, whose detail points to /studies/{study}/pareto.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /studies/{study}/best (the `GetBestTrial` operationId).
@@ -3364,6 +3370,8 @@ type GetBestTrialResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -3390,6 +3398,11 @@ func (r GetBestTrialResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r GetBestTrialResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r GetBestTrialResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -4624,6 +4637,8 @@ func (c *ClientWithResponses) AskWithResponse(ctx context.Context, study StudyRe
 
 // GetBestTrialWithResponse The best complete trial.
 //
+// The best complete trial of a single-objective study that keeps every constraint (404 while there is none). A multi-objective study has no single best trial: 409, whose detail points to /studies/{study}/pareto.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /studies/{study}/best (the `GetBestTrial` operationId).
@@ -5493,6 +5508,13 @@ func ParseGetBestTrialResponse(rsp *http.Response) (*GetBestTrialResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
@@ -7762,6 +7784,22 @@ func (response GetBestTrial404ApplicationProblemPlusJSONResponse) VisitGetBestTr
 	return err
 }
 
+type GetBestTrial409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response GetBestTrial409ApplicationProblemPlusJSONResponse) VisitGetBestTrialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetBestTrial429ApplicationProblemPlusJSONResponse struct {
 	TooManyRequestsApplicationProblemPlusJSONResponse
 }
@@ -9812,126 +9850,127 @@ func (sh *strictHandler) Tell(ctx echo.Context, trial TrialID) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1bc9s49udXQWm3KlYtLTuX6X+1Xfvg7iTdme1LKvZMHsYpCyKPJIxJgA2AljUpf/etcwCQoATJsmM7",
-	"0115ikMRJC7n8jtXfh7kqqqVBGnN4OjzoOaaV2BB0/9ObVMsP8AU/y7A5FrUVig5OBqczYEZ/PWZYbKp",
-	"QIuciYIpzYQ1TPIKRoNsIPDWmtv5IBvgtcHRgAYNsoGGPxqhoRgcWd1ANjD5HCqOL7LL2t2ohZwNbm6y",
-	"wZkWvHz3Gn9MPNHir1ufOFW64nZwNBDSfvdqkIVXCGlhBnpwgy/RYGolDdDCf+DFB/ijAWPxf7mSFiT9",
-	"yeu6FDnHXTiotZqUUP2ffxvcks/RC/+3xj0b/K+DbnMP3K/m4L0b5V66vqnavZYJwype4syhGA1ussGP",
-	"Sk5LkT/5hPJGa5CWGcstsKnSE1EYZrup0uze0vUC5FNPz6pLkM8MM7mqwbBCMaks42WpFjRJVYOm17M9",
-	"pRlnupEStBvGClHQ7bUGg2vEAUROzwwrgRsY0uJ+U/atamTxlGv7TTHT5HPHZMhXNC+azplSv3A9g69F",
-	"mhNVLJE+rVKsxImEWf3K5dKzjXnSySnFKi6XYYaGTbWqmJ3TJC9BHjMNVi8Zn1o8+zmwD/j//RP6/xx4",
-	"ARppCHIlC4OSy12jVUS39me7LkVussE/JG/sXGnxH3hqernipSjYBLhuCXyvEsYIOctYIy+lWsiMwXWN",
-	"UhJJSsOVuoRiuLLgjx8/7p80dg7S4nQhuepWPLtF11rlYAyflPAVJeYCynLfyUw2aSzpIj8V/FlI2qIR",
-	"KRX/dHz5ibmMpD0vCoGP5+V7jdLDCtQJU14ayAZ1dOnzwAmTde34ca5Q0JhOoBwzM1cLyYR0/2elMFbI",
-	"GRHbusbzV9Tk35BbL/2N1VzI26fYn8oPKLgMU5JxVoFFPa2mjDPc5xJsO72ZuAJWCZmxil8jcUyUnePk",
-	"+iuu+HVPoxaqwSNvZyybaoK8kA3cy2iMkL+AnNn54Oj52mIz/HmnR97EKv5f4fmftm6WWT+bk5WlMzvn",
-	"lk008EvcJnCEMgVuxKSEY2Y43q0NMxZAM77gSydehGVcFviPMEzCFWjcZTzxqVbSEv6xUJnbyDs62u7k",
-	"udZ8if9/DVciJ57qHwQ+qLFwkfOaT0Qp7DLBnIjACrhOCatscCmcRutvT143ePp5U/BB6rCgUnp5MVla",
-	"N41boVWAaYm51cAvL6alqs1mmt6J1Por+JVbLa73a62KJrfs7S+/vz/wgMXp/gq4aUgEuuMqaIsZJ4yj",
-	"bcZq0AgJcmEIN0xLxe3LFxmjP757NYx4NhDdCnHS3qZI87XQkLuJfh6AbCoiZSFFJf6Da6v4tfvzU2Lz",
-	"Xwv8e9KE8XeQVPlciRwS7HBKTzcZc9tpHOurErg0MQknSHMuZvMdT6hUs4gE/PPdD4sdH2Es1Dve6i6s",
-	"rpROL2NCWiJwbmGmtMgRVKVEcHyc9GvqON/IPxpo4H7ag1sLVW29iBQVEsNhioNyDdxCccHt+qpew5Q3",
-	"pUWgw6Ra4Fq6HeIW9q2oIMXJRStY1n4CrZVO/jLlomw0XATZsU2uvXX3/j+8FYcKKcz8oVeBu4TqXnAL",
-	"F1e8bNzW7iR430Vj/4lDU/LXqZlbn/Wrv+0mGygtZk6l9df4luyPsA1O+WRsgdqngFwUUBBeIQvcsD0D",
-	"wMjw/Z2ed8y4ROymtA2D2SVAbWiQWsjhiMW7ONaQK11AMR6l9s295Vbk5e5CbmiRztqjSGi257rbsZEx",
-	"ub5F4wUXiIrGbM8JZlrPkIFjM3Mcb6AzSN0yzdrOsoWwc6eNBZSFYRMoHWEFqevfNcgGARAQ2mkkFANH",
-	"6VAkxTCR2frkP3iBgTZyhzEaWYIxHnoZNldl4exSkiEEuuinPsnvBoH8IaYEU8x8CXi6xP2iFfrdcv8Z",
-	"sbFS1Thj40JcgZ5BMSaMM8ZzVI0dM8OXzKgK7FzIGeMT1TirOVdyKmaNN7VxTK4aaRmPwRRTEwP6iu4x",
-	"tE041AOsYzYmuePfWGtA4Ygz2It0t7Gqrp31glfJSGcLblipjB168z8+ZaWqQTYIy8EtdUsZBDGHZ+5f",
-	"lTztn4FrOwFu7yfkaYa7OaESx7guotaA4N0FVK3VVDg77Razi26LdO+6amp54a60S48M41MU/Atu3Jtr",
-	"C9J4uJPY2AtnzZo7Ch9VJzyaugG2mIPDhM7tgoTlKe6YgSw6ey4Sqi2aWVnh2gT9mzcu9ifNnXl3XwrK",
-	"vmBT3EjvAUmftXPd3kI15DImRUpu2VvuJgW3Dre8Rzf4it0OZKkd7U9749bej3fhOi+bAi5wHiIFnt+h",
-	"ZT1l/ndyJVrlhVLkghIVZAxGsxHal4Yt5sp4MjKkw0n6ojzVYja3nZdq6QwSZ6cI42UgYgaRz9mE52ix",
-	"TqfhVVD1bM4dyKXi1+/c7c8PDw/XwU+n9bcd4ge6652cKhyDajWmI6/E8RXevEHB/N1hthX0rlCEn0jq",
-	"fH/t5N/DmZDOUYKWKx6owxYWvI2UMP+ywe9Bn9+RxorYINy2y53l2HOurPvDvJfHURnJ10BrGhA+elK8",
-	"4uUFz/NG83yJK9rqpdnd99LuQ4JdzhYKFXeldIR/jPNHVU1pxX6Hioj3MwY8n7d+K5mDd1SBsHPQEYhS",
-	"0X/Mzq6X7tCcH8ozw4t1TiAk/K7C/eMy5Y8Rvd9WfHBgFwCSHRK0eY4oNsTOumGGmaZCanseMCMvS8Y1",
-	"sMOdsKHH9OkI2hpqxB3qZpw6yJUVm21L3t3mWt3HtMU1VwnU+rNa9LZrARqYd4MVR6yGYp9LdcUJ/V0T",
-	"qBwcDdrLKaVnVX3xR8Ol9XAoEeOc4wmoKbOx0CZsCwWiW0QEE4qC7XRG7gEXjYEi/cK+c9I9P141jxZN",
-	"gn80uFV6+h3tv31l9VnvODcSxDY5uyZGaUQrRUkUHZP/xdu4uJa/n/7+G/MTN0nJGtz/6wbX2x/Z96/+",
-	"9j/MhxVYAZaL0qx7rd0PGxykpuXapJnabEBDVtgyPSq4nzoiJDvpaFJyeXm7r4me2777U3pHpkmK/ThH",
-	"nlASvKgnKxlqtsclg1rl8yEzNQVDrIMlJJCcTze1a1cih87X23/XT+//4UcyIVljyIGK1Io4mRgG6OU9",
-	"xtgMRfzLyCe84Y1nUXQW72PRFIxiU653fNcceL3zm9RCurfhKP+eDC3fK4icys8Mm8AUFVvPRNgJg9mq",
-	"KTs/+IrTqFTcCjnbrxU5LkM024QtrlQBOM2KvN7Me70NBZpSJ7AlYOMm0oNuPU+x+yFQkPQiceXFu+qq",
-	"nu8/EdQLu9o66+kMvDM/uA5aagjO+l3fPuc+0ePBION7fGQr6/wmkhMqOgm2V0lh7H5V1qzglme4kgXX",
-	"RUZo3v2lakshAJ0xuM7nXM7QerjiZcYUop5hUkpqY+7GPBqMKCixA+xWsuYGSiFhR3Je8HILDZ35jXhm",
-	"GN5IMug+nq/eW9IispHw2lPFOnQhN18qIrGKlei+jS/QP5Lb646Qn3zWCL9xJzZol0rIC+C6XF6Q/0HI",
-	"2YX2LtP0zRqManS+4Q4NyJxCyYspz23Pud8z8Lm2TX3hYMIGtZeMrUjUOXvBX5sxcllJROWmyXMwRlzB",
-	"xZyXV0LOkv7oBddVU2/ekZRz7APpuMd2y2VP6mHbHgja4HmOuKqziJzlt7fBsnpm2FRoY7sBw/vw4a1e",
-	"vMg3sMaETuXvbjv4UHgqEqkcAayju2KHBISF0pel4kV/JhtgXXjpykYIBNTdg1Jbcer83PcSGSAuci4L",
-	"UXAv3BNUisd8xbVIRlZsjbiwXI6Y1U3Eqg4/OFvTo3Iyx11U4N8IOsol24sfzs7evxkeM5onpYGhhSIL",
-	"qEGSPqlB79Oj8EYXhvlJ1baR/BlCfmHnFViRZywK8XjwlPKqZgMDzljagVWNmFX8cOeI8n3FHe5mJO00",
-	"l4WqMpZXHCiA/keV75jXcwpc5/PTmuewDY5sdwxFWQHJdwS/bZ+m0Gp1a78Q6f2VTVm6jC6XUbu+PfSM",
-	"LTGADU/oziDvp+rslidj3Mhmh0HkYP7R3boWSd/NMx7GTJZpyUuYz6Nxl3VHGUV+WBdNOGZQ1XbpUrEM",
-	"6CvQxB2qsYx36XYexW4QZTvHALZ68it+fYEsWpZQbr5Do0KDLY/Yxjgbs35U7Cjd2Tmnem7FnYZ5Tdzs",
-	"4MHugTnv9ybIRdorgWNfU/Zebj1MdnFdiogyP9ZL0NYQborlKC2ynFq4Na7S0x4kFVFyXJggOrYOjqRM",
-	"HH2/NZBzSndGOvK2UR/DfUkFSUSxMvVuB9rT6lHXCrX2SXOV2sPaepzeY+FWcPSEV7YiDddJ4NMmwfoj",
-	"Pfuu6Vj3Fnv34O4+6R6iguITynevgEvDpGKlqIQdbYoR3UUSfNnL/tRS4ytw8hezZYojN5L6ez5LRT4C",
-	"Yt4JxDux0lQV18sUlJdwbS/yRhtnpG4AEBt8p24G/YdsXM1pkIIhVcSzPMoh7l3khZLpVMzeMhI5xi5/",
-	"gBs2/unNGTvwEeIxpX0bJmzWqn5hDXPbz2j7s5AQkzFHhuSjDQdN3iElEz7ub3DurwnndsNqfwYohjbh",
-	"BZ3zhp0nMsK995Zo8JxG3JFWG45RLtLGGj7a3fDMMLyF7UklITipsoSLapg8sq+ACrcsyd/RrsnWsGKJ",
-	"ZmiHppfyBQhwy5TCLX5Ox0HzTxEESMbN5YGFslxb9yZpHkPGeD/6B96nrO3Y8cnR4T/q4u7o8M6ns+aV",
-	"w6upOZ1BWd7PYdqli6+GHHlUN4kEyJT0KSZRLcnRYZIOHyXT/HF9u2YVNvxZs4e3UAmqvUTJ0T207X1S",
-	"EXf3dHBjKZkhWVNwUtdaXYuKWzhiIRueccsqZSwlEzHOKiEbC7vXG2zUpb6W8m6JqFSzvDN0pmM5xTG7",
-	"uaOD6HRv6Qm9jad+L2u2f8hrKQkywlLGqtqQohByduzL5ijr1umKu5/EeuWl0q6qArnFdO8OJZiqy/AV",
-	"YAhd+1wbEWAeOXF9PQFB7YpftxGEw8PstojCFx1sl5T5Kk5Ke37LkfdP+5YDLta520CuYQMy8zXF7pYR",
-	"O/X7WC7ZHDQc4alqwO3ztTuJRCsvUW7dhvV8GLqahfltXNgvwtgvNU79DG5jLnrUxom4g4wUBC8qgStY",
-	"aEFaQgMPGKKX09pt11nInd5YMLaeGkcF8MB1KUCzmebS+hwRYULJMco9OwehXYpyGnl+JZvKTXHPV/pk",
-	"CBYzxn0uNd0tAUiAMwmLUD3lWjqQbB9+oUF2J4DD9vK6yTyyGWZU5mJN11yiLJiwYUIk3lxueFk8HQwK",
-	"VTdJmUzps6tV4L6gDGXyknWmPJ4ceSnIp7EXmmWs1ErMuYnGmGE6lrdSBZgkr1t8PtFD7khvNsCnNrer",
-	"sbmqgOhorIHXoMduXbhehBeeAEPTBIpmSuXbSZQwjQ5ZlCQCdSPNl1n8j17T2ALkzd1eSICELihuD4/a",
-	"NimCShLmoTAq89mGTpVCuWvm287FKrcSxN1RvMfESX9JV8B5qyvK1WY+fUHlrTuykwlJS2gNfGLji52p",
-	"9EvchB1Rb+/NsJ7QYrLgFUI4r3uelPhu43MWVvJeBDjBtF4kc1s1ecc9V0KVLgdzUwZ3KwTXJazrM+Ht",
-	"4/NBXITBzpvDw5fwf9nh6Pv/YXvC4B9/G54PehO+R1pKe7At2XeOEE+24TjTwqdjsKzFIC0Fby3P6vlZ",
-	"IrruK4KuFNMr4RWfTCzvW/ZM4q/IPZzsmEF2epLpvcWe/M2b9enMOh80SP4YSozTCW39hMZQjNxFIXZy",
-	"LKws/kFQsCvKuz8KjiRjGk6FevdeDi9RYkbpqC20cEwjTAsVUcU4o9FlxhZHbOzzeMZs7+z9m2fGO0Fd",
-	"7dx+U3vrLgsJ2sKGpCd8w1yg8bIcZmxsaxhnbEy+U/zDPWdM4OCPKveFyEHUeI8kDvSgtRizvam4hiL4",
-	"r8N1Bxve/37aRYIOPtNzbg7c5IYegfiSfba3Vs7eOTAMlUAFHxuXvjzEg2ReUSEic1wyHLGTUA9P2dr9",
-	"gmmnsXEcXplziS8gvDzjQsb9BXwPAvx77EXA2GcLHzLDl2Q840NcqLgYsTcEi6ahc1l3hP4Y3CN9GU9Y",
-	"XRI4ET09ROxxA2E/UdAx0raRcXhvxu/252MUBO5vjw8Wbnbn9NbXTTXt4id66xLYlWZwDfl9m6dQ4Dtv",
-	"tLDLUzyfEMXkGvRJY+cJdCDZyft3obPZ2DYSLkaj0Xh4xMYnvukaKeYj9oNzWJBGzWmAU67jESPz3Byd",
-	"SzLL2R5ZO9TOIHOPpsZ2w4yRuc721v1EQwS8vDiXez+9OSM3CF5xpt8eMZg53oKOPWY5l53XiTxVWdey",
-	"IkLdx/QuIWcJh9VwdE6eEdo+tLNo1d2BzK2tXdc04RNwVza0sco2FJdCPq14PhcS9kvg2geruMA/RuzU",
-	"v7uAvOQaUOp0wAonxM9lHKY7DkyPNyNNKoOcvwyZoCSq8f9REmUj8UIIEp3LvBRATgyN10NIjaRV8ApA",
-	"ldHb/Q63E88bfeV3aiokL8+lBzAj9oaMW8IbqFfaGrLxpj51Y7fJpchBOqvJ9x09qXk+h/0Xo8OoHGyA",
-	"VIlwCrSrPBg8Hx26O1QNktdicDR4OTocvSTwZedE9QeOaoiBfSpz/6R+UVQCVJaGoUJTbByXWY9dhK0L",
-	"LnbxRt/HAGX/uWyTCChiGHfVaGrcQJOxKRe6XDKea2VMj+RcKcu5pIrcoATHcXxtPGIvDl8Fd4cElqMZ",
-	"3tSE2EUFbiPbEqZ3BW5iToLiFw8hfS+/H5RLWN3QRvBu7QN7DQBu+tIJ5d9q79cXh4cP+27X1yHRvfCk",
-	"HxbOnNcBh2S+tZwJsdKbbPDi8NU6YfymonY33jJC0qARr9xKUhNsV3wQtbqlIc9vH9LrcUmDXt4+qOsQ",
-	"iyNefH/7iNWOoqQyQsqN3zzQKDHMGgPI5QoLCMtyLvEiYQw+M11fATP4hM8+iPo8zFKu8CAFVVmAsa6A",
-	"gnx/blYCzJErWEdIgAdJ1e2+Qw51SkVkaH2KvXenref/0JU2uo+E0KYveIXu7onC7f76MPSG6GUdBaw5",
-	"RnDWaGlG7K2iBrnjCLOMWSOtKEM/w6YsXSEbeH9gG7TvMzAaHH5fgjnp20f/y3dr/qMBvezaNVP23yBu",
-	"zxx1iIhbRLiWFG1BzPNUmXPK/u4vyjsIag1XQjVoZsy61tQrU/PgLZ5bFPh5+WId6Xx6RNnRpdwlRQcu",
-	"JGo+kvWo8q/P/kh3rX5ywImY3+VvIGJw/cGQfSa4L+TLyBh3G8ctigtffRikQeD/T2jzez3cp3YXPTuN",
-	"epg/tLaKc4p3UlbPH/bVm7rs+n4cXqj+t9PX4Q701TZUxwHPX+5EkK7vNlHwi10WErdFfhi6d6QR1Eea",
-	"eiNdFmS/k7PB/dUn6td0vSPqHnm9SjVrxPuL0ZMe6KvbR7Rt2h9mp90yW0VNVk5ZutYJZNxsEh0eO/Q3",
-	"+SewG3b48AkZ2ElKAhhunX/1Qzydq8V2ZlkDLanXdbcctN/EQOVfc5snPBVjl0A+9ukucy7Jgico6Ozi",
-	"vYBOqSOY8/UNj9nYXx6fSw2mqcAcs3GhJIwZL40i/4FpbWE17RsQ1PgTX+lbcQh9LhEMdc6IlAnmUhQf",
-	"Xaf5TMgnNsC2skRDUyoiG+u/WaU9PfO8RyrOmKNEKuYn2rqj6jng5nL10zJ3ZbOkU+RnTp3tG4Ry3o0a",
-	"uplSaXtIJiky97ED74x37fU4OcDPpfvMR8agNBDnljhJ6R35ppnNwFjnwkoEAUbn8iyOVgSupGf4JJbI",
-	"JcjENGQKsFLJGXX74/JcjnvVXeOkw8RcPhKXRl9BuFn/Is5DAs3Q9TH9OYdYov13q6c7o8wH0GfUEJLH",
-	"NNoRZ2gdHXyow5hHfUp8mkUnPiF8E3T5AYw9a7+z9EiyeitZkA33J6CJLz/idrX91IEHRy8pOuh3MUw6",
-	"wd6/eb1/8tvv/zxhex+55ZJPgIFlvBxl7N3ffzx5x14cvnhJbrHffdeHc/keihOprnjX+e8N2uPcKj08",
-	"Iptc86rXDjF0lngPXBslz6Vv4Yw/TXw/RcSxBUgj7JLxSqHQCHs3jpvbjduQy2p3vb2QTBKCGc8Mazty",
-	"Dh3mpwcj8g+DQ+QmY1LpipfCIIZQa6362n6Oezj6MDjG3WLPpcNytkfbhvGaazvMmHHt23DvgdDjiL06",
-	"/N6nmbUq6FzOuWFTWHgVwl6sNhBM6ZCfwK72YXxEtl5rJLmBw0MCAKXnh33s+7O+6YEgJCjjt8nnzt/s",
-	"2q1U3CKPt93RWqJ+EtFRcw1WbRQb7usHG7q8EqPTePftHKauwH1JsEvoyjwnrjfI5NZ1UV7NW81cjliH",
-	"2lY6HrG9SeswHdIkKALpVKtv9cvcvI2QsxLSE3cPCS3u3WheKtcxLcV4YNVbXOWj61JKBtrAbf4bRX99",
-	"VRroJVs5I085Urmueu5re+70ClUJyS2YJ2GcrnQ3ib7wEM9COeMO8ZWQ2XcHOmmrCP8KEZunDNF0mUlb",
-	"QzTBXfjNwZAK4nTNsD1fTpZe+m6P1rQGTfbwroWPoW7ER5H2lKslYe0XaoZRfiJeMz586uqcqTDlXLZN",
-	"NH3CCr8E1/zB58BxuSSPgzfhhJIj9tH5DEL637n0MxgHQTbO2NilheFfLi+sNx1hetmCFNA9lz5psM0x",
-	"Isdgu8/+2xben+EyaUz4zt2RqyLCp8zVglHmVQirE04bMw1UA2Z6XynyShIfjuM0mKa05lyqieVCQkFO",
-	"lwX1LDbQlvY471ICtvqPbZ1F3/t9aB/Iyve8njgAt9UADt+LcvSXRRWKXU7oX07E3B1Zf6WwnCecvmcm",
-	"Tgb2Pkhky/hbVR4mJp00LhtxOzBwtzymimtrKxN06ZLpaJ6jP2H6QJtNarLwLVwXjxGSPvxSdF16XPWp",
-	"YXuUNdp3rLkziJMG1rmXS4M2es61FhAVJbuvDmuwzpagmlpqzO7ScKhi+ehcujYoVNLokrLpRtQ6pz+f",
-	"7L/423cpeelCxWe+fvYxxGVcMv7UsjIuZt72bfAsinm6+uW/Wu7C105F6KVlb+GPTqYdfKZ/t2YlfCCG",
-	"7Kj3MeXb5k9LO6EQS7hv+L2jAHdGSQo4dpsn5Iw+lEz1JK5kh76TNQ+NwBNCtA/mN3/yXxStWVhzO++s",
-	"QhuJvE4axUbi7R/jI1PdqeODz/TvzbYAydcNjsRxkW/0uZb9sRY/ubfpSKfw7vUgRR4HbXz37tHu7rmb",
-	"Mg/bz1A+kipf+8xlMgb8wJnx3ecdNxA22oNUUOrNyIXvXNC1HaDs78729Qkw3wyhBzBp8HCK1d51wZmx",
-	"OYt+hStcbc5jsIT7/sMj8UP/4xJPnLXU/3rJpnhZKAoo2o/ffLP+vw4S/hAq/FhcPh++eOZsP9MJL+XO",
-	"brPh3+cgC2X5MPyzQkRQ0ldHveMPvIOO2YVw8Xee51BbKI4ZZ4WYToFag/i7ps7FuVKmLFzPA3cmri+O",
-	"cV7UslfWmLJXcT6PZahGfQ+fmJe3Arf+7n1j4K/FwG/pHLZCxbhgmfgvLlX+1ydkM+ehcdzZ6HJwNDjg",
-	"tTi4ek5M6J/4uQvUuYDiTdZe8i+LrgTVGt/kTKWbTzf/PwAA//8=",
+	"7F3pc9s4lv9XUNqtilTLyM4xPdV27Qd35+jM9pGKPZMP45QFkU8SxiTABkDLmpT/9633APCQQEl2bGe6",
+	"K5/iUASJ4x2/d/LzIFVFqSRIawZHnwcl17wAC5r+d2qrbPUBZvh3BibVorRCycHR4GwBzOCvTwyTVQFa",
+	"pExkTGkmrGGSFzAeJAOBt5bcLgbJAK8NjgY0aJAMNPxeCQ3Z4MjqCpKBSRdQcHyRXZXuRi3kfHBzkwzO",
+	"tOD5u1f4Y+SJFn/d+sSZ0gW3g6OBkPa7l4MkvEJIC3PQgxt8iQZTKmmAFv4Dzz7A7xUYi/9LlbQg6U9e",
+	"lrlIOe7CQanVNIfif/5lcEs+t1743xr3bPBfB83mHrhfzcF7N8q9dHNTtXstE4YVPMeZQzYe3CSDH5Wc",
+	"5SJ99AmlldYgLTOWW2AzpaciM8w2U6XZvaHrGcjHnp5VlyCfGGZSVYJhmWJSWcbzXC1pkqoETa9nQ6UZ",
+	"Z7qSErQbxjKR0e2lBoNrxAFETk8My4EbGNHiflX2japk9phr+1UxU6ULx2TIVzQvms6ZUj9zPYevRZpT",
+	"la2QPq1SLMeJhFn9wuXKs4151MkpxQouV2GGhs20Kphd0CQvQR4zDVavGJ9ZPPsFsA/4/6cn9P8F8Aw0",
+	"0hCkSmYGJZe7Rqto3dqd7aYUuUkGf5e8sgulxb/hsenliuciY1PguibwYSGMEXKesEpeSrWUCYPrEqUk",
+	"kpSGK3UJ2WhtwR8/fnx6UtkFSIvTheiqa/HsFl1qlYIxfJrDV5SYS8jzp05msmllSRf5qeDPQtIWjUmp",
+	"+Kfjy0/MZUva8ywT+Hiev9coPaxAnTDjuYFkULYufR44YbKpHT8uFAoa0wiUY2YWaimZkO7/LBfGCjkn",
+	"YtvUeP6Kmv4LUuulv7GaC7l7it2p/ICCyzAlGWcFWNTTasY4w33OwdbTm4srYIWQCSv4NRLHVNkFTq67",
+	"4oJfdzRqpio88nrGsiqmyAvJwL2Mxgj5M8i5XQyOnm0sNsGf93rkTVvF/zM8/9PWzTKbZ3OytnRmF9yy",
+	"qQZ+idsEjlBmwI2Y5nDMDMe7tWHGAmjGl3zlxIuwjMsM/xGGSbgCjbuMJz7TSlrCPxYKs4u8W0fbnDzX",
+	"mq/w/6/gSqTEU92DwAdVFi5SXvKpyIVdRZgTEVgG1zFhlQwuhdNo3e1JywpPP60yPogdFhRKry6mK+um",
+	"sRNaBZgWmVsJ/PJilqvS9NP0XqTWXcEv3Gpx/bTUKqtSy978/Nv7Aw9YnO4vgJuKRKA7roy2mHHCONom",
+	"rASNkCAVhnDDLFfcvnieMPrju5ejFs8GolsjTtrbGGm+EhpSN9HPA5BVQaQspCjEv3FtBb92f36KbP4r",
+	"gX9PqzD+FpIqXSiRQoQdTunpJmFuO41jfZUDl6ZNwhHSXIj5Ys8TytW8RQL++e6H5Z6PMBbKPW91F9ZX",
+	"SqeXMCEtETi3MFdapAiqYiK4fZz0a+w4X8vfK6jgbtqDWwtFab2IFAUSw2GMg1IN3EJ2we3mql7BjFe5",
+	"RaDDpFriWpod4haeWlFAjJOzWrBs/ARaKx39ZcZFXmm4CLJjm1x74+79P7wVhwopzOK+V4G7hOpecAsX",
+	"Vzyv3NbuJXjftcb+A4fG5K9TMzuf9Yu/7SYZKC3mTqV11/iG7I+wDU75JGyJ2ieDVGSQEV4hC9ywoQFg",
+	"ZPj+Rs87ZlwidlPahsHsEqA0NEgt5WjM2rs40ZAqnUE2Gcf2zb1lJ/JydyE31Ehn41EkNOtz3e/YyJjc",
+	"3KLJkgtERRM2dIKZ1jNi4NjMHLc30BmkbplmY2fZUtiF08YC8sywKeSOsILU9e8aJIMACAjtVBKygaN0",
+	"yKJimMhsc/IfvMBAG7nBGJXMwRgPvQxbqDxzdinJEAJd9FOX5PeDQP4QY4KpzXwReLrC/aIV+t1y/xmz",
+	"iVLFJGGTTFyBnkM2IYwzwXNUlZ0ww1fMqALsQsg541NVOas5VXIm5pU3tXFMqippGW+DKaamBvQV3WNo",
+	"m3CoB1jHbEJyx7+x1IDCEWcwbOluY1VZOusFr5KRzpbcsFwZO/Lmf/uUlSoGySAsB7fULWUQxByeuX9V",
+	"9LR/Aq7tFLi9m5CnGe7nhIoc46aI2gCCtxdQpVYz4ey0HWYX3dbSvZuqqeaF29IuPTKMj1Hwz7hxr68t",
+	"SOPhTmRjL5w1a24pfFQZ8WjqCthyAQ4TOrcLEpanuGMGMmvsuZZQrdHM2go3Jujf3LvYt5o78+6uFJR8",
+	"waa4kd4DEj9r57rdQTXkMiZFSm7ZHXeTgtuEW96jG3zFbgeS2I52p927tXfjXbhO8yqDC5yHiIHnd2hZ",
+	"z5j/nVyJVnmh1HJBiQISBuP5GO1Lw5YLZTwZGdLhJH1RnmoxX9jGS7VyBomzU4TxMhAxg0gXbMpTtFhn",
+	"s/AqKDo25x7kUvDrd+72Z4eHh5vgp9H62w7xA931Ts4UjkG12qYjr8TxFd68QcH83WGyFfSuUYSfSOx8",
+	"f2nk3/2ZkM5RgpYrHqjDFha8jRQx/5LBb0Gf35LGsrZBuG2XG8ux41zZ9Id5L4+jMpKvgdY0IHz0pHjF",
+	"8wueppXm6QpXtNVLs7/vpd6HCLucLRUq7kLpFv4xzh9VVLkVTxtURLyfMODpovZbyRS8owqEXYBugSjV",
+	"+o/Z2/XSHJrzQ3lmeL7JCYSE3xW4f1zG/DGi89uaDw7sEkCyQ4I2zxDFhthZM8wwUxVIbc8CZuR5zrgG",
+	"drgXNvSYPh5B20CNuEPNjGMHubZis23J+9tc6/sYt7gWKoJaf1LLznYtQQPzbrDsiJWQPeVSXXFCf9cE",
+	"KgdHg/pyTOlZVV78XnFpPRyKxDgXeAJqxmxbaBO2hQzRLSKCKUXB9joj94CLykAWf2HXOeme3141by2a",
+	"BP94sFN6+h3tvn1t9UnnOHsJYpuc3RCjNKKWoiSKjsn/4m1cXMvfTn/7lfmJm6hkDe7/TYPrzY/s+5d/",
+	"+SvzYQWWgeUiN5tea/dDj4PU1FwbNVOrHjRkhc3jo4L7qSFCspOOpjmXl7t9TfTc+t2f4jsyi1LsxwXy",
+	"hJLgRT1ZyVCyIZcMSpUuRsyUFAyxDpaQQHI+3diuXYkUGl9v911v3//dj2RCssqQAxWpFXEyMQzQyzuM",
+	"0Q9F/MvIJ9zzxrNWdBbvY60pGMVmXO/5rgXwcu83qaV0b8NR/j0JWr5X0HIqPzFsCjNUbB0TYS8MZosq",
+	"b/zga06jXHEr5PxpqchxGaLZJmxxoTLAaRbk9Wbe620o0BQ7gS0BGzeRDnTreIrdD4GCpBeJay/eV1d1",
+	"fP+RoF7Y1dpZT2fgnfnBdVBTQ3DW7/v2BfeJHvcGGd/jI2tZ5zeRnFCtk2DDQgpjnxZ5yTJueYIrWXKd",
+	"JYTm3V+qtBQC0AmD63TB5RythyueJ0wh6hlFpaQ25nbMo8GIjBI7wG4la24gFxL2JOclz7fQ0JnfiCeG",
+	"4Y0kg+7i+eq8JS4iKwmvPFVsQhdy88UiEutYie7rfYH+kdxet4T85LNG+I070aNdCiEvgOt8dUH+ByHn",
+	"F9q7TOM3azCq0mnPHRqQOYWSFzOe2o5zv2Pgc22r8sLBhB61F42tSNQ5w+CvTRi5rCSiclOlKRgjruBi",
+	"wfMrIedRf/SS66Iq+3ck5hz7QDruod1yyaN62LYHgno8zy2uaiwiZ/kNeyyrJ4bNhDa2GTC6Cx/u9OK1",
+	"fAMbTOhU/v62gw+FxyKRyhHAJrrL9khAWCp9mSuedWfSA+vCS9c2QiCgbh4U24pT5+e+k8gAcZFymYmM",
+	"e+EeoVI85iuuRTSyYkvEhflqzKyuWqzq8IOzNT0qJ3PcRQX+haAjX7Fh++Hs7P3r0TGjeVIaGFooMoMS",
+	"JOmTEvRTehTe6MIwb1VpK8mfIOQXdlGAFWnCWiEeD55iXtVkYMAZS3uwqhHzgh/uHVG+q7jD3WxJO81l",
+	"poqEpQUHCqD/XqR75vWcAtfp4rTkKWyDI9sdQ62sgOg7gt+2S1Notbq1X4j4/soqz11Gl8uo3dweesaW",
+	"GEDPE5ozSLupOvvlyRg3stpjEDmYf3S3bkTS9/OMhzHTVVzyEubzaNxl3VFGkR/WRBOOGRSlXblULAP6",
+	"CjRxh6os4026nUexPaJs7xjAVk9+wa8vkEXzHPL+OzQqNNjyiG2M05v1o9qO0r2dc6rjVtxrmNfE1R4e",
+	"7A6Y835vglykvSI49hVl76XWw2QX16WIKPNjvQStDeEqW43jIsuphZ1xlY72IKmIkuPCBNGxdXBLyrSj",
+	"7zsDOad0Z0tH7hr1MdwXVZBEFGtTb3agPq0Oda1Ra5c016k9rK3D6R0WrgVHR3gla9JwkwQ+9QnWH+nZ",
+	"t03HurPYuwN3d0n3EBUUn1K+ewFcGiYVy0Uh7LgvRnQbSfBlL/tDS42vwMlfzJYxjuwl9fd8Hot8BMS8",
+	"F4h3YqUqCq5XMSgv4dpepJU2zkjtARA9vlM3g+5DeldzGqRgSBXxLI9yiHsXeaZkPBWzs4xIjrHLH+CG",
+	"Td6+PmMHPkI8obRvw4RNatUvrGFu+xltfxISYhLmyJB8tOGgyTukZMTH/Q3O/Tnh3H5Y7Y8AxdAmvKBz",
+	"7tl5IiPce2+JBs9pizviasMxykXcWMNHuxueGIa3sKFUEoKTKom4qEbRI/sKqHDLkvwd9ZpsCWuWaIJ2",
+	"aHwpX4AAt0wp3OLndBw0/wxBgGTcXB5YyPONdfdJ8zZkbO9H98C7lLUdOz46Ovx7md0eHd76dDa8cng1",
+	"NqczyPO7OUybdPH1kCNv1U0iATIlfYpJq5bk6DBKhw+Saf6wvl2zDhv+qNnDW6gE1V6k5OgO2vYuqYj7",
+	"ezq4sZTMEK0pOClLra5FwS0csZANz7hlhTKWkokYZ4WQlYX96w16damvpbxdIirVLO8NnelYTnHMfu7o",
+	"IDrdWzpCr/fU72TNdg95IyVBtrCUsao0pCiEnB/7sjnKunW64vYnsVl5qbSrqkBuMc27QwmmajJ8BRhC",
+	"1z7XRgSYR05cX09AULvg13UE4fAw2RVR+KKDbZIyX7aT0p7tOPLuae844GyTuw2kGnqQma8pdreM2anf",
+	"x3zFFqDhCE9VA26fr92JJFp5ibJzGzbzYehqEubXu7CfhbFfapz6GexiLnpU70TcQbYUBM8KgStYakFa",
+	"QgMPGKKT09ps11nIne4tGNtMjaMCeOA6F6DZXHNpfY6IMKHkGOWeXYDQLkU5jjy/kk3lpjj0lT4JgsWE",
+	"cZ9LTXdLABLgTMIyVE+5lg4k20dfaJDdCuCwYVpWiUc2o4TKXKxpmkvkGRM2TIjEm8sNz7PHg0Gh6iYq",
+	"kyl9dr0K3BeUoUxescaUx5MjLwX5NIahWcZarcSCm9YYM4rH8taqAKPktcPn03rILenNBvhU53ZVNlUF",
+	"EB1NNPAS9MStC9eL8MITYGiaQNFMqXw7iRxmrUMWOYlAXUnzZRb/g9c01gC5v9sLCZDQBcXt4VHdJkVQ",
+	"ScIiFEYlPtvQqVLI981827tYZSdB3B7Fe0wc9Zc0BZw7XVGuNvPxCyp37sheJiQtoTbwiY0v9qbSL3ET",
+	"NkS9vTfDZkKLSYJXCOG87nhS2ncbn7OwlvciwAmmzSKZXdXkDfdcCZW7HMy+DO5aCG5KWNdnwtvH54N2",
+	"EQY7rw4PX8D/ssPx939lQ2Hwj7+MzgedCd8hLaU+2JrsG0eIJ9twnHHh0zBYUmOQmoK3lmd1/Cwtuu4q",
+	"gqYU0yvhNZ9MW97X7BnFXy33cLRjBtnpUab3Fnv0N2/WxzPrfNAg+mMoMY4ntHUTGkMxchOF2MuxsLb4",
+	"e0HBrijv7ii4JRnjcCrUu3dyeIkSE0pHraGFYxphaqiIKsYZjS4zNjtiE5/HM2HDs/evnxjvBHW1c0+r",
+	"0lt3SUjQFjYkPeEbFgKNl9UoYRNbwiRhE/Kd4h/uORMCB78XqS9EDqLGeyRxoAet2YQNZ+IasuC/Dtcd",
+	"bHj/22kTCTr4TM+5OXCTG3kE4kv22XCjnL1xYBgqgQo+Ni59eYgHybygQkTmuGQ0ZiehHp6ytbsF005j",
+	"4zi8suASX0B4ec6FbPcX8D0I8O+JFwETny18yAxfkfGMD3Gh4mzMXhMsmoXOZc0R+mNwj/RlPGF1UeBE",
+	"9HQfsccewn6koGNL27aMwzszfrM/H1tB4O72+GBhvzuns75mqnEXP9Fbk8CuNINrSO/aPIUC32mlhV2d",
+	"4vmEKCbXoE8qu4igA8lO3r8Lnc0mtpJwMR6PJ6MjNjnxTddIMR+xH5zDgjRqSgOccp2MGZnn5uhcklnO",
+	"hmTtUDuDxD2aGtuNEkbmOhtu+olGCHh5di6Hb1+fkRsErzjTb0gMZo63oGOPWc5l43UiT1XStKxooe5j",
+	"epeQ84jDajQ+J88IbR/aWbTq5kAW1paua5rwCbhrG1pZZSuKSyGfFjxdCAlPc+DaB6u4wD/G7NS/O4M0",
+	"5xpQ6jTACifEz2U7THccmB5vRppUBjl/FTJBSVTj/1tJlJXECyFIdC7TXAA5MTReDyE1klbBKwBFQm/3",
+	"O1xPPK30ld+pmZA8P5cewIzZazJuCW+gXqlryCZ9feombpNzkYJ0VpPvO3pS8nQBT5+PD1vlYAOkSoRT",
+	"oF3lweDZ+NDdoUqQvBSDo8GL8eH4BYEvuyCqP3BUQwzsU5m7J/WzohKgPDcMFZpik3aZ9cRF2JrgYhNv",
+	"9H0MUPafyzqJgCKG7a4aVYkbaBI240LnK8ZTrYzpkJwrZTmXVJEblOCkHV+bjNnzw5fB3SGBpWiGVyUh",
+	"dlGA28i6hOldhpuYkqD42UNI38vvB+USVnvaCN6ufWCnAcBNVzqh/Fvv/fr88PB+3+36OkS6F550w8KJ",
+	"8zrgkMS3ljMhVnqTDJ4fvtwkjF9Vq92Nt4yQNGjES7eS2ATrFR+0Wt3SkGe7h3R6XNKgF7sHNR1iccTz",
+	"73ePWO8oSiojpNz4zQONEsNsMIBcrbGAsCzlEi8SxuBz0/QVMINP+OyDVp+HecwVHqSgyjMw1hVQkO/P",
+	"zUqAOXIF6wgJ8CCput13yKFOqYgMrU+x9+60zfwfulJH95EQ6vQFr9DdPa1wu78+Cr0hOllHAWtOEJxV",
+	"Wpoxe6OoQe6khVkmrJJW5KGfYZXnrpANvD+wDtp3GRgNDr8vwZz07aP/6bs1/16BXjXtmin7b9Buz9zq",
+	"ENFuEeFaUtQFMc9iZc4x+7u7KO8gKDVcCVWhmTFvWlOvTc2Dt/bcWoGfF883kc6nB5QdTcpdVHTgQlrN",
+	"R5IOVf752R/prtZPDjgR87v8DUQMrj8Yss8U94V8GQnjbuO4RXHhqw+DNAj8/wltfq+Hu9TuomenrR7m",
+	"962t2jnFeymrZ/f76r4uu74fhxeq/+n0dbgHfdUN1XHAsxd7EaTru00U/HyfhbTbIt8P3TvSCOojTr0t",
+	"XRZkv5Ozwf3VJepXdL0h6g55vYw1a8T7s/GjHujL3SPqNu33s9NumbWiJisnz13rBDJu+kSHxw7dTX4L",
+	"tmeHDx+RgZ2kJIDh1vlnP8TThVpuZ5YN0BJ7XXPLQf1NDFT+JbdpxFMxcQnkE5/usuCSLHiCgs4uHgZ0",
+	"Sh3BnK9vdMwm/vLkXGowVQHmmE0yJWHCeG4U+Q9MbQurWdeAoMaf+ErfikPoc4lgqHFGxEwwl6L44DrN",
+	"Z0I+sgG2lSUqmlLWsrH+k1Xa4zPPe6TihDlKpGJ+oq1bqp4Dbi7XPy1zWzaLOkV+4tTZvkIo592ooZsp",
+	"lbaHZJIscR878M54116PkwP8XLrPfCQMcgPt3BInKb0j31TzORjrXFiRIMD4XJ61oxWBK+kZPoml5RJk",
+	"YhYyBViu5Jy6/XF5Lied6q5J1GFiLh+IS1tfQbjZ/CLOfQLN0PUx/jmHtkT7z1ZPt0aZ96DPqCEkb9No",
+	"Q5yhdXTwoY7aPOpT4uMsOvUJ4fP+DEBj12PZzosh5DyH9fYSzk3bk040fEleQpGTD1JTEwGpJFCwKtqt",
+	"gpKLpPIvc5OhORyxl4ffJz625bp8MeqURKpwY5kl12DVphPjLdgfwNiz+ktSD6SNthJ+s6pvVL9G9T0U",
+	"eO+ALsYa3caOUQZ5//rV05Nff/vHCRt+5JZLPgUGlvF8nLB3f/vx5B17fvj8BXkKf/ONMM7le8hOpLri",
+	"TTPE11c8r7hVenREbgrNi06HyNBs4z1wbZQ8l76rNf409S0mEdpnII2wK8YLhXI07N2k3e9vUkeh1hsO",
+	"DkN+TWDBJ4bVTUpHzgyiB6MxFAaHYFbCpNIFz4VBWKU2uhfWLS6HOPowxArcYs+lg7e2wwyG8ZJrO0qY",
+	"cR3tcO+BAPUYub+RJE5WnEsUFjNYeq3Knq/3VIyp1bdg11tTPqAc2Oit2SMSQk4EVSyEfey6+L4JiSAk",
+	"KAm6ShfOBe860BTcIo/XDeNqon4U0eHUTa/YcB+E6Gl8S4xO493nhJi6AvdxxSbHLfGcuNkz1CvfDd2b",
+	"uLS5BsiuNYFiw2ntQx7RJCgo6/S9737M3Lzjij9puLfu+u9G81y5JnIxxgOr3uAqH1z5Un5UD7f5zzb9",
+	"uW26do/ZZO2MPOVI5RoNug8QutPLVCEkt2AehXGaauaoLw0P8SxUeO4RcgrJjregk7qw8s8QxHrMqFWT",
+	"rLU1ahU8qN98LrG4VtMf3PPldOWl7/YAVm3jJffvbfkYSml8YG2oXHkNqz/aM2qlbOI14yPKrvSbanXO",
+	"Zd1X1Ofw8Etw/TB8WiCXK3LCeKtWKDlmH50bJWREnks/g0kQZJOETVymHP7lUuU60xGmk0BJMe5z6fMo",
+	"67Qr8pXW++w/9+FdPC65yIRP/x25wip8ykItGSWjhUwDwmkTpoHK4kznw01eSeLDcZwGU+XWnEs1tVxI",
+	"yMgPtSSr2EBd7eQcbhHY6r8/dtb6BPJ9u4XWPnH2yDHJrRZz+ISWo7+kVbTZpMn+6UTM7ZH1V4pUesLp",
+	"Oqva+dHeLYts2f58l4eJUb+VS9DcDgzcLQ+p4upy0whduvxCmuf4D5hRUSfYmiR8HtiFqISkb+FkTeMi",
+	"V5Br2JASabu+RncG7TyKTe7l0qCNnnKtBbTqtN2HmDVYZ0tQmTH1qneZSVTEfXQuXWcYqvJ0fka6EbXO",
+	"6U8nT5//5buYvHTR8zNfUvwQ4rJdRf/YsrJd373tc+lJKwzsSrr/bOkcXzs7o5OpvoU/Gpl28Jn+3Zqo",
+	"8YEYsqHeh5Rv/V/bdkKhLeG+4feGAtwZRSng2G2ekHP6djSV2LgqJvp02CL0Ro8I0S6Y72HrJ4aJrDYL",
+	"S24XjVVoWyKvkUZtI3H39wnJVHfq+OAz/XvTq4nfwleOprQDKd/ocyMhZiN+cmfTkU7h3atBjDwO6pD3",
+	"7RMAmuf2JWPWX+Z8IFW+8eXPaFj8nosFmi9e9hA22oNUY+vNyKVv5tB0YqCE+Mb29TlB3wyhezBp8HCy",
+	"9XZ+wZnRX1iwxhWuXOkhWMJ9EuOB+KH7vY1HTuTqftClL14W6iSy+ntA36z/r4OEP4SiR9buKBA+Auds",
+	"P9MIL+XOrt/w73KQhTy/H/5ZIyLI6UOs3vEH3kHH7FK4+DtPUygtZMeMs0zMZkDdUvxdM+fiXKvcFq4N",
+	"hDsT1yrIOC9q3qn0jNmrOJ+HMlRbrSAfmZe3Arfu7n1j4K/FwG/oHLZCxXYNN/Ffu3r7n5+QzZyHxnFn",
+	"pfPB0eCAl+Lg6hkxoX/i5yZQ5wKKN0l9yb+sdSWo1vZNzlS6+XTz/wEAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

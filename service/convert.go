@@ -110,12 +110,37 @@ func objectiveToAPI(s *trials.Study) *openapi.Objective {
 	return &openapi.Objective{Metric: s.Objective.Metric, Direction: ptr(openapi.Direction(s.Objective.Direction))}
 }
 
+// goalsToAPI is a study's objectives (multi-objective studies) and
+// constraints, each nil when it has none.
+func goalsToAPI(s *trials.Study) (*openapi.Objectives, *openapi.Constraints) {
+	var objs *openapi.Objectives
+	if s.MultiObjective() {
+		o := make(openapi.Objectives, len(s.Objectives))
+		for i, g := range s.Objectives {
+			o[i] = openapi.Objective{Metric: g.Metric, Direction: ptr(openapi.Direction(g.Direction))}
+		}
+		objs = &o
+	}
+	var cons *openapi.Constraints
+	if len(s.Constraints) > 0 {
+		c := make(openapi.Constraints, len(s.Constraints))
+		for i, k := range s.Constraints {
+			c[i] = openapi.Constraint{Metric: k.Metric, Min: k.Min, Max: k.Max}
+		}
+		cons = &c
+	}
+	return objs, cons
+}
+
 func studyToAPI(sum *trials.StudySummary) openapi.Study {
 	s := &sum.Study
+	objs, cons := goalsToAPI(s)
 	out := openapi.Study{
 		Id:          s.ID,
 		Name:        s.Name,
 		Objective:   objectiveToAPI(s),
+		Objectives:  objs,
+		Constraints: cons,
 		SearchSpace: make(openapi.SearchSpace, len(s.SearchSpace)),
 		Sampler: openapi.SamplerConfig{
 			Type:          ptr(s.Sampler.Type),
@@ -166,10 +191,13 @@ func studyToAPI(sum *trials.StudySummary) openapi.Study {
 // stays small however large each study is.
 func studySummaryToAPI(sum *trials.StudySummary) openapi.StudySummary {
 	s := &sum.Study
+	objs, cons := goalsToAPI(s)
 	out := openapi.StudySummary{
 		Id:             s.ID,
 		Name:           s.Name,
 		Objective:      objectiveToAPI(s),
+		Objectives:     objs,
+		Constraints:    cons,
 		SamplerType:    s.Sampler.Type,
 		PrunerType:     s.Pruner.Type,
 		ParamCount:     len(s.SearchSpace),
@@ -189,7 +217,10 @@ func studySummaryToAPI(sum *trials.StudySummary) openapi.StudySummary {
 	return out
 }
 
-func trialToAPI(t *trials.Trial) openapi.Trial {
+// trialToAPI is a trial of study st as the API shows it: with its failure
+// kind, and, when complete, its objective values (multi-objective studies)
+// and whether it keeps its study's constraints, with those it breaks.
+func trialToAPI(t *trials.Trial, st *trials.Study) openapi.Trial {
 	out := openapi.Trial{
 		Id:                 t.ID,
 		StudyId:            t.StudyID,
@@ -211,6 +242,25 @@ func trialToAPI(t *trials.Trial) openapi.Trial {
 		CreatedBy:          t.CreatedBy,
 		FinishedBy:         t.FinishedBy,
 		Origin:             string(t.Origin),
+	}
+	if t.FailureKind != "" {
+		out.FailureKind = ptr(openapi.FailureKind(t.FailureKind))
+	}
+	if t.State == trials.TrialComplete {
+		if v, ok := st.Values(t); ok && st.MultiObjective() {
+			out.Values = &v
+		}
+		if len(st.Constraints) > 0 {
+			broken := st.Violations(t.Metrics)
+			out.Feasible = ptr(len(broken) == 0)
+			if len(broken) > 0 {
+				v := make([]string, len(broken))
+				for i, b := range broken {
+					v[i] = b.String()
+				}
+				out.Violations = &v
+			}
+		}
 	}
 	if out.Params == nil {
 		out.Params = openapi.Params{}
@@ -263,16 +313,17 @@ func deref[T any](p *T) T {
 // the trial to record; params are normalized by the caller.
 func finishedTrialFromAPI(b *openapi.EnqueueRequest, params map[string]any) trials.Trial {
 	t := trials.Trial{
-		State:      trials.TrialState(*b.State),
-		Params:     params,
-		Value:      b.Value,
-		Error:      deref(b.Error),
-		Runner:     deref(b.Runner),
-		Device:     deref(b.Device),
-		Attempt:    deref(b.Attempt),
-		Origin:     trials.Origin(deref(b.Origin)),
-		StartedAt:  b.StartedAt,
-		FinishedAt: b.FinishedAt,
+		State:       trials.TrialState(*b.State),
+		Params:      params,
+		Value:       b.Value,
+		Error:       deref(b.Error),
+		FailureKind: trials.FailureKind(deref(b.FailureKind)),
+		Runner:      deref(b.Runner),
+		Device:      deref(b.Device),
+		Attempt:     deref(b.Attempt),
+		Origin:      trials.Origin(deref(b.Origin)),
+		StartedAt:   b.StartedAt,
+		FinishedAt:  b.FinishedAt,
 	}
 	if b.CreatedAt != nil {
 		t.CreatedAt = *b.CreatedAt

@@ -30,7 +30,7 @@ func (h *handlers) GetParamImportance(ctx context.Context, req openapi.GetParamI
 		}
 		f.AfterNumber = page[len(page)-1].Number
 	}
-	imp, err := tuner.Importance(s.SearchSpace, s.Objective.Direction, done)
+	imp, err := tuner.Importance(s.SearchSpace, s.Goals()[0].Direction, done)
 	if err != nil {
 		return nil, err
 	}

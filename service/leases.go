@@ -25,7 +25,7 @@ func (h *handlers) AcquireLease(ctx context.Context, req openapi.AcquireLeaseReq
 		return openapi.AcquireLease204Response{}, nil
 	}
 	out := openapi.LeaseGrant{
-		Trial:        trialToAPI(g.Trial),
+		Trial:        trialToAPI(g.Trial, &g.Study.Study),
 		Study:        studyToAPI(g.Study),
 		Lease:        g.Trial.Lease,
 		LeaseSeconds: g.LeaseSeconds,

@@ -2,10 +2,7 @@ package service
 
 import (
 	"context"
-	"net/http"
 	"strconv"
-
-	"github.com/labstack/echo/v4"
 
 	"github.com/tune-dev/tune/openapi"
 	"github.com/tune-dev/tune/trials"
@@ -85,19 +82,51 @@ func (h *handlers) DeleteStudy(ctx context.Context, req openapi.DeleteStudyReque
 	return openapi.DeleteStudy204Response{}, nil
 }
 
-// GetParetoFront is to come with multi-objective studies (issue 12).
+// GetParetoFront answers the study's complete, feasible trials that no
+// other such trial dominates (trials.Study.ParetoFront). It reads the
+// complete trials a page of the store's largest size at a time: a few
+// queries for thousands of trials, none per trial.
 func (h *handlers) GetParetoFront(ctx context.Context, req openapi.GetParetoFrontRequestObject) (openapi.GetParetoFrontResponseObject, error) {
-	return nil, echo.NewHTTPError(http.StatusNotImplemented, "the Pareto front is not implemented yet")
+	s, err := h.b.Study(ctx, req.Study)
+	if err != nil {
+		return nil, err
+	}
+	var done []trials.Trial
+	f := trials.TrialFilter{State: trials.TrialComplete, AfterNumber: -1, Limit: trials.MaxPageSize}
+	for {
+		page, more, err := h.store.ListTrials(ctx, s.ID, f)
+		if err != nil {
+			return nil, err
+		}
+		done = append(done, page...)
+		if !more || len(page) == 0 {
+			break
+		}
+		f.AfterNumber = page[len(page)-1].Number
+	}
+	front := s.ParetoFront(done)
+	out := openapi.TrialList{Items: make([]openapi.Trial, len(front))}
+	for i := range front {
+		out.Items[i] = trialToAPI(&front[i], s)
+	}
+	return openapi.GetParetoFront200JSONResponse(out), nil
 }
 
+// GetBestTrial answers a single-objective study's best feasible complete
+// trial. A multi-objective study has no single best: 409, pointing to its
+// front.
 func (h *handlers) GetBestTrial(ctx context.Context, req openapi.GetBestTrialRequestObject) (openapi.GetBestTrialResponseObject, error) {
 	s, err := h.b.Study(ctx, req.Study)
 	if err != nil {
 		return nil, err
 	}
+	if s.MultiObjective() {
+		return nil, trials.Conflictf("study %q has %d objectives and no single best trial; GET /api/v1/studies/%d/pareto lists the trials no other beats on every objective",
+			s.Name, len(s.Objectives), s.ID)
+	}
 	t, err := h.store.BestTrial(ctx, s.ID)
 	if err != nil {
 		return nil, err
 	}
-	return openapi.GetBestTrial200JSONResponse(trialToAPI(t)), nil
+	return openapi.GetBestTrial200JSONResponse(trialToAPI(t, s)), nil
 }

@@ -38,7 +38,7 @@ func (h *handlers) ListTrials(ctx context.Context, req openapi.ListTrialsRequest
 	}
 	page := openapi.TrialPage{Items: make([]openapi.Trial, len(items))}
 	for i := range items {
-		page.Items[i] = trialToAPI(&items[i])
+		page.Items[i] = trialToAPI(&items[i], s)
 	}
 	if more && len(items) > 0 {
 		page.NextCursor = ptr(strconv.Itoa(items[len(items)-1].Number))
@@ -56,7 +56,7 @@ func (h *handlers) EnqueueTrial(ctx context.Context, req openapi.EnqueueTrialReq
 		if err != nil {
 			return nil, err
 		}
-		return openapi.EnqueueTrial201JSONResponse(trialToAPI(t)), nil
+		return openapi.EnqueueTrial201JSONResponse(trialToAPI(t, s)), nil
 	}
 	if f := resultFields(req.Body); len(f) > 0 {
 		return nil, trials.Invalidf("%s only describe a finished trial: add \"state\": \"complete\", \"pruned\" or \"failed\", or leave them out to enqueue",
@@ -66,7 +66,7 @@ func (h *handlers) EnqueueTrial(ctx context.Context, req openapi.EnqueueTrialReq
 	if err != nil {
 		return nil, err
 	}
-	return openapi.EnqueueTrial201JSONResponse(trialToAPI(t)), nil
+	return openapi.EnqueueTrial201JSONResponse(trialToAPI(t, s)), nil
 }
 
 func (h *handlers) GetTrial(ctx context.Context, req openapi.GetTrialRequestObject) (openapi.GetTrialResponseObject, error) {
@@ -74,7 +74,11 @@ func (h *handlers) GetTrial(ctx context.Context, req openapi.GetTrialRequestObje
 	if err != nil {
 		return nil, err
 	}
-	return openapi.GetTrial200JSONResponse(trialToAPI(t)), nil
+	s, err := h.b.StudyByID(ctx, t.StudyID)
+	if err != nil {
+		return nil, err
+	}
+	return openapi.GetTrial200JSONResponse(trialToAPI(t, s)), nil
 }
 
 func (h *handlers) Ask(ctx context.Context, req openapi.AskRequestObject) (openapi.AskResponseObject, error) {
@@ -90,21 +94,26 @@ func (h *handlers) Ask(ctx context.Context, req openapi.AskRequestObject) (opena
 	if err != nil {
 		return nil, err
 	}
-	return openapi.Ask201JSONResponse(trialToAPI(t)), nil
+	return openapi.Ask201JSONResponse(trialToAPI(t, s)), nil
 }
 
 func (h *handlers) Tell(ctx context.Context, req openapi.TellRequestObject) (openapi.TellResponseObject, error) {
 	t, err := h.b.Tell(ctx, req.Trial, req.Body.Lease, trials.Outcome{
-		State:   trials.TrialState(req.Body.State),
-		Value:   req.Body.Value,
-		Metrics: metricsFromAPI(req.Body.Metrics),
-		Error:   deref(req.Body.Error),
-		Device:  deref(req.Body.Device),
+		State:       trials.TrialState(req.Body.State),
+		Value:       req.Body.Value,
+		Metrics:     metricsFromAPI(req.Body.Metrics),
+		Error:       deref(req.Body.Error),
+		FailureKind: trials.FailureKind(deref(req.Body.FailureKind)),
+		Device:      deref(req.Body.Device),
 	})
 	if err != nil {
 		return nil, err
 	}
-	return openapi.Tell200JSONResponse(trialToAPI(t)), nil
+	s, err := h.b.StudyByID(ctx, t.StudyID)
+	if err != nil {
+		return nil, err
+	}
+	return openapi.Tell200JSONResponse(trialToAPI(t, s)), nil
 }
 
 func (h *handlers) Report(ctx context.Context, req openapi.ReportRequestObject) (openapi.ReportResponseObject, error) {
@@ -142,6 +151,7 @@ func resultFields(b *openapi.EnqueueRequest) []string {
 		{"intermediate_values", b.IntermediateValues != nil},
 		{"metrics", b.Metrics != nil},
 		{"error", b.Error != nil},
+		{"failure_kind", b.FailureKind != nil},
 		{"runner", b.Runner != nil},
 		{"device", b.Device != nil},
 		{"attempt", b.Attempt != nil},

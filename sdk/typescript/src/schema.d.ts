@@ -91,7 +91,10 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** The best complete trial. */
+        /**
+         * The best complete trial.
+         * @description The best complete trial of a single-objective study that keeps every constraint (404 while there is none). A multi-objective study has no single best trial: 409, whose detail points to /studies/{study}/pareto.
+         */
         get: operations["getBestTrial"];
         put?: never;
         post?: never;
@@ -1109,6 +1112,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             429: components["responses"]["TooManyRequests"];
         };
     };
