@@ -95,6 +95,8 @@ func studyDefinition(s *openapi.Study) openapi.StudyCreate {
 	return openapi.StudyCreate{
 		Name:         s.Name,
 		Objective:    s.Objective,
+		Objectives:   s.Objectives,
+		Constraints:  s.Constraints,
 		SearchSpace:  s.SearchSpace,
 		Sampler:      &s.Sampler,
 		Pruner:       &s.Pruner,
@@ -216,6 +218,7 @@ func trialRecord(t *openapi.Trial) openapi.EnqueueRequest {
 	req.Metrics = &t.Metrics
 	req.IntermediateValues = &t.IntermediateValues
 	req.Error = &t.Error
+	req.FailureKind = t.FailureKind
 	req.Runner = &t.Runner
 	req.Device = &t.Device
 	req.Attempt = &t.Attempt

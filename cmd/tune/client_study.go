@@ -41,7 +41,11 @@ trials run so far. Studies are named by their name or their numeric id.`,
 }
 
 func newStudyCreateCommand(opts *clientOptions) *cobra.Command {
-	var file string
+	var (
+		file        string
+		objectives  []string
+		constraints []string
+	)
 	cmd := &cobra.Command{
 		Use:   "create -f FILE",
 		Short: "Create a study from a YAML or JSON file",
@@ -55,13 +59,35 @@ func newStudyCreateCommand(opts *clientOptions) *cobra.Command {
     activation:    {type: categorical, choices: [relu, tanh, sigmoid]}
   max_trials: 100
 
+A study may optimize several metrics at once (objectives, two or more; its
+best trials are then a Pareto front) and bound any metric (constraints):
+
+  objectives:
+    - {metric: val_accuracy, direction: maximize}
+    - {metric: samples_per_second, direction: maximize}
+  constraints:
+    - {metric: val_accuracy, min: 0.97}
+    - {metric: peak_memory_bytes, max: 2.0e+9}
+
+--objective and --constraint say the same on the command line: each
+--objective replaces the file's objective(s), each --constraint adds one.
+
 Use -f - to read the definition from stdin. 'tune workloads' lists the params
 and options the built-in workloads (mnist-mlp, exec) understand.`,
-		Example: "  tune study create -f study.yaml\n  generate-study | tune study create -f -",
-		Args:    cobra.NoArgs,
+		Example: "  tune study create -f study.yaml\n  generate-study | tune study create -f -\n" +
+			"  tune study create -f study.yaml --objective val_accuracy:maximize --objective samples_per_second:maximize \\\n" +
+			"      --constraint 'val_accuracy>=0.97' --constraint 'peak_memory_bytes<=2e9'",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			goals, err := parseGoalFlags(objectives, constraints)
+			if err != nil {
+				return err
+			}
 			body, err := readStudyFile(file, cmd.InOrStdin())
 			if err != nil {
+				return err
+			}
+			if body, err = goals.apply(body); err != nil {
 				return err
 			}
 			c, err := opts.connect(cmd)
@@ -77,6 +103,10 @@ and options the built-in workloads (mnist-mlp, exec) understand.`,
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "the study definition, YAML or JSON (- reads stdin)")
+	cmd.Flags().StringArrayVar(&objectives, "objective", nil,
+		"an objective as `metric[:minimize|maximize]` (default minimize); repeat for a multi-objective study")
+	cmd.Flags().StringArrayVar(&constraints, "constraint", nil,
+		"a bound on a metric of complete trials, `'metric>=N'` or `'metric<=N'`; repeat for more")
 	_ = cmd.MarkFlagRequired("file")
 	_ = cmd.MarkFlagFilename("file", "yaml", "yml", "json")
 	return cmd
@@ -151,12 +181,29 @@ func newStudyShowCommand(opts *clientOptions) *cobra.Command {
 func newStudyBestCommand(opts *clientOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "best NAME|ID",
-		Short: "Show the study's best complete trial",
-		Args:  cobra.ExactArgs(1),
+		Short: "Show the study's best complete trial, or its Pareto front",
+		Long: `Show the study's best complete trial that keeps every constraint. A
+multi-objective study has no single best trial: this prints its Pareto front,
+the feasible trials no other beats on every objective, best first by the
+first objective.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := opts.connect(cmd)
 			if err != nil {
 				return err
+			}
+			srsp, err := c.API.GetStudyWithResponse(cmd.Context(), args[0])
+			study, _, err := decode[openapi.Study](c, studyCall("show", args[0]), srsp, err)
+			if err != nil {
+				return err
+			}
+			if study.Objectives != nil {
+				frsp, err := c.API.GetParetoFrontWithResponse(cmd.Context(), args[0])
+				front, raw, err := decode[openapi.TrialList](c, studyCall("get the Pareto front of", args[0]), frsp, err)
+				if err != nil {
+					return err
+				}
+				return c.print(cmd.OutOrStdout(), raw, func(w io.Writer) { writeFront(w, study, front.Items) })
 			}
 			rsp, err := c.API.GetBestTrialWithResponse(cmd.Context(), args[0])
 			what := studyCall("get the best trial of", args[0])
@@ -253,7 +300,7 @@ func writeStudyList(w io.Writer, studies []openapi.StudySummary) {
 			strconv.Itoa(n.Pruned),
 			strconv.Itoa(n.Failed),
 			formatOptFloat(s.BestValue),
-			formatObjective(s.Objective),
+			formatGoals(s.Objective, s.Objectives),
 		)
 	}
 }
@@ -299,7 +346,15 @@ func writeStudy(w io.Writer, s *openapi.Study) {
 	row(w, "Name:", s.Name)
 	row(w, "ID:", strconv.FormatInt(s.Id, 10))
 	row(w, "State:", string(s.State))
-	row(w, "Objective:", formatObjective(s.Objective))
+	if s.Objectives != nil {
+		row(w, "Objectives:", formatGoals(s.Objective, s.Objectives))
+		best = "a Pareto front: tune study best " + s.Name
+	} else {
+		row(w, "Objective:", formatObjective(s.Objective))
+	}
+	if s.Constraints != nil {
+		row(w, "Constraints:", formatConstraints(*s.Constraints))
+	}
 	row(w, "Sampler:", formatConfig(s.Sampler))
 	row(w, "Pruner:", formatConfig(s.Pruner))
 	if s.Workload != nil {
@@ -386,6 +441,7 @@ func formatConfig(v any) string {
 func writeBestTrial(w io.Writer, t *openapi.Trial) {
 	row(w, "Trial:", fmt.Sprintf("#%d (id %d)", t.Number, t.Id))
 	row(w, "Value:", formatOptFloat(t.Value))
+	writeFeasibility(w, t)
 	row(w, "Finished:", formatOptTime(t.FinishedAt))
 	writeParamsAndMetrics(w, t)
 }
@@ -404,5 +460,61 @@ func writeParamsAndMetrics(w io.Writer, t *openapi.Trial) {
 		for _, k := range sortedKeys(t.Metrics) {
 			row(w, k, formatFloat(t.Metrics[k]))
 		}
+	}
+}
+
+// formatGoals is a study's objective, or its objectives joined by commas.
+func formatGoals(o *openapi.Objective, objs *openapi.Objectives) string {
+	if objs == nil {
+		return formatObjective(o)
+	}
+	parts := make([]string, len(*objs))
+	for i := range *objs {
+		parts[i] = formatObjective(&(*objs)[i])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// formatConstraints prints bounds as a reader would write them:
+// "val_accuracy >= 0.97; 0 <= peak_memory_bytes <= 2e+09".
+func formatConstraints(cs []openapi.Constraint) string {
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		switch {
+		case c.Min != nil && c.Max != nil:
+			parts[i] = fmt.Sprintf("%s <= %s <= %s", formatFloat(*c.Min), c.Metric, formatFloat(*c.Max))
+		case c.Min != nil:
+			parts[i] = fmt.Sprintf("%s >= %s", c.Metric, formatFloat(*c.Min))
+		case c.Max != nil:
+			parts[i] = fmt.Sprintf("%s <= %s", c.Metric, formatFloat(*c.Max))
+		default:
+			parts[i] = c.Metric
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// writeFront prints a Pareto front as a table: the trial, its value of
+// each objective, its params.
+func writeFront(w io.Writer, s *openapi.Study, front []openapi.Trial) {
+	header := []string{"TRIAL"}
+	for _, o := range *s.Objectives {
+		header = append(header, strings.ToUpper(o.Metric))
+	}
+	row(w, append(header, "PARAMS")...)
+	for _, t := range front {
+		cells := []string{fmt.Sprintf("#%d (id %d)", t.Number, t.Id)}
+		for _, o := range *s.Objectives {
+			v, ok := t.Metrics[o.Metric]
+			if !ok {
+				cells = append(cells, dash)
+				continue
+			}
+			cells = append(cells, formatFloat(v))
+		}
+		row(w, append(cells, formatParams(t.Params))...)
+	}
+	if len(front) == 0 {
+		fmt.Fprintln(w, "no complete trial keeps every constraint yet")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -202,6 +203,7 @@ func newTellCommand(opts *clientOptions) *cobra.Command {
 		state   string
 		metrics []string
 		errText string
+		kind    string
 		lease   int64
 	)
 	cmd := &cobra.Command{
@@ -211,7 +213,7 @@ func newTellCommand(opts *clientOptions) *cobra.Command {
 from a --metric named like the study's objective metric. Telling the same
 result twice is fine; a different one is refused.`,
 		Example: `  tune tell 42 --value 0.97 --metric val_loss=0.08
-  tune tell 42 --state failed --error "loss diverged"`,
+  tune tell 42 --state failed --error "loss diverged" --failure-kind diverged`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseTrialID(args[0])
@@ -239,6 +241,13 @@ result twice is fine; a different one is refused.`,
 			if cmd.Flags().Changed("error") {
 				body.Error = &errText
 			}
+			if cmd.Flags().Changed("failure-kind") {
+				k := openapi.FailureKind(kind)
+				if !k.Valid() {
+					return fmt.Errorf("invalid --failure-kind %q: want oom, diverged, timeout, error or preempted", kind)
+				}
+				body.FailureKind = &k
+			}
 			if cmd.Flags().Changed("lease") {
 				body.Lease = &lease
 			}
@@ -265,6 +274,7 @@ result twice is fine; a different one is refused.`,
 	f.StringVar(&state, "state", string(openapi.TellRequestStateComplete), "the final state: complete, pruned or failed")
 	f.StringArrayVar(&metrics, "metric", nil, "a final metric as `name=number`; repeat for more")
 	f.StringVar(&errText, "error", "", "why the trial failed")
+	f.StringVar(&kind, "failure-kind", "", "the kind of failure: oom, diverged, timeout, error (the default) or preempted")
 	f.Int64Var(&lease, "lease", 0, "the lease token ask handed out; a stale one is refused")
 	return cmd
 }
@@ -357,7 +367,11 @@ func writeTrial(w io.Writer, t *openapi.Trial, now time.Time) {
 	row(w, "Study ID:", strconv.FormatInt(t.StudyId, 10))
 	row(w, "Number:", strconv.Itoa(t.Number))
 	row(w, "State:", string(t.State))
+	if t.FailureKind != nil {
+		row(w, "Failure kind:", string(*t.FailureKind))
+	}
 	row(w, "Value:", formatOptFloat(t.Value))
+	writeFeasibility(w, t)
 	row(w, "Origin:", formatOrigin(*t))
 	row(w, "Attempt:", strconv.Itoa(t.Attempt))
 	row(w, "Runner:", orDash(t.Runner))
@@ -392,4 +406,28 @@ func formatMetrics(m map[string]float64) string {
 		params[k] = v
 	}
 	return formatParams(params)
+}
+
+// writeFeasibility says whether a complete trial of a constrained study
+// keeps its constraints, and which it breaks.
+func writeFeasibility(w io.Writer, t *openapi.Trial) {
+	if t.Values != nil {
+		vs := make([]string, len(*t.Values))
+		for i, v := range *t.Values {
+			vs[i] = formatFloat(v)
+		}
+		row(w, "Values:", strings.Join(vs, ", "))
+	}
+	if t.Feasible == nil {
+		return
+	}
+	if *t.Feasible {
+		row(w, "Feasible:", "yes")
+		return
+	}
+	var broken []string
+	if t.Violations != nil {
+		broken = *t.Violations
+	}
+	row(w, "Feasible:", "no, breaks "+strings.Join(broken, "; "))
 }
