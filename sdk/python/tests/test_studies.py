@@ -177,6 +177,48 @@ def test_pareto(client: tune.Client, study_name: str) -> None:
         study.pareto({"loss": "down"})
 
 
+def test_multi_objective_study(client: tune.Client, study_name: str, tmp_path: Path) -> None:
+    definition = quadratic(study_name)
+    del definition["objective"]
+    definition["objectives"] = [{"metric": "loss"}, {"metric": "samples_per_second", "direction": "maximize"}]
+    definition["constraints"] = [{"metric": "loss", "max": 0.55}]
+    study = client.create_study(definition)
+    assert study.info.objective is None and study.info.multi_objective
+    assert study.info.objectives == [tune.Objective("loss", "minimize"),
+                                     tune.Objective("samples_per_second", "maximize")]
+    assert study.info.constraints == [tune.Constraint("loss", max=0.55)]
+    assert study.direction == "minimize"
+    with pytest.raises(tune.APIError) as missing:
+        study.ask().tell({"loss": 0.5})
+    assert missing.value.status == 422 and "samples_per_second" in str(missing.value)
+    # (loss, samples_per_second): b beats a on both; c and b trade off; d
+    # breaks the constraint.
+    for loss, speed in [(0.5, 100.0), (0.4, 200.0), (0.3, 150.0), (0.6, 300.0)]:
+        t = study.ask().tell({"loss": loss, "samples_per_second": speed})
+        assert t.info.values == [loss, speed] and t.info.feasible == (loss <= 0.55)
+    bad = [t for t in study.trials("complete") if not t.info.feasible]
+    assert len(bad) == 1 and bad[0].info.violations == ["loss <= 0.55 (is 0.6)"]
+    front = study.pareto()
+    assert [(t.metrics["loss"], t.metrics["samples_per_second"]) for t in front] == [(0.3, 150.0), (0.4, 200.0)]
+    with pytest.raises(tune.ConflictError, match="pareto"):
+        study.best()
+    failed = study.ask().fail("CUDA out of memory", kind="oom")
+    assert failed.info.failure_kind == "oom"
+    assert study.ask().fail("boom").info.failure_kind == "error"
+
+    copy = client.import_study(study.export(tmp_path / "mo.json"), name=study_name + "-copy")
+    assert copy.info.objectives == study.info.objectives and copy.info.constraints == study.info.constraints
+    assert [t.info.failure_kind for t in copy.trials("failed")] == ["oom", "error"]
+
+
+def test_pareto_of_a_single_objective_study(client: tune.Client, study_name: str) -> None:
+    study = client.create_study(quadratic(study_name))
+    assert study.pareto() == []
+    study.ask().tell(0.5)
+    study.ask().tell(0.2)
+    assert [t.value for t in study.pareto()] == [0.2]
+
+
 def test_importance(client: tune.Client, study_name: str) -> None:
     study = client.create_study(quadratic(study_name))
     with pytest.raises(tune.ConflictError):

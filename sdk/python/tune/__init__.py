@@ -18,13 +18,13 @@ workload (params, report, result).
 from . import script
 from .client import NOT_EXPOSED, OPERATIONS, Client, Study, Trial, read_study_file
 from .errors import APIError, ConflictError, NotFoundError, TrialPruned, TuneConnectionError, TuneError
-from .models import (IntermediateValue, LeaseExtension, Objective, ParamImportance, ParamImportances, StudyInfo,
+from .models import (Constraint, IntermediateValue, LeaseExtension, Objective, ParamImportance, ParamImportances, StudyInfo,
                      TrialCounts, TrialInfo)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "APIError", "Client", "ConflictError", "IntermediateValue", "LeaseExtension", "NOT_EXPOSED", "NotFoundError",
+    "APIError", "Client", "ConflictError", "Constraint", "IntermediateValue", "LeaseExtension", "NOT_EXPOSED", "NotFoundError",
     "OPERATIONS", "Objective", "ParamImportance", "ParamImportances", "Study", "StudyInfo", "Trial", "TrialCounts",
     "TrialInfo", "TrialPruned", "TuneConnectionError", "TuneError", "read_study_file", "script",
 ]

@@ -41,6 +41,7 @@ OPERATIONS: Dict[str, str] = {
     "listTrials": "Study.trials",
     "enqueueTrial": "Study.enqueue",
     "getBestTrial": "Study.best",
+    "getParetoFront": "Study.pareto",
     "getParamImportance": "Study.importance",
     "ask": "Study.ask",
     "getTrial": "Client.trial",
@@ -199,7 +200,7 @@ class Client:
             record: Dict[str, Any] = {"params": t.get("params") or {}}
             if t.get("state") in ("complete", "pruned", "failed"):
                 record["state"] = t["state"]
-                for k in ("value", "metrics", "error", "runner", "device", "attempt",
+                for k in ("value", "metrics", "error", "failure_kind", "runner", "device", "attempt",
                           "created_at", "started_at", "finished_at"):
                     if t.get(k) not in (None, "", {}):
                         record[k] = t[k]
@@ -231,7 +232,8 @@ class Study:
     name = property(lambda self: self.info.name)
     state = property(lambda self: self.info.state)
     counts = property(lambda self: self.info.counts)
-    direction = property(lambda self: self.info.objective.direction)
+    # The (first) objective's direction.
+    direction = property(lambda self: self.info.goals[0].direction)
 
     @property
     def _path(self) -> str:
@@ -313,23 +315,32 @@ class Study:
     def best_params(self) -> Params:
         return self.best_trial.params
 
-    def pareto(self, objectives: Mapping[str, str]) -> List["Trial"]:
-        """The complete trials no other complete trial beats on every one of
-        ``objectives`` (metric name -> "minimize" | "maximize"), e.g.
-        ``{"val_accuracy": "maximize", "samples_per_second": "maximize"}``:
-        the trade-offs worth looking at. A trial's objective metric is its
-        value when its metrics do not name it."""
+    def pareto(self, objectives: Optional[Mapping[str, str]] = None) -> List["Trial"]:
+        """The Pareto front. Without arguments, the server's: the complete
+        trials that keep every constraint and that no other such trial beats
+        on every one of the study's objectives, best first by the first
+        objective (for a single-objective study, its best feasible trial).
+
+        With ``objectives`` (metric name -> "minimize" | "maximize"), e.g.
+        ``{"val_accuracy": "maximize", "samples_per_second": "maximize"}``,
+        the front over those metrics instead, computed here from every
+        complete trial (constraints are not applied); a trial's objective
+        metric is its value when its metrics do not name it."""
+        if objectives is None:
+            rsp = self.client._http.request("GET", self._path + "/pareto", idempotent=True)
+            return [Trial(self.client, TrialInfo.from_json(t), study=self) for t in rsp["items"]]
         if not objectives:
             raise ValueError("pareto needs at least one metric and its direction")
         for metric, direction in objectives.items():
             if direction not in ("minimize", "maximize"):
                 raise ValueError(f"{metric}: direction {direction!r}, want minimize or maximize")
+        single = self.info.objective.metric if self.info.objective is not None else None
         points: List[Tuple[Trial, List[float]]] = []
         for t in self.iter_trials("complete"):
             vals = []
             for metric, direction in objectives.items():
                 v = t.info.metrics.get(metric)
-                if v is None and metric == self.info.objective.metric:
+                if v is None and metric == single:
                     v = t.value
                 if v is None:
                     break
@@ -492,6 +503,8 @@ class Trial:
             "intermediate_values": [{"step": v.step, "value": v.value, **({"metrics": v.metrics} if v.metrics else {})}
                                     for v in i.intermediate_values],
         }
+        if i.failure_kind:
+            d["failure_kind"] = i.failure_kind
         for k in ("lease_expires_at", "created_at", "started_at", "finished_at"):
             t = getattr(i, k)
             d[k] = t.isoformat().replace("+00:00", "Z") if t else None
@@ -554,11 +567,14 @@ class Trial:
 
     def tell(self, value: Union[ObjectiveResult, None] = None, *, state: str = "complete",
              metrics: Optional[Metrics] = None, error: Optional[str] = None,
-             device: Optional[str] = None) -> "Trial":
+             device: Optional[str] = None, failure_kind: Optional[str] = None) -> "Trial":
         """Finish the trial: ``complete`` with its value (or a dict of
         metrics holding the objective metric, or ``(value, metrics)``),
-        ``pruned``, or ``failed`` with an error text. Telling the same
-        result again is fine; a different one is a ConflictError."""
+        ``pruned``, or ``failed`` with an error text and optionally its
+        ``failure_kind`` (oom, diverged, timeout, error, preempted). A
+        multi-objective study reads every objective from the metrics, and a
+        study with constraints needs each constrained metric there. Telling
+        the same result again is fine; a different one is a ConflictError."""
         if state not in ("complete", "pruned", "failed"):
             raise ValueError(f"state {state!r}: want complete, pruned or failed")
         metrics = dict(metrics or {})
@@ -584,14 +600,16 @@ class Trial:
             body["error"] = error
         if device:
             body["device"] = device
+        if failure_kind:
+            body["failure_kind"] = failure_kind
         # The server accepts the same result twice, so a tell whose answer
         # was lost to the network is retried rather than dropped.
         rsp = self.client._http.request("POST", self._path + "/tell", body, idempotent=True)
         self.info = TrialInfo.from_json(rsp)
         return self
 
-    def fail(self, error: str) -> "Trial":
-        return self.tell(state="failed", error=error)
+    def fail(self, error: str, kind: Optional[str] = None) -> "Trial":
+        return self.tell(state="failed", error=error, failure_kind=kind)
 
     def prune(self) -> "Trial":
         return self.tell(state="pruned")

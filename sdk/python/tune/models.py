@@ -35,6 +35,27 @@ class Objective:
 
 
 @dataclass(frozen=True)
+class Constraint:
+    """Bounds on a metric of a complete trial: min, max or both."""
+
+    metric: str
+    min: Optional[float] = None
+    max: Optional[float] = None
+
+    @classmethod
+    def from_json(cls, d: Dict[str, Any]) -> "Constraint":
+        return cls(metric=d["metric"], min=d.get("min"), max=d.get("max"))
+
+    def to_json(self) -> Dict[str, Any]:
+        d: Dict[str, Any] = {"metric": self.metric}
+        if self.min is not None:
+            d["min"] = self.min
+        if self.max is not None:
+            d["max"] = self.max
+        return d
+
+
+@dataclass(frozen=True)
 class TrialCounts:
     waiting: int = 0
     running: int = 0
@@ -68,7 +89,9 @@ class StudyInfo:
 
     id: int
     name: str
-    objective: Objective
+    # A single-objective study's objective; None for a multi-objective one,
+    # which lists two or more in objectives (and has no best_value).
+    objective: Optional[Objective]
     search_space: Dict[str, Dict[str, Any]]
     sampler: Dict[str, Any]
     pruner: Dict[str, Any]
@@ -83,11 +106,27 @@ class StudyInfo:
     best_value: Optional[float]
     best_trial_id: Optional[int]
     running_runners: int
+    objectives: List[Objective] = field(default_factory=list)
+    constraints: List[Constraint] = field(default_factory=list)
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+    @property
+    def goals(self) -> List[Objective]:
+        """The objectives in order: objectives, else the one objective."""
+        if self.objectives or self.objective is None:
+            return list(self.objectives)
+        return [self.objective]
 
     @classmethod
     def from_json(cls, d: Dict[str, Any]) -> "StudyInfo":
         return cls(
-            id=int(d["id"]), name=d["name"], objective=Objective.from_json(d["objective"]),
+            id=int(d["id"]), name=d["name"],
+            objective=Objective.from_json(d["objective"]) if d.get("objective") else None,
+            objectives=[Objective.from_json(o) for o in d.get("objectives") or []],
+            constraints=[Constraint.from_json(c) for c in d.get("constraints") or []],
             search_space=dict(d.get("search_space") or {}), sampler=dict(d.get("sampler") or {}),
             pruner=dict(d.get("pruner") or {}), workload=d.get("workload"),
             max_trials=int(d.get("max_trials") or 0), max_parallel=int(d.get("max_parallel") or 0),
@@ -102,11 +141,16 @@ class StudyInfo:
         export` writes it."""
         d: Dict[str, Any] = {
             "name": self.name,
-            "objective": {"metric": self.objective.metric, "direction": self.objective.direction},
             "search_space": self.search_space, "sampler": self.sampler, "pruner": self.pruner,
             "max_trials": self.max_trials, "max_parallel": self.max_parallel,
             "max_retries": self.max_retries, "lease_seconds": self.lease_seconds,
         }
+        if self.objective is not None:
+            d["objective"] = {"metric": self.objective.metric, "direction": self.objective.direction}
+        if self.objectives:
+            d["objectives"] = [{"metric": o.metric, "direction": o.direction} for o in self.objectives]
+        if self.constraints:
+            d["constraints"] = [c.to_json() for c in self.constraints]
         if self.workload is not None:
             d["workload"] = self.workload
         return d
@@ -137,6 +181,15 @@ class TrialInfo:
     # or recorded ("" for trials older than origins); attempt > 0 says the
     # trial was retried after a lost lease.
     origin: str
+    # Why a failed trial failed: oom, diverged, timeout, error, preempted
+    # ("" otherwise).
+    failure_kind: str = ""
+    # A complete trial's objective values in the study's objectives order
+    # (multi-objective studies), whether it keeps the study's constraints
+    # (None when the study has none) and those it breaks.
+    values: Optional[List[float]] = None
+    feasible: Optional[bool] = None
+    violations: List[str] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, d: Dict[str, Any]) -> "TrialInfo":
@@ -149,6 +202,8 @@ class TrialInfo:
             lease_expires_at=parse_time(d.get("lease_expires_at")), created_at=parse_time(d.get("created_at")),
             started_at=parse_time(d.get("started_at")), finished_at=parse_time(d.get("finished_at")),
             error=d.get("error") or "", device=d.get("device") or "", origin=d.get("origin") or "",
+            failure_kind=d.get("failure_kind") or "", values=d.get("values"), feasible=d.get("feasible"),
+            violations=list(d.get("violations") or []),
         )
 
     @property
