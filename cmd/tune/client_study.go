@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -192,20 +193,14 @@ first objective.`,
 			if err != nil {
 				return err
 			}
-			srsp, err := c.API.GetStudyWithResponse(cmd.Context(), args[0])
-			study, _, err := decode[openapi.Study](c, studyCall("show", args[0]), srsp, err)
-			if err != nil {
-				return err
-			}
-			if study.Objectives != nil {
-				frsp, err := c.API.GetParetoFrontWithResponse(cmd.Context(), args[0])
-				front, raw, err := decode[openapi.TrialList](c, studyCall("get the Pareto front of", args[0]), frsp, err)
-				if err != nil {
+			rsp, err := c.API.GetBestTrialWithResponse(cmd.Context(), args[0])
+			if err == nil && rsp.StatusCode() == http.StatusConflict {
+				// A multi-objective study has a front instead (the 409
+				// says so); another conflict is reported as it is.
+				if front, err := printFront(cmd, c, args[0]); front || err != nil {
 					return err
 				}
-				return c.print(cmd.OutOrStdout(), raw, func(w io.Writer) { writeFront(w, study, front.Items) })
 			}
-			rsp, err := c.API.GetBestTrialWithResponse(cmd.Context(), args[0])
 			what := studyCall("get the best trial of", args[0])
 			// The server answers 404 both for an unknown study and for a
 			// study with no complete trial yet; its detail says which.
@@ -461,6 +456,22 @@ func writeParamsAndMetrics(w io.Writer, t *openapi.Trial) {
 			row(w, k, formatFloat(t.Metrics[k]))
 		}
 	}
+}
+
+// printFront prints the Pareto front of a multi-objective study and
+// reports true; false when the study has a single objective.
+func printFront(cmd *cobra.Command, c *apiClient, ref string) (bool, error) {
+	srsp, err := c.API.GetStudyWithResponse(cmd.Context(), ref)
+	study, _, err := decode[openapi.Study](c, studyCall("show", ref), srsp, err)
+	if err != nil || study.Objectives == nil {
+		return false, err
+	}
+	frsp, err := c.API.GetParetoFrontWithResponse(cmd.Context(), ref)
+	front, raw, err := decode[openapi.TrialList](c, studyCall("get the Pareto front of", ref), frsp, err)
+	if err != nil {
+		return true, err
+	}
+	return true, c.print(cmd.OutOrStdout(), raw, func(w io.Writer) { writeFront(w, study, front.Items) })
 }
 
 // formatGoals is a study's objective, or its objectives joined by commas.
