@@ -630,9 +630,9 @@ func TestDashboardMultiObjective(t *testing.T) {
 		"constraints": [{"metric": "memory", "max": 100}],
 		"search_space": {"x": {"type": "float", "low": 0, "high": 1}}}`, http.StatusCreated, &st)
 	results := []string{
-		`{"state": "complete", "metrics": {"acc": 0.9, "speed": 100, "memory": 50}}`,  // front
-		`{"state": "complete", "metrics": {"acc": 0.95, "speed": 50, "memory": 50}}`,  // front
-		`{"state": "complete", "metrics": {"acc": 0.85, "speed": 40, "memory": 50}}`,  // dominated by 0
+		`{"state": "complete", "metrics": {"acc": 0.9, "speed": 100, "memory": 50}}`,   // front
+		`{"state": "complete", "metrics": {"acc": 0.95, "speed": 50, "memory": 50}}`,   // front
+		`{"state": "complete", "metrics": {"acc": 0.85, "speed": 40, "memory": 50}}`,   // dominated by 0
 		`{"state": "complete", "metrics": {"acc": 0.99, "speed": 200, "memory": 500}}`, // best on both, breaks memory
 		`{"state": "failed", "failure_kind": "oom", "error": "out of memory"}`,
 		`{"state": "complete", "metrics": {"acc": 0.8, "speed": 150, "memory": 50}}`, // front
