@@ -656,8 +656,8 @@ func TestDashboardMultiObjective(t *testing.T) {
 	if got := b.chart("history"); got["hypervolume"] != 4 {
 		t.Errorf("hypervolume chart = %v, want a point after each of the 4 feasible complete trials", got)
 	}
-	// The four feasible trials as losses scaled to [0, 1]: the front is
-	// (0, 10/11·…), computed here the long way round.
+	// The three trials of the front as losses scaled over the four
+	// feasible ones (acc 0.8-0.95, speed 40-150), reference point 1.1.
 	loss := func(v, lo, hi float64) float64 { return 1 - (v-lo)/(hi-lo) }
 	front := [][2]float64{{loss(0.95, 0.8, 0.95), loss(50, 40, 150)}, {loss(0.9, 0.8, 0.95), loss(100, 40, 150)}, {loss(0.8, 0.8, 0.95), loss(150, 40, 150)}}
 	want, prevY := 0.0, 1.1
