@@ -613,3 +613,81 @@ func TestDashboardShowsUserTextAsText(t *testing.T) {
 	}
 	b.checkConsole()
 }
+
+// TestDashboardMultiObjective fills a two-objective study with a
+// constraint over the API and checks that the study page draws the
+// service's front, greys the trial that breaks the constraint and says
+// which, plots the hypervolume, and that the table and trial view show
+// failure kinds.
+func TestDashboardMultiObjective(t *testing.T) {
+	s := newSite(t)
+	b := newBrowser(t)
+	var st struct {
+		ID int64 `json:"id"`
+	}
+	s.call("POST", "/studies", `{"name": "mo", "sampler": {"type": "random", "seed": 1},
+		"objectives": [{"metric": "acc", "direction": "maximize"}, {"metric": "speed", "direction": "maximize"}],
+		"constraints": [{"metric": "memory", "max": 100}],
+		"search_space": {"x": {"type": "float", "low": 0, "high": 1}}}`, http.StatusCreated, &st)
+	results := []string{
+		`{"state": "complete", "metrics": {"acc": 0.9, "speed": 100, "memory": 50}}`,   // front
+		`{"state": "complete", "metrics": {"acc": 0.95, "speed": 50, "memory": 50}}`,   // front
+		`{"state": "complete", "metrics": {"acc": 0.85, "speed": 40, "memory": 50}}`,   // dominated by 0
+		`{"state": "complete", "metrics": {"acc": 0.99, "speed": 200, "memory": 500}}`, // best on both, breaks memory
+		`{"state": "failed", "failure_kind": "oom", "error": "out of memory"}`,
+		`{"state": "complete", "metrics": {"acc": 0.8, "speed": 150, "memory": 50}}`, // front
+	}
+	for _, body := range results {
+		tr := s.ask("mo", "r")
+		s.tell(tr.ID, body)
+	}
+
+	b.open(fmt.Sprintf("%s/studies/%d", s.url, st.ID), "study")
+	b.waitFor(`tuneDashboard.front === 3`)
+	if got := b.chart("pareto"); got["Pareto-optimal"] != 3 || got["trials"] != 1 || got["infeasible"] != 1 {
+		t.Errorf("pareto chart = %v, want the 3 trials of the front, 1 dominated and 1 infeasible", got)
+	}
+	tipText := eval[*struct {
+		Text string `json:"text"`
+	}](b, `tuneDashboard.tooltip("pareto", 3, 0)`)
+	if tipText == nil || !strings.Contains(tipText.Text, "breaks") || !strings.Contains(tipText.Text, "memory") {
+		t.Errorf("the infeasible trial's tooltip = %+v, want it to name the broken constraint", tipText)
+	}
+	if got := b.chart("history"); got["hypervolume"] != 4 {
+		t.Errorf("hypervolume chart = %v, want a point after each of the 4 feasible complete trials", got)
+	}
+	// The three trials of the front as losses scaled over the four
+	// feasible ones (acc 0.8-0.95, speed 40-150), reference point 1.1.
+	loss := func(v, lo, hi float64) float64 { return 1 - (v-lo)/(hi-lo) }
+	front := [][2]float64{{loss(0.95, 0.8, 0.95), loss(50, 40, 150)}, {loss(0.9, 0.8, 0.95), loss(100, 40, 150)}, {loss(0.8, 0.8, 0.95), loss(150, 40, 150)}}
+	want, prevY := 0.0, 1.1
+	for _, p := range front {
+		want += (1.1 - p[0]) * (prevY - p[1])
+		prevY = p[1]
+	}
+	if got := eval[float64](b, `tuneDashboard.hypervolume`); math.Abs(got-want) > 1e-9 {
+		t.Errorf("hypervolume = %v, want %v", got, want)
+	}
+	head := eval[string](b, `document.querySelector('.study-head').innerText`)
+	for _, w := range []string{"acc ↑, speed ↑", "memory ≤ 100", "3 trials"} {
+		if !strings.Contains(head, w) {
+			t.Errorf("the study's header %q lacks %q", head, w)
+		}
+	}
+	rows := eval[[]string](b, `[...document.querySelectorAll('table.trials tbody tr')].map(r => r.innerText)`)
+	if len(rows) != 6 || !strings.Contains(rows[3], "infeasible") || !strings.Contains(rows[4], "oom") || !strings.Contains(rows[0], "◆") || strings.Contains(rows[2], "◆") {
+		t.Errorf("trial rows = %q", rows)
+	}
+
+	b.open(fmt.Sprintf("%s/studies/%d/trials/3", s.url, st.ID), "study")
+	b.waitFor(`document.querySelector('#trial-feasible') != null`)
+	if txt := eval[string](b, `document.querySelector('#trial-feasible').innerText`); !strings.Contains(txt, "breaks") || !strings.Contains(txt, "memory") {
+		t.Errorf("trial 3's constraints read %q", txt)
+	}
+	b.open(fmt.Sprintf("%s/studies/%d/trials/4", s.url, st.ID), "study")
+	b.waitFor(`document.querySelector('#trial-failure') != null`)
+	if txt := eval[string](b, `document.querySelector('#trial-failure').innerText`); !strings.Contains(txt, "oom") || !strings.Contains(txt, "out of memory") {
+		t.Errorf("trial 4's failure reads %q", txt)
+	}
+	b.checkConsole()
+}

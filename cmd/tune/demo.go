@@ -45,12 +45,14 @@ func newDemoCommand() *cobra.Command {
 	o := demoOptions{}
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Tune an MNIST model on this machine, start to finish, in about two minutes",
+		Short: "Tune an MNIST model for accuracy and speed on this machine, start to finish, in about two minutes",
 		Long: `Show tune at work with nothing to set up: start the service on the embedded
 store, start local runners, create a study that tunes the five knobs
 (batch_size, learning_rate, activation, precision, workers) of the built-in
-MNIST workload, watch it live, and compare the best configuration found with
-the workload's default one (trial 0, the baseline).
+MNIST workload for two objectives at once, validation accuracy and training
+speed (samples per second), watch it live, and put the Pareto front it found
+(the configurations no other beats on both) beside the workload's default
+one (trial 0, the baseline).
 
 The study stays in the data directory: 'tune serve' shows it afterwards,
 and so do the CLI and the API.`,
@@ -250,12 +252,15 @@ func createDemoStudy(ctx context.Context, c *apiClient, o demoOptions) (*openapi
 		"hidden_units":  o.hiddenUnits,
 		"seed":          o.seed,
 	}
-	direction := openapi.Maximize
+	maximize := openapi.Maximize
 	tpe, median, startup, warmup := "tpe", "median", 5, 1
 	seed := int64(o.seed)
 	body := openapi.StudyCreate{
-		Name:        name,
-		Objective:   &openapi.Objective{Metric: "val_accuracy", Direction: &direction},
+		Name: name,
+		Objectives: &openapi.Objectives{
+			{Metric: demoAccuracy, Direction: &maximize},
+			{Metric: demoSpeed, Direction: &maximize},
+		},
 		SearchSpace: space,
 		Sampler:     &openapi.SamplerConfig{Type: &tpe, Seed: &seed},
 		Pruner:      &openapi.PrunerConfig{Type: &median, StartupTrials: &startup, WarmupSteps: &warmup},
@@ -275,6 +280,12 @@ func createDemoStudy(ctx context.Context, c *apiClient, o demoOptions) (*openapi
 	return study, nil
 }
 
+// The demo's two objectives.
+const (
+	demoAccuracy = "val_accuracy"
+	demoSpeed    = "samples_per_second"
+)
+
 // watchDemo polls the study until all its trials have finished, feeding
 // the display.
 func watchDemo(ctx context.Context, c *apiClient, study *openapi.Study, total int, d *demoDisplay, runnerErrs <-chan error) error {
@@ -288,22 +299,24 @@ func watchDemo(ctx context.Context, c *apiClient, study *openapi.Study, total in
 		if err != nil {
 			return err
 		}
-		var best *openapi.Trial
+		front, err := paretoFront(ctx, c, ref)
+		if err != nil {
+			return err
+		}
+		onFront := map[int64]bool{}
+		for _, t := range front {
+			onFront[t.Id] = true
+		}
 		done, running := 0, 0
 		speed := 0.0
 		for i := range listing.trials {
 			t := &listing.trials[i]
 			switch t.State {
-			case openapi.TrialStateComplete:
-				if best == nil || *t.Value > *best.Value {
-					best = t
-				}
-				fallthrough
-			case openapi.TrialStatePruned, openapi.TrialStateFailed:
+			case openapi.TrialStateComplete, openapi.TrialStatePruned, openapi.TrialStateFailed:
 				done++
 				if !seen[t.Id] {
 					seen[t.Id] = true
-					d.finished(t, best)
+					d.finished(t, onFront[t.Id])
 				}
 			case openapi.TrialStateRunning:
 				running++
@@ -314,7 +327,7 @@ func watchDemo(ctx context.Context, c *apiClient, study *openapi.Study, total in
 				}
 			}
 		}
-		d.status(done, total, running, best, speed)
+		d.status(done, total, running, front, speed)
 		if done >= total {
 			d.clear()
 			return nil
@@ -356,19 +369,19 @@ func (d *demoDisplay) clear() {
 	}
 }
 
-func (d *demoDisplay) finished(t *openapi.Trial, best *openapi.Trial) {
+func (d *demoDisplay) finished(t *openapi.Trial, onFront bool) {
 	d.clear()
 	line := fmt.Sprintf("trial %2d %-8s", t.Number, t.State)
-	if t.Value != nil {
-		line += fmt.Sprintf(" val_accuracy %.4f", *t.Value)
+	if v, ok := t.Metrics[demoAccuracy]; ok && t.State == openapi.TrialStateComplete {
+		line += fmt.Sprintf(" val_accuracy %.4f", v)
 	} else if n := len(t.IntermediateValues); n > 0 {
 		line += fmt.Sprintf(" val_accuracy %.4f at epoch %d", t.IntermediateValues[n-1].Value, t.IntermediateValues[n-1].Step+1)
 	}
 	if v, ok := t.Metrics["samples_per_second"]; ok {
 		line += fmt.Sprintf(" · %s samples/s", formatThousands(v))
 	}
-	if best != nil && best.Id == t.Id {
-		line += " · best so far"
+	if onFront {
+		line += " · on the front"
 	}
 	if t.State == openapi.TrialStateFailed && t.Error != "" {
 		line += " · " + client.FirstLine(t.Error, 80)
@@ -376,13 +389,14 @@ func (d *demoDisplay) finished(t *openapi.Trial, best *openapi.Trial) {
 	fmt.Fprintf(d.w, "%s   %s\n", line, formatKnobs(t.Params))
 }
 
-func (d *demoDisplay) status(done, total, running int, best *openapi.Trial, speed float64) {
+func (d *demoDisplay) status(done, total, running int, front []openapi.Trial, speed float64) {
 	const width = 24
 	filled := width * done / max(total, 1)
 	bar := strings.Repeat("█", filled) + strings.Repeat("░", width-filled)
 	line := fmt.Sprintf("%s %d/%d trials · %d running", bar, done, total, running)
-	if best != nil {
-		line += fmt.Sprintf(" · best %.4f (trial %d)", *best.Value, best.Number)
+	if len(front) > 0 {
+		// The front comes best accuracy first.
+		line += fmt.Sprintf(" · front of %d, up to %.4f (trial %d)", len(front), front[0].Metrics[demoAccuracy], front[0].Number)
 	}
 	if speed > 0 {
 		line += fmt.Sprintf(" · %s samples/s", formatThousands(speed))
@@ -401,13 +415,20 @@ func (d *demoDisplay) status(done, total, running int, best *openapi.Trial, spee
 	}
 }
 
-// nearBest is how far below the best accuracy (in accuracy, 0.005 = half a
-// point) a trial may be and still count as "as good" for the fastest
-// column: the trade-off an engineer would take.
-const nearBest = 0.005
+// paretoFront asks the service for the study's front: the complete trials
+// no other beats on both accuracy and speed, most accurate first.
+func paretoFront(ctx context.Context, c *apiClient, ref string) ([]openapi.Trial, error) {
+	rsp, err := c.API.GetParetoFrontWithResponse(ctx, ref)
+	front, _, err := decode[openapi.TrialList](c, studyCall("read the Pareto front of", ref), rsp, err)
+	if err != nil {
+		return nil, err
+	}
+	return front.Items, nil
+}
 
-// printDemoSummary puts the best trial, and the fastest trial about as
-// accurate as it, beside the baseline.
+// printDemoSummary puts the Pareto front the search found beside the
+// baseline: the sampler's answer to "how fast can it train at the
+// accuracy I need".
 func printDemoSummary(ctx context.Context, c *apiClient, w io.Writer, study *openapi.Study, took time.Duration) error {
 	ref := fmt.Sprint(study.Id)
 	limit := 1000
@@ -426,111 +447,74 @@ func printDemoSummary(ctx context.Context, c *apiClient, w io.Writer, study *ope
 	}
 	fmt.Fprintf(w, "\n%d trials in %s: %d complete, %d pruned early, %d failed\n\n", sum.Counts.Complete+sum.Counts.Pruned+sum.Counts.Failed,
 		took.Round(time.Second), sum.Counts.Complete, sum.Counts.Pruned, sum.Counts.Failed)
-	best, fastest := bestAndFastest(listing.trials)
-	if best == nil {
+	front, err := paretoFront(ctx, c, ref)
+	if err != nil {
+		return err
+	}
+	if len(front) == 0 {
 		fmt.Fprintf(w, "No trial completed; see 'tune trial list %s' for why.\n", study.Name)
 		return nil
 	}
-	cols := []demoColumn{{fmt.Sprintf("baseline (trial %d)", base.Number), base}, {fmt.Sprintf("best (trial %d)", best.Number), best}}
-	if fastest != nil && fastest.Id != best.Id {
-		cols = append(cols, demoColumn{fmt.Sprintf("fastest within %.1f points (trial %d)", 100*nearBest, fastest.Number), fastest})
-	}
-	writeComparison(w, cols)
+	fmt.Fprintf(w, "The Pareto front: %d configurations that no other trial beats on both accuracy and speed,\nmost accurate first, beside the baseline. Pick the fastest that is accurate enough.\n\n", len(front))
+	writeFront(w, base, front)
 	if base.State != openapi.TrialStateComplete {
 		fmt.Fprintf(w, "(the baseline ended %s, so its numbers are those of its last report)\n", base.State)
 	}
-	if base.Id == best.Id {
-		fmt.Fprintln(w, "The defaults were the most accurate configuration this search found; try more --trials.")
+	for _, t := range front {
+		if t.Id == base.Id {
+			fmt.Fprintln(w, "The defaults are on the front: no configuration found beats them on both; try more --trials.")
+		}
 	}
 	return nil
 }
 
-// bestAndFastest returns the most accurate complete trial (the earliest of
-// equals, as the API's best) and the fastest complete trial within
-// nearBest of it.
-func bestAndFastest(ts []openapi.Trial) (best, fastest *openapi.Trial) {
-	for i := range ts {
-		t := &ts[i]
-		if t.State == openapi.TrialStateComplete && t.Value != nil && (best == nil || *t.Value > *best.Value) {
-			best = t
-		}
-	}
-	if best == nil {
-		return nil, nil
-	}
-	for i := range ts {
-		t := &ts[i]
-		if t.State != openapi.TrialStateComplete || t.Value == nil || *t.Value < *best.Value-nearBest {
-			continue
-		}
-		if fastest == nil || t.Metrics["samples_per_second"] > fastest.Metrics["samples_per_second"] {
-			fastest = t
-		}
-	}
-	return best, fastest
-}
-
-// demoColumn is one trial of the closing table.
-type demoColumn struct {
-	title string
-	trial *openapi.Trial
-}
-
-// writeComparison is the demo's closing table: each trial's params and
-// results, and how the later columns differ from the first (the baseline).
-func writeComparison(w io.Writer, cols []demoColumn) {
+// writeFront is the demo's closing table: the baseline, then each trial of
+// the front with its results, how they compare with the baseline's, and
+// its params.
+func writeFront(w io.Writer, base *openapi.Trial, front []openapi.Trial) {
 	tw := newTable(w)
-	line := func(label string, cells []string) {
-		fmt.Fprintf(tw, "%s\t%s\t\n", label, strings.Join(cells, "\t"))
-	}
-	titles := make([]string, len(cols))
-	for i, c := range cols {
-		titles[i] = c.title
-	}
-	line("", titles)
-	for _, k := range demoKnobs {
-		cells := make([]string, len(cols))
-		for i, c := range cols {
-			cells[i] = formatParamValue(c.trial.Params[k])
+	head := append([]string{"", "trial", "val_accuracy", "samples/s", "seconds/epoch"}, demoKnobs...)
+	fmt.Fprintf(tw, "%s\t\n", strings.Join(head, "\t"))
+	metric := func(t *openapi.Trial, name string) (float64, bool) {
+		if v, ok := t.Metrics[name]; ok {
+			return v, true
 		}
-		line(k, cells)
+		// A baseline that did not complete shows its last report.
+		if n := len(t.IntermediateValues); n > 0 && t.IntermediateValues[n-1].Metrics != nil {
+			v, ok := (*t.IntermediateValues[n-1].Metrics)[name]
+			return v, ok
+		}
+		return 0, false
 	}
-	pct := func(v float64) string { return fmt.Sprintf("%.2f%%", 100*v) }
-	secs := func(v float64) string { return fmt.Sprintf("%.2f s", v) }
-	rows := []struct {
-		label, metric string
-		format        func(float64) string
-		compare       func(b, x float64) string
-	}{
-		{"val_accuracy", "val_accuracy", pct, func(b, x float64) string {
-			return fmt.Sprintf("%+.2f points", 100*(x-b))
-		}},
-		{"samples/s", "samples_per_second", formatThousands, func(b, x float64) string {
-			return ratio(x, b, "faster", "slower")
-		}},
-		{"seconds/epoch", "seconds_per_epoch", secs, func(b, x float64) string {
-			return ratio(b, x, "less time", "more time")
-		}},
-	}
-	base := cols[0].trial
-	for _, r := range rows {
-		cells := make([]string, len(cols))
-		bv, bok := base.Metrics[r.metric]
-		for i, c := range cols {
-			v, ok := c.trial.Metrics[r.metric]
-			switch {
-			case !ok:
-				cells[i] = "—"
-			case i == 0 || !bok || c.trial.Id == base.Id:
-				cells[i] = r.format(v)
-			default:
-				cells[i] = r.format(v)
-				if d := r.compare(bv, v); d != "" {
-					cells[i] += " (" + d + ")"
-				}
+	cell := func(t *openapi.Trial, name string, format func(float64) string, compare func(b, x float64) string) string {
+		v, ok := metric(t, name)
+		if !ok {
+			return "—"
+		}
+		out := format(v)
+		if b, bok := metric(base, name); bok && t.Id != base.Id {
+			if d := compare(b, v); d != "" {
+				out += " (" + d + ")"
 			}
 		}
-		line(r.label, cells)
+		return out
+	}
+	row := func(label string, t *openapi.Trial) {
+		cells := []string{label, fmt.Sprint(t.Number),
+			cell(t, demoAccuracy, func(v float64) string { return fmt.Sprintf("%.2f%%", 100*v) },
+				func(b, x float64) string { return fmt.Sprintf("%+.2f points", 100*(x-b)) }),
+			cell(t, demoSpeed, formatThousands, func(b, x float64) string { return ratio(x, b, "faster", "slower") }),
+			cell(t, "seconds_per_epoch", func(v float64) string { return fmt.Sprintf("%.2f s", v) },
+				func(b, x float64) string { return ratio(b, x, "less", "more") }),
+		}
+		for _, k := range demoKnobs {
+			cells = append(cells, formatParamValue(t.Params[k]))
+		}
+		fmt.Fprintf(tw, "%s\t\n", strings.Join(cells, "\t"))
+	}
+	row("baseline", base)
+	for i := range front {
+		row("front", &front[i])
 	}
 	tw.Flush()
 }

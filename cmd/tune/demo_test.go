@@ -21,7 +21,7 @@ func TestDemo(t *testing.T) {
 	}
 	wantContains(t, "demo output", out,
 		"study mnist-demo, 3 trials", "trial 0 is the baseline",
-		"baseline (trial 0)", "best (trial ", "batch_size", "learning_rate", "activation", "precision", "workers",
+		"The Pareto front: ", "baseline", "front", "batch_size", "learning_rate", "activation", "precision", "workers",
 		"val_accuracy", "samples/s", "seconds/epoch",
 		"The study is kept in "+dataDir, "tune serve --data-dir "+dataDir, "open the dashboard at http://127.0.0.1:8080/studies/mnist-demo")
 	wantContains(t, "demo progress", stderr, "trial  0 ", "trial  1 ", "trial  2 ", "3/3 trials")
@@ -39,7 +39,7 @@ func TestDemo(t *testing.T) {
 	var study openapi.Study
 	srv.json(&study, "study", "show", "mnist-demo")
 	if study.State != openapi.StudyStateDone || study.Counts.Complete+study.Counts.Pruned+study.Counts.Failed != 3 ||
-		study.BestValue == nil {
+		study.Objectives == nil || len(*study.Objectives) != 2 {
 		t.Errorf("the demo's study after tune serve = %+v", study)
 	}
 	var page openapi.TrialPage
@@ -73,7 +73,7 @@ func TestDemoFlagErrors(t *testing.T) {
 	}
 }
 
-func TestDemoSummary(t *testing.T) {
+func TestDemoFront(t *testing.T) {
 	trial := func(id int64, state openapi.TrialState, value, speed, epoch float64, batch int) openapi.Trial {
 		tr := openapi.Trial{Id: id, Number: int(id), State: state,
 			Params:  map[string]any{"batch_size": float64(batch), "learning_rate": 0.001, "activation": "relu", "precision": "float32", "workers": 1.0},
@@ -83,24 +83,27 @@ func TestDemoSummary(t *testing.T) {
 		}
 		return tr
 	}
-	ts := []openapi.Trial{
-		trial(0, openapi.TrialStateComplete, 0.95, 40000, 1.0, 128),
+	base := trial(0, openapi.TrialStateComplete, 0.95, 40000, 1.0, 128)
+	front := []openapi.Trial{
 		trial(1, openapi.TrialStateComplete, 0.972, 20000, 2.0, 32),
-		trial(2, openapi.TrialStateComplete, 0.968, 80000, 0.5, 512), // within half a point, fastest
-		trial(3, openapi.TrialStateComplete, 0.96, 90000, 0.4, 1024), // faster, but a point behind
-		trial(4, openapi.TrialStatePruned, 0.99, 99000, 0.3, 64),     // pruned trials never count
-	}
-	best, fastest := bestAndFastest(ts)
-	if best == nil || best.Id != 1 || fastest == nil || fastest.Id != 2 {
-		t.Fatalf("best, fastest = %v, %v; want trials 1 and 2", best, fastest)
+		trial(2, openapi.TrialStateComplete, 0.968, 80000, 0.5, 512),
 	}
 	var b strings.Builder
-	writeComparison(&b, []demoColumn{{"baseline (trial 0)", &ts[0]}, {"best (trial 1)", best}, {"fastest within 0.5 points (trial 2)", fastest}})
-	wantContains(t, "comparison", b.String(),
-		"baseline (trial 0)", "best (trial 1)", "fastest within 0.5 points (trial 2)",
-		"95.00%", "97.20% (+2.20 points)", "96.80% (+1.80 points)",
-		"20,000 (2.0× slower)", "80,000 (2.0× faster)", "0.50 s (2.0× less time)")
-	if best, fastest := bestAndFastest(ts[4:]); best != nil || fastest != nil {
-		t.Errorf("with no complete trial: %v, %v", best, fastest)
+	writeFront(&b, &base, front)
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("the table has %d lines, want a header, the baseline and two front rows:\n%s", len(lines), b.String())
 	}
+	wantContains(t, "header", lines[0], "trial", "val_accuracy", "samples/s", "seconds/epoch", "batch_size", "workers")
+	wantContains(t, "baseline row", lines[1], "baseline", "95.00%", "40,000", "1.00 s", "128")
+	wantContains(t, "first front row", lines[2], "front", "97.20% (+2.20 points)", "20,000 (2.0× slower)", "2.00 s (2.0× more)", "32")
+	wantContains(t, "second front row", lines[3], "front", "96.80% (+1.80 points)", "80,000 (2.0× faster)", "0.50 s (2.0× less)", "512")
+
+	// A baseline that was pruned shows its last report.
+	pruned := trial(0, openapi.TrialStatePruned, 0, 0, 0, 128)
+	pruned.Metrics = openapi.Metrics{}
+	pruned.IntermediateValues = []openapi.IntermediateValue{{Step: 0, Value: 0.9, Metrics: &openapi.Metrics{"val_accuracy": 0.9, "samples_per_second": 1000}}}
+	b.Reset()
+	writeFront(&b, &pruned, front[:1])
+	wantContains(t, "pruned baseline", b.String(), "90.00%", "1,000", "—", "97.20% (+7.20 points)", "20,000 (20.0× faster)")
 }

@@ -20,6 +20,14 @@
     enqueued: 'enqueued with fixed params',
     recorded: 'recorded as a finished trial (an import)',
   };
+  // Why a failed trial failed (its failure_kind), in words.
+  const FAILURES = {
+    oom: 'ran out of memory',
+    diverged: 'diverged: the loss became NaN or infinite',
+    timeout: 'ran out of time, or did not reach its target',
+    error: 'an error in the workload',
+    preempted: 'preempted: its runner stopped or lost the lease',
+  };
   const FINISHED = new Set(['complete', 'pruned', 'failed']);
   const COLORS = {
     waiting: '#9ca3af', running: '#10b981', complete: '#3b82f6', pruned: '#f59e0b', failed: '#ef4444',
@@ -215,6 +223,24 @@
       el('span', { class: 'chip', style: '--c:' + COLORS[s], title: s, text: counts[s] + ' ' + s })));
   }
 
+  // A study's objectives in order: its objectives when it has several,
+  // else its one objective.
+  function goalsOf(s) { return s.objectives && s.objectives.length ? s.objectives : [s.objective]; }
+  function dirOf(g) { return g.direction || 'minimize'; }
+  function goalsText(s) { return goalsOf(s).map(g => g.metric + ' ' + (dirOf(g) === 'maximize' ? '↑' : '↓')).join(', '); }
+  function constraintText(c) {
+    if (c.min != null && c.max != null) return c.min + ' ≤ ' + c.metric + ' ≤ ' + c.max;
+    return c.metric + (c.min != null ? ' ≥ ' + c.min : ' ≤ ' + c.max);
+  }
+
+  // trialState is a trial's state badge, with why it failed and whether it
+  // broke a constraint.
+  function trialState(t) {
+    return el('span', {}, stateBadge(t.state, 's-'),
+      t.failure_kind ? el('span', { class: 'muted failure', title: FAILURES[t.failure_kind] || '', text: ' ' + t.failure_kind }) : null,
+      t.feasible === false ? el('span', { class: 'infeasible', title: (t.violations || []).join('; '), text: ' infeasible' }) : null);
+  }
+
   function finishedCount(c) { return c.complete + c.pruned + c.failed; }
   function totalCount(c) { return STATES.reduce((n, s) => n + (c[s] || 0), 0); }
 
@@ -354,11 +380,10 @@
       'No studies yet. Create one with ', el('code', { text: 'tune study create -f study.yaml' }), '.');
 
     function row(s) {
-      const dir = s.objective.direction === 'maximize' ? '↑' : '↓';
       return el('tr', { 'data-study': s.id },
         el('td', {}, el('a', { href: '/studies/' + s.id, 'data-nav': true, text: s.name })),
         el('td', {}, stateBadge(s.state)),
-        el('td', { text: s.objective.metric + ' ' + dir }),
+        el('td', { text: goalsText(s) }),
         el('td', {}, countChips(s.counts)),
         el('td', { class: 'num', text: fmt(s.best_value) }),
         el('td', {}, progress(s)),
@@ -404,9 +429,12 @@
 
   // inferDirection guesses whether a metric is better small or large:
   // losses, times, seconds, memory and errors are minimized, anything
-  // else maximized; the objective goes the study's way.
+  // else maximized; objectives go the study's way.
   function inferDirection(key, study) {
-    if (key === VALUE_KEY || key === study.objective.metric) return study.objective.direction || 'minimize';
+    const goals = goalsOf(study);
+    if (key === VALUE_KEY) return dirOf(goals[0]);
+    const g = goals.find(g => g.metric === key);
+    if (g) return dirOf(g);
     return /loss|seconds|time|memory|bytes|latency|error/i.test(key) ? 'minimize' : 'maximize';
   }
 
@@ -425,12 +453,32 @@
     return front;
   }
 
+  // hypervolumeSteps returns, for each prefix of points (2-D, both
+  // minimized, in [0, 1]), the area they dominate up to the reference
+  // point (1.1, 1.1). The front is kept sorted by x, so each point costs
+  // at most the front's size.
+  function hypervolumeSteps(points) {
+    const R = 1.1, out = [];
+    let front = [];
+    for (const p of points) {
+      if (!front.some(q => q[0] <= p[0] && q[1] <= p[1])) {
+        front = front.filter(q => !(p[0] <= q[0] && p[1] <= q[1]));
+        front.push(p);
+        front.sort((a, b) => a[0] - b[0]);
+      }
+      let hv = 0, prevY = R;
+      for (const q of front) { hv += (R - q[0]) * (prevY - q[1]); prevY = q[1]; }
+      out.push(hv);
+    }
+    return out;
+  }
+
   function studyPage(ref, openNumber) {
     const st = {
       study: null, trials: [], low: 0, openNumber,
       sortKey: 'number', sortAsc: true, pageNo: 0,
       xKey: null, yKey: VALUE_KEY, xDir: 'auto', yDir: 'auto',
-      impCount: -1, impAt: 0, importance: null,
+      impCount: -1, impAt: 0, importance: null, front: null,
       dirty: false, chartsAt: 0, chartsMs: 0,
     };
     let id = null;
@@ -438,6 +486,19 @@
     const nodes = {};
 
     function trialsList() { return st.trials.filter(Boolean); }
+    function goals() { return goalsOf(st.study); }
+    function primary() { return goals()[0]; }
+    function multi() { return goals().length > 1; }
+
+    // A multi-objective study's front is the service's (GET .../pareto):
+    // non-dominated on all objectives, among feasible complete trials.
+    async function fetchFront(changed) {
+      if (!multi() || (!changed && st.front)) return false;
+      const pg = await getJSON('/studies/' + id + '/pareto');
+      st.front = new Set(pg.items.map(t => t.number));
+      dbg.front = pg.items.length;
+      return true;
+    }
 
     // Finished trials never change, so after the first load only trials
     // from the lowest unfinished number on are fetched again.
@@ -494,6 +555,7 @@
       if (first) build();
       const changed = await fetchTrials();
       const impChanged = await fetchImportance();
+      await fetchFront(changed);
       const running = trialsList().some(t => t.state === 'running');
       if (first || changed || studyChanged || impChanged) {
         st.dirty = true;
@@ -551,11 +613,14 @@
       app.replaceChildren(
         nodes.head,
         el('div', { class: 'grid' },
-          card('Optimization history', nodes.history, { hint: 'complete trials and the best so far' }),
+          multi() ? card('Hypervolume', nodes.history, { hint: goals().length === 2
+            ? 'area the front dominates, objectives scaled to the trials seen; higher is better'
+            : 'best value of each objective so far, scaled to the trials seen (0 worst, 1 best)' })
+            : card('Optimization history', nodes.history, { hint: 'complete trials and the best so far' }),
           card('Learning curves', nodes.curves, { hint: 'intermediate values by step; pruned curves stop early' }),
           card('Parallel coordinates', nodes.parallel, { wide: true, hint: 'complete trials, coloured by objective' }),
           card('Param importance', nodes.importance, { id: 'importance-card' }),
-          card('Speed vs accuracy', el('div', {},
+          card(multi() ? 'Pareto front' : 'Speed vs accuracy', el('div', {},
             el('div', { class: 'controls' },
               'x', nodes.xSel, nodes.xDirSel, 'y', nodes.ySel, nodes.yDirSel, nodes.paretoInfo),
             nodes.pareto), { hint: 'Pareto-optimal trials marked' }),
@@ -605,7 +670,7 @@
     function renderCharts() {
       const t0 = performance.now();
       dbg.timings = {};
-      for (const f of [renderHistory, renderCurves, renderParallel, renderImportance,
+      for (const f of [multi() ? renderHypervolume : renderHistory, renderCurves, renderParallel, renderImportance,
         renderParetoControls, renderPareto, renderTimeline, renderSlices]) {
         const a = performance.now();
         f();
@@ -630,9 +695,12 @@
       nodes.head.replaceChildren(
         el('h1', {}, s.name, stateBadge(s.state)),
         el('div', { class: 'meta' },
-          el('span', {}, 'objective ', el('b', { text: s.objective.metric }), ' (' + (s.objective.direction || 'minimize') + ')'),
-          el('span', {}, 'best ', el('b', { text: fmt(s.best_value) }),
-            best ? el('span', {}, ' (', el('a', { href: '/studies/' + s.id + '/trials/' + best.number, 'data-nav': true, text: 'trial #' + best.number }), ')') : null),
+          multi() ? el('span', {}, 'objectives ', el('b', { text: goalsText(s) }))
+            : el('span', {}, 'objective ', el('b', { text: primary().metric }), ' (' + dirOf(primary()) + ')'),
+          s.constraints && s.constraints.length ? el('span', {}, 'constraints ', el('b', { text: s.constraints.map(constraintText).join(', ') })) : null,
+          multi() ? el('span', { id: 'front-size' }, 'Pareto front ', el('b', { text: st.front ? st.front.size + ' trials' : '—' }))
+            : el('span', {}, 'best ', el('b', { text: fmt(s.best_value) }),
+              best ? el('span', {}, ' (', el('a', { href: '/studies/' + s.id + '/trials/' + best.number, 'data-nav': true, text: 'trial #' + best.number }), ')') : null),
           el('span', {}, 'sampler ', el('b', { text: s.sampler.type })),
           el('span', {}, 'pruner ', el('b', { text: s.pruner.type })),
           el('span', {}, 'workload ', el('b', { text: w })),
@@ -650,7 +718,7 @@
     function renderHistory() {
       const s = st.study;
       const done = completeTrials();
-      const max = s.objective.direction === 'maximize';
+      const max = dirOf(primary()) === 'maximize';
       let best = null;
       const pts = [], bestLine = [];
       for (const t of done) {
@@ -667,11 +735,58 @@
         legend: { top: 0, data: ['value', 'best so far'] },
         tooltip: { trigger: 'item', formatter: p => tip('trial #' + p.value[0], fmt(p.value[1])) },
         xAxis: { type: 'value', name: 'trial', nameLocation: 'middle', nameGap: 24, minInterval: 1 },
-        yAxis: { type: 'value', name: s.objective.metric, scale: true },
+        yAxis: { type: 'value', name: primary().metric, scale: true },
         series: [
           { name: 'value', type: 'scatter', data: pts, symbolSize: 6, itemStyle: { color: COLORS.complete, opacity: 0.7 }, large: pts.length > 2000 },
           { name: 'best so far', type: 'line', step: 'end', data: bestLine, showSymbol: false, lineStyle: { color: '#e11d48', width: 2 }, itemStyle: { color: '#e11d48' } },
         ],
+      }, { notMerge: true });
+    }
+
+    // renderHypervolume follows a multi-objective search: with two
+    // objectives the hypervolume of the front after each trial (each
+    // objective scaled to [0, 1] over the feasible complete trials, 0 the
+    // best seen, reference point 1.1), with more the best of each
+    // objective so far on the same scale.
+    function renderHypervolume() {
+      const gs = goals();
+      const done = completeTrials().filter(t => t.feasible !== false && t.values && t.values.length === gs.length)
+        .sort((a, b) => a.number - b.number);
+      const lo = gs.map((_, i) => Math.min(...done.map(t => t.values[i])));
+      const hi = gs.map((_, i) => Math.max(...done.map(t => t.values[i])));
+      // As losses: 0 the best value seen, 1 the worst.
+      const loss = (t, i) => {
+        const span = hi[i] - lo[i];
+        if (!(span > 0)) return 0;
+        const v = (t.values[i] - lo[i]) / span;
+        return dirOf(gs[i]) === 'maximize' ? 1 - v : v;
+      };
+      const series = [], numbers = [];
+      if (gs.length === 2) {
+        const data = hypervolumeSteps(done.map(t => [loss(t, 0), loss(t, 1)]));
+        series.push({ name: 'hypervolume', type: 'line', step: 'end', showSymbol: data.length < 200,
+          data: data.map((hv, k) => [done[k].number, hv]), lineStyle: { color: '#e11d48', width: 2 }, itemStyle: { color: '#e11d48' } });
+        numbers.push(done.map(t => t.number));
+      } else {
+        gs.forEach((g, i) => {
+          let best = Infinity;
+          series.push({ name: g.metric, type: 'line', step: 'end', showSymbol: false,
+            data: done.map(t => { best = Math.min(best, loss(t, i)); return [t.number, 1 - best]; }) });
+          numbers.push(done.map(t => t.number));
+        });
+      }
+      const c = charts.history;
+      setNumbers(c, numbers);
+      dbg.hypervolume = gs.length === 2 && series[0].data.length ? series[0].data[series[0].data.length - 1][1] : null;
+      c.setOption({
+        animation: false,
+        title: done.length ? { show: false } : emptyTitle('no feasible complete trials yet'),
+        grid: { left: 60, right: 20, top: 30, bottom: 40 },
+        legend: { top: 0, data: series.map(x => x.name) },
+        tooltip: { trigger: 'item', formatter: p => tip('after trial #' + p.value[0], p.seriesName + ': ' + fmt(p.value[1])) },
+        xAxis: { type: 'value', name: 'trial', nameLocation: 'middle', nameGap: 24, minInterval: 1 },
+        yAxis: { type: 'value', name: gs.length === 2 ? 'hypervolume' : 'scaled best', min: 0 },
+        series,
       }, { notMerge: true });
     }
 
@@ -728,7 +843,7 @@
           },
         },
         xAxis: { type: 'value', name: 'step', nameLocation: 'middle', nameGap: 24, minInterval: 1, scale: true },
-        yAxis: { type: 'value', name: st.study.objective.metric, scale: true },
+        yAxis: { type: 'value', name: primary().metric, scale: true },
         series,
       }, { notMerge: true });
     }
@@ -756,7 +871,7 @@
       const names = paramNames();
       const done = completeTrials();
       const axes = names.map((p, i) => Object.assign({ dim: i, name: p, nameTextStyle: { fontSize: 11 } }, axisFor(p, s.search_space[p])));
-      axes.push({ dim: names.length, name: s.objective.metric, type: 'value', scale: true, nameTextStyle: { fontSize: 11, fontWeight: 'bold' } });
+      axes.push({ dim: names.length, name: primary().metric, type: 'value', scale: true, nameTextStyle: { fontSize: 11, fontWeight: 'bold' } });
       const data = done.map(t => names.map(p => paramValue(s.search_space[p], t.params[p])).concat([t.value]));
       const [lo, hi] = valueRange(done);
       const ramp = ['#fde68a', '#f97316', '#7c2d12'];
@@ -771,7 +886,7 @@
           type: 'continuous', dimension: names.length, min: lo, max: hi, right: 0, top: 'middle', itemHeight: 120,
           calculable: true, precision: 3, text: ['', ''],
           // Better values are darker whichever the direction.
-          inRange: { color: s.objective.direction === 'maximize' ? ramp : ramp.slice().reverse() },
+          inRange: { color: dirOf(primary()) === 'maximize' ? ramp : ramp.slice().reverse() },
         },
         series: [{
           name: 'trials', type: 'parallel', data, smooth: false,
@@ -810,13 +925,19 @@
       return Array.from(keys).sort();
     }
 
-    function keyLabel(k) { return k === VALUE_KEY ? st.study.objective.metric + ' (objective)' : k; }
+    function keyLabel(k) {
+      if (k === VALUE_KEY) return primary().metric + ' (objective)';
+      return goals().some(g => g.metric === k) ? k + ' (objective)' : k;
+    }
 
     function renderParetoControls() {
-      const keys = metricKeys().filter(k => k !== st.study.objective.metric);
+      const keys = metricKeys().filter(k => k !== primary().metric);
       const all = [VALUE_KEY].concat(keys);
       if (st.xKey == null || !all.includes(st.xKey)) {
-        st.xKey = keys.includes('samples_per_second') ? 'samples_per_second' : (keys[0] || VALUE_KEY);
+        // A multi-objective study is drawn on its first two objectives.
+        const second = multi() ? goals()[1].metric : null;
+        st.xKey = second && keys.includes(second) ? second
+          : keys.includes('samples_per_second') ? 'samples_per_second' : (keys[0] || VALUE_KEY);
       }
       if (!all.includes(st.yKey)) st.yKey = VALUE_KEY;
       const sig = all.join('\n');
@@ -831,7 +952,7 @@
     }
 
     function metricOf(t, k) {
-      if (k === VALUE_KEY) return t.value;
+      if (k === VALUE_KEY) return t.values ? t.values[0] : t.value;
       const v = t.metrics[k];
       return typeof v === 'number' ? v : null;
     }
@@ -840,37 +961,54 @@
       const s = st.study;
       const xDir = st.xDir === 'auto' ? inferDirection(st.xKey, s) : st.xDir;
       const yDir = st.yDir === 'auto' ? inferDirection(st.yKey, s) : st.yDir;
-      const ts = [], pts = [];
+      const ts = [], pts = [], bad = [];
       for (const t of completeTrials()) {
         const x = metricOf(t, st.xKey), y = metricOf(t, st.yKey);
         if (x == null || y == null) continue;
+        // Trials that break a constraint are greyed and never on the front.
+        if (t.feasible === false) { bad.push(t); continue; }
         ts.push(t);
         pts.push([x, y]);
       }
-      const front = paretoFront(pts, xDir === 'maximize', yDir === 'maximize');
+      // A multi-objective study's front is the service's, over all its
+      // objectives; otherwise the front of the two metrics drawn.
+      const serverFront = multi() && st.front;
+      const front = serverFront ? pts.map((_, i) => i).filter(i => st.front.has(ts[i].number))
+        : paretoFront(pts, xDir === 'maximize', yDir === 'maximize');
       const onFront = new Set(front);
       const rest = pts.map((_, i) => i).filter(i => !onFront.has(i));
       const frontSorted = front.slice().sort((a, b) => pts[a][0] - pts[b][0]);
-      nodes.paretoInfo.textContent = front.length + ' Pareto-optimal of ' + pts.length + ' (' +
-        keyLabel(st.xKey) + ' ' + xDir + ', ' + keyLabel(st.yKey) + ' ' + yDir + ')';
+      // The dashed line joins the front only where it is a front of the
+      // two axes drawn.
+      const line = !serverFront || (goals().length === 2 && [VALUE_KEY, goals()[0].metric, goals()[1].metric].includes(st.xKey) &&
+        [VALUE_KEY, goals()[0].metric, goals()[1].metric].includes(st.yKey));
+      nodes.paretoInfo.textContent = front.length + ' Pareto-optimal of ' + pts.length +
+        (serverFront && goals().length > 2 ? ' (on all ' + goals().length + ' objectives; ' : ' (') +
+        keyLabel(st.xKey) + ' ' + xDir + ', ' + keyLabel(st.yKey) + ' ' + yDir + ')' +
+        (bad.length ? ' · ' + bad.length + ' infeasible' : '');
       const c = charts.pareto;
-      setNumbers(c, [rest.map(i => ts[i].number), frontSorted.map(i => ts[i].number), frontSorted.map(i => ts[i].number)]);
+      setNumbers(c, [rest.map(i => ts[i].number), frontSorted.map(i => ts[i].number), frontSorted.map(i => ts[i].number), bad.map(t => t.number)]);
       c.setOption({
         animation: false,
         title: pts.length ? { show: false } : emptyTitle('no complete trials with both metrics yet'),
         grid: { left: 60, right: 20, top: 30, bottom: 44 },
-        legend: { top: 0, data: ['trials', 'Pareto-optimal'] },
+        legend: { top: 0, data: ['trials', 'Pareto-optimal', 'infeasible'] },
         tooltip: {
           trigger: 'item',
-          formatter: p => tip('trial #' + c.__numbers[p.seriesIndex][p.dataIndex],
-            keyLabel(st.xKey) + ': ' + fmt(p.value[0]), keyLabel(st.yKey) + ': ' + fmt(p.value[1])),
+          formatter: p => {
+            const lines = ['trial #' + c.__numbers[p.seriesIndex][p.dataIndex],
+              keyLabel(st.xKey) + ': ' + fmt(p.value[0]), keyLabel(st.yKey) + ': ' + fmt(p.value[1])];
+            if (p.seriesName === 'infeasible') lines.push(...(bad[p.dataIndex].violations || []).map(v => 'breaks ' + v));
+            return tip(...lines);
+          },
         },
         xAxis: { type: 'value', name: keyLabel(st.xKey), nameLocation: 'middle', nameGap: 26, scale: true },
         yAxis: { type: 'value', name: keyLabel(st.yKey), scale: true },
         series: [
           { name: 'trials', type: 'scatter', data: rest.map(i => pts[i]), symbolSize: 6, itemStyle: { color: '#94a3b8', opacity: 0.7 }, large: rest.length > 2000 },
           { name: 'Pareto-optimal', type: 'scatter', data: frontSorted.map(i => pts[i]), symbol: 'diamond', symbolSize: 11, itemStyle: { color: '#e11d48' }, z: 3 },
-          { name: 'front', type: 'line', data: frontSorted.map(i => pts[i]), showSymbol: false, silent: true, lineStyle: { color: '#e11d48', type: 'dashed', width: 1 } },
+          { name: 'front', type: 'line', data: line ? frontSorted.map(i => pts[i]) : [], showSymbol: false, silent: true, lineStyle: { color: '#e11d48', type: 'dashed', width: 1 } },
+          { name: 'infeasible', type: 'scatter', symbol: 'triangle', data: bad.map(t => [metricOf(t, st.xKey), metricOf(t, st.yKey)]), symbolSize: 7, itemStyle: { color: '#d1d5db', borderColor: '#9ca3af' } },
         ],
       }, { notMerge: true });
     }
@@ -938,7 +1076,7 @@
           grid: { left: 55, right: 15, top: 28, bottom: 30 },
           tooltip: { trigger: 'item', formatter: q => tip('trial #' + q.value[2], p + ': ' + fmtParam(q.value[0]), fmt(q.value[1])) },
           xAxis: axisFor(p, d),
-          yAxis: { type: 'value', scale: true, name: s.objective.metric, nameTextStyle: { fontSize: 10 } },
+          yAxis: { type: 'value', scale: true, name: primary().metric, nameTextStyle: { fontSize: 10 } },
           visualMap: { show: false, dimension: 2, min: 0, max: Math.max(1, maxN), inRange: { color: ['#bfdbfe', '#1e3a8a'] } },
           series: [{ name: p, type: 'scatter', symbolSize: 6, data: done.map(t => [paramValue(d, t.params[p]), t.value, t.number]), large: done.length > 2000 }],
         }, { notMerge: true });
@@ -950,8 +1088,9 @@
     function keyMetrics() {
       const keys = metricKeys();
       const preferred = ['samples_per_second', 'val_loss', 'wall_seconds', 'peak_memory_bytes', 'seconds_per_epoch'];
-      const out = preferred.filter(k => keys.includes(k) && k !== st.study.objective.metric);
-      for (const k of keys) if (out.length < 4 && !out.includes(k) && k !== st.study.objective.metric) out.push(k);
+      const isGoal = k => goals().some(g => g.metric === k);
+      const out = preferred.filter(k => keys.includes(k) && !isGoal(k));
+      for (const k of keys) if (out.length < 4 && !out.includes(k) && !isGoal(k)) out.push(k);
       return out.slice(0, 4);
     }
 
@@ -971,11 +1110,13 @@
         case 'number': return t.number;
         case 'state': return t.state;
         case 'value': return t.value;
+        case 'front': return st.front && st.front.has(t.number) ? 0 : 1;
         case 'duration': return duration(t);
         case 'runner': return t.runner;
       }
       if (key.startsWith('p:')) return t.params[key.slice(2)];
       if (key.startsWith('m:')) return tableMetric(t, key.slice(2));
+      if (key.startsWith('g:')) return t.values ? t.values[+key.slice(2)] : null;
       return null;
     }
 
@@ -984,9 +1125,11 @@
       const metrics = keyMetrics();
       const cols = [
         { key: 'number', label: '#', num: true, cell: t => el('a', { href: '/studies/' + id + '/trials/' + t.number, 'data-nav': true, text: String(t.number) }) },
-        { key: 'state', label: 'state', cell: t => stateBadge(t.state, 's-') },
-        { key: 'value', label: st.study.objective.metric, num: true, cell: t => fmt(t.value) },
+        { key: 'state', label: 'state', cell: trialState },
       ].concat(
+        multi() ? goals().map((g, i) => ({ key: 'g:' + i, label: g.metric, num: true, cell: t => fmt(t.values ? t.values[i] : null) }))
+          .concat([{ key: 'front', label: 'front', cell: t => st.front && st.front.has(t.number) ? el('span', { class: 'on-front', text: '◆' }) : '' }])
+          : [{ key: 'value', label: primary().metric, num: true, cell: t => fmt(t.value) }],
         names.map(p => ({ key: 'p:' + p, label: p, num: st.study.search_space[p].type !== 'categorical', cell: t => fmtParam(t.params[p]) })),
         metrics.map(m => ({ key: 'm:' + m, label: m, num: true, cell: t => fmt(tableMetric(t, m)) })),
         [
@@ -1015,8 +1158,9 @@
           else {
             // The objective sorts best first; other numbers largest first.
             st.sortKey = c.key;
-            st.sortAsc = c.key === 'value' ? st.study.objective.direction !== 'maximize'
-              : c.key === 'number' || c.key === 'state' || c.key === 'runner' || c.key.startsWith('p:');
+            st.sortAsc = c.key === 'value' ? dirOf(primary()) !== 'maximize'
+              : c.key.startsWith('g:') ? dirOf(goals()[+c.key.slice(2)]) !== 'maximize'
+              : c.key === 'number' || c.key === 'front' || c.key === 'state' || c.key === 'runner' || c.key.startsWith('p:');
           }
           st.pageNo = 0;
           renderTable();
@@ -1072,7 +1216,12 @@
         close,
         el('h1', {}, 'Trial #' + n, stateBadge(t.state, 's-')),
         kv([
-          [st.study.objective.metric, fmt(t.value)],
+          ...(multi() ? goals().map((g, i) => [g.metric, fmt(t.values ? t.values[i] : null)]) : [[primary().metric, fmt(t.value)]]),
+          ...(multi() && st.front ? [['Pareto front', st.front.has(t.number) ? 'on the front' : 'not on the front']] : []),
+          ...(t.failure_kind ? [['failed because', el('span', { id: 'trial-failure' }, el('b', { text: t.failure_kind }),
+            el('span', { class: 'muted', text: ' · ' + (FAILURES[t.failure_kind] || '') }))]] : []),
+          ...(t.feasible != null ? [['constraints', el('span', { id: 'trial-feasible' }, t.feasible ? 'all kept'
+            : el('span', { class: 'infeasible', text: 'breaks ' + (t.violations || []).join('; ') }))]] : []),
           ['params from', origin],
           ['runner', t.runner || '—'], ['device', t.device || '—'], ['attempt', String(t.attempt)],
           ['created', fmtTime(t.created_at)], ['started', fmtTime(t.started_at)], ['finished', fmtTime(t.finished_at)],
@@ -1100,13 +1249,13 @@
             trigger: 'axis',
             formatter: ps => {
               const iv = ivs[ps[0].dataIndex];
-              return tip('step ' + iv.step, st.study.objective.metric + ': ' + fmt(iv.value),
+              return tip('step ' + iv.step, primary().metric + ': ' + fmt(iv.value),
                 ...Object.entries(iv.metrics || {}).map(([k, v]) => k + ': ' + fmt(v)));
             },
           },
           xAxis: { type: 'value', name: 'step', nameLocation: 'middle', nameGap: 24, minInterval: 1, scale: true },
-          yAxis: { type: 'value', name: st.study.objective.metric, scale: true },
-          series: [{ name: st.study.objective.metric, type: 'line', data: ivs.map(iv => [iv.step, iv.value]), itemStyle: { color: COLORS[t.state] } }],
+          yAxis: { type: 'value', name: primary().metric, scale: true },
+          series: [{ name: primary().metric, type: 'line', data: ivs.map(iv => [iv.step, iv.value]), itemStyle: { color: COLORS[t.state] } }],
         });
       }
     }
