@@ -456,7 +456,7 @@ func printDemoSummary(ctx context.Context, c *apiClient, w io.Writer, study *ope
 		return nil
 	}
 	fmt.Fprintf(w, "The Pareto front: %d configurations that no other trial beats on both accuracy and speed,\nmost accurate first, beside the baseline. Pick the fastest that is accurate enough.\n\n", len(front))
-	writeFront(w, base, front)
+	writeDemoFront(w, base, front)
 	if base.State != openapi.TrialStateComplete {
 		fmt.Fprintf(w, "(the baseline ended %s, so its numbers are those of its last report)\n", base.State)
 	}
@@ -468,10 +468,10 @@ func printDemoSummary(ctx context.Context, c *apiClient, w io.Writer, study *ope
 	return nil
 }
 
-// writeFront is the demo's closing table: the baseline, then each trial of
+// writeDemoFront is the demo's closing table: the baseline, then each trial of
 // the front with its results, how they compare with the baseline's, and
 // its params.
-func writeFront(w io.Writer, base *openapi.Trial, front []openapi.Trial) {
+func writeDemoFront(w io.Writer, base *openapi.Trial, front []openapi.Trial) {
 	tw := newTable(w)
 	head := append([]string{"", "trial", "val_accuracy", "samples/s", "seconds/epoch"}, demoKnobs...)
 	fmt.Fprintf(tw, "%s\t\n", strings.Join(head, "\t"))

@@ -89,7 +89,7 @@ func TestDemoFront(t *testing.T) {
 		trial(2, openapi.TrialStateComplete, 0.968, 80000, 0.5, 512),
 	}
 	var b strings.Builder
-	writeFront(&b, &base, front)
+	writeDemoFront(&b, &base, front)
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
 	if len(lines) != 4 {
 		t.Fatalf("the table has %d lines, want a header, the baseline and two front rows:\n%s", len(lines), b.String())
@@ -104,6 +104,6 @@ func TestDemoFront(t *testing.T) {
 	pruned.Metrics = openapi.Metrics{}
 	pruned.IntermediateValues = []openapi.IntermediateValue{{Step: 0, Value: 0.9, Metrics: &openapi.Metrics{"val_accuracy": 0.9, "samples_per_second": 1000}}}
 	b.Reset()
-	writeFront(&b, &pruned, front[:1])
+	writeDemoFront(&b, &pruned, front[:1])
 	wantContains(t, "pruned baseline", b.String(), "90.00%", "1,000", "—", "97.20% (+7.20 points)", "20,000 (20.0× faster)")
 }
