@@ -221,7 +221,7 @@ func (t *Tuner) propose(s *trials.Study, sp *space, st *studyState, r reservatio
 	if s.Sampler.Type != trials.SamplerRandom && s.Sampler.Type != trials.SamplerQMC && !jointCovers(s, r.snap.entries) {
 		// TPE samples the params (CMA-ES's categorical ones): their history
 		// is gathered once here rather than once per param.
-		v.obs = newObservations(sp, r.snap.entries, r.inflight, dir)
+		v.obs = newObservations(sp, r.snap.entries, r.inflight, newJudge(s))
 	}
 	id, err := v.CreateNewTrial(v.studyID)
 	if err != nil {
@@ -316,7 +316,7 @@ const parallelFrom = 200
 func (t *Tuner) sampleRelative(s *trials.Study, sp *space, st *studyState, r reservation, v *view, rs map[string]any, base *goptuna.Trial) error {
 	if s.Sampler.Type == trials.SamplerTPE {
 		// Multivariate TPE keeps no state between proposals.
-		rel := newJointTPE(s, newJointHistory(sp, r.snap.entries, r.inflight, v.direction))
+		rel := newJointTPE(s, newJointHistory(sp, r.snap.entries, r.inflight, newJudge(s)))
 		study, err := goptuna.LoadStudy(s.Name,
 			goptuna.StudyOptionStorage(v),
 			goptuna.StudyOptionRelativeSampler(rel),
