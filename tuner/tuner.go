@@ -412,6 +412,9 @@ func (t *Tuner) ShouldPrune(ctx context.Context, s *trials.Study, tr *trials.Tri
 	snap := st.snapshot()
 	extra := st.attrs[tr.ID]
 	st.mu.Unlock()
+	if s.MultiObjective() {
+		return pruneDominated(s, tr, snap.entries), nil, nil
+	}
 
 	e := &entry{t: *tr, internal: make([]float64, len(sp.params)), has: make([]bool, len(sp.params))}
 	target := frozenTrial(tr, sp, e, extra)
