@@ -92,3 +92,31 @@ func (j *judge) read(t *trials.Trial) (v verdict, values []float64, violation fl
 	}
 	return seenNothing, nil, 0
 }
+
+// feasibility adds to each candidate's log-density ratio (acc) the log of
+// how much likelier it is under the feasible trials than under the
+// infeasible ones, each a Parzen estimator as TPE's own: c-TPE's
+// feasibility term (Watanabe and Hutter, IJCAI 2023), with one model for
+// all constraints and failures together. Placing infeasible trials in the
+// bad group already counts against their region; this term also keeps
+// candidates drawn from a good trial near a constraint's bound from
+// crossing it. It does nothing for a study with no infeasible trial.
+func (h *jointHistory) feasibility(dims []jointDim, active []int, cands [][]float64, acc []float64) {
+	if h.infeasible == 0 || len(h.kinds) != len(h.rows) {
+		return
+	}
+	var ok, bad [][]float64
+	for i, k := range h.kinds {
+		switch k {
+		case seenComplete:
+			ok = append(ok, h.rows[i])
+		case seenInfeasible:
+			bad = append(bad, h.rows[i])
+		}
+	}
+	lf := newJointPE(dims, active, ok, nil, false).logPDF(cands)
+	gf := newJointPE(dims, active, bad, nil, false).logPDF(cands)
+	for i := range acc {
+		acc[i] += lf[i] - gf[i]
+	}
+}

@@ -61,7 +61,9 @@ type jointHistory struct {
 	infeasible int
 	// multi: several objectives; then kinds and values (signed objective
 	// values of seenComplete rows) rank the rows, not scores alone.
-	multi  bool
+	multi bool
+	// kinds says what each row is (empty for a history read through
+	// Goptuna, which knows no constraints).
 	kinds  []verdict
 	values [][]float64
 }
@@ -245,40 +247,40 @@ func newJointHistory(sp *space, snap []*entry, inflight [][]float64, j *judge) *
 		switch sn.v {
 		case seenComplete:
 			if h.multi {
-				h.addMulti(e.internal, sn.v, sn.values, [2]float64{}, true)
+				h.addKind(e.internal, sn.v, sn.values, [2]float64{}, true)
 			} else {
-				h.add(e.internal, [2]float64{math.Inf(-1), sn.values[0]}, true)
+				h.addKind(e.internal, sn.v, nil, [2]float64{math.Inf(-1), sn.values[0]}, true)
 			}
 		case seenPruned:
 			if h.multi {
 				// Ranked by how far they got, after every complete trial.
-				h.addMulti(e.internal, sn.v, nil, [2]float64{e.pruned[0], 0}, true)
+				h.addKind(e.internal, sn.v, nil, [2]float64{e.pruned[0], 0}, true)
 			} else {
-				h.add(e.internal, e.prunedScore(sign), true)
+				h.addKind(e.internal, sn.v, nil, e.prunedScore(sign), true)
 			}
 		case seenInfeasible:
 			// Last of all, the least violation first; a failure is no
 			// finished trial for the start-up count.
 			real := e.t.State == trials.TrialComplete
 			if h.multi {
-				h.addMulti(e.internal, sn.v, nil, [2]float64{math.Inf(1), sn.viol}, real)
+				h.addKind(e.internal, sn.v, nil, [2]float64{math.Inf(1), sn.viol}, real)
 			} else {
-				h.add(e.internal, [2]float64{math.Inf(1), sn.viol}, real)
+				h.addKind(e.internal, sn.v, nil, [2]float64{math.Inf(1), sn.viol}, real)
 			}
 			h.infeasible++
 		case seenRunning:
 			if h.multi {
-				h.addMulti(e.internal, sn.v, nil, [2]float64{}, false)
+				h.addKind(e.internal, sn.v, nil, [2]float64{}, false)
 			} else if haveWorst {
-				h.add(e.internal, [2]float64{math.Inf(-1), worst}, false)
+				h.addKind(e.internal, sn.v, nil, [2]float64{math.Inf(-1), worst}, false)
 			}
 		}
 	}
 	for _, internal := range inflight {
 		if h.multi {
-			h.addMulti(internal, seenRunning, nil, [2]float64{}, false)
+			h.addKind(internal, seenRunning, nil, [2]float64{}, false)
 		} else if haveWorst {
-			h.add(internal, [2]float64{math.Inf(-1), worst}, false)
+			h.addKind(internal, seenRunning, nil, [2]float64{math.Inf(-1), worst}, false)
 		}
 	}
 	return h
@@ -338,6 +340,7 @@ func (s *jointTPE) sample(dims []jointDim, h *jointHistory, rng *rand.Rand) map[
 	}
 	ll := l.logPDF(cands)
 	lg := g.logPDF(cands)
+	h.feasibility(dims, active, cands, ll)
 	best, bestScore, bestNew := 0, math.Inf(-1), false
 	for i, c := range cands {
 		_, dup := seen[rowKey(c, active)]

@@ -29,8 +29,8 @@ import (
 // multi-objective form of the constant liar; with one they are imputed as
 // the worst value seen, as before.
 
-// addMulti adds a row of a multi-objective history.
-func (h *jointHistory) addMulti(row []float64, v verdict, values []float64, score [2]float64, real bool) {
+// addKind adds a row that the judge classified.
+func (h *jointHistory) addKind(row []float64, v verdict, values []float64, score [2]float64, real bool) {
 	h.add(row, score, real)
 	h.kinds = append(h.kinds, v)
 	h.values = append(h.values, values)

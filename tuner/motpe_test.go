@@ -175,7 +175,7 @@ func moHistory(rows []moRow) *jointHistory {
 		case seenPruned:
 			score = [2]float64{-float64(r.step), 0}
 		}
-		h.addMulti([]float64{r.x}, r.v, r.values, score, r.v != seenRunning)
+		h.addKind([]float64{r.x}, r.v, r.values, score, r.v != seenRunning)
 	}
 	return h
 }
@@ -270,25 +270,17 @@ var hpoWidths = []float64{16, 25, 40, 64, 101, 161, 256, 406, 645, 1024}
 
 func hpoParamCount(k, in, out int) float64 {
 	width := hpoWidths[k%10]
-	depth := float64((k/1000)%3 + 1)
+	depth := float64((k/100)%3 + 1)
 	return float64(in)*width + width + (depth-1)*(width*width+width) + width*float64(out) + float64(out)
 }
 
-// moRun runs one seeded two-objective study of budget trials one at a time
-// (a constraint on the parameter count when bound > 0) and returns the
-// normalized hypervolume of its feasible trials' values (per objective
-// scaled by the table's range, reference point the worst corner) and how
-// many of its trials were feasible.
-func (tb *hpoTable) moRun(t testing.TB, s *trials.Study, seed int64, budget int, bound float64) (float64, int) {
+// moRun runs one seeded study of budget trials one at a time (a constraint
+// on the parameter count when bound > 0) and returns how many of its trials
+// were feasible.
+func (tb *hpoTable) moRun(t testing.TB, s *trials.Study, seed int64, budget int, bound float64) int {
 	noise := rand.New(rand.NewSource(seed))
 	src := newMemSource()
 	tn := New(src)
-	lo, hi := tb.countRange()
-	accLo, accHi := math.Inf(1), math.Inf(-1)
-	for _, m := range tb.means {
-		accLo, accHi = math.Min(accLo, m), math.Max(accHi, m)
-	}
-	var pts [][]float64
 	feasible := 0
 	for range budget {
 		tr := ask(t, tn, src, s)
@@ -304,22 +296,11 @@ func (tb *hpoTable) moRun(t testing.TB, s *trials.Study, seed int64, budget int,
 			}
 		})
 		tn.Observe(&done)
-		if bound > 0 && count > bound {
-			continue
+		if bound == 0 || count <= bound {
+			feasible++
 		}
-		feasible++
-		pts = append(pts, []float64{(accHi - tb.means[k]) / (accHi - accLo), (count - lo) / (hi - lo)})
 	}
-	return hypervolume(pts, []float64{1, 1}), feasible
-}
-
-func (tb *hpoTable) countRange() (float64, float64) {
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for k := range tb.means {
-		c := hpoParamCount(k, 19, 7)
-		lo, hi = math.Min(lo, c), math.Max(hi, c)
-	}
-	return lo, hi
+	return feasible
 }
 
 func moStudy(seed int64, sampler string, space trials.SearchSpace) *trials.Study {
@@ -331,25 +312,26 @@ func moStudy(seed int64, sampler string, space trials.SearchSpace) *trials.Study
 }
 
 // TestMultiObjectiveTPEBeatsRandom checks on a real tabular benchmark
-// (HPOBench MLP on segment, accuracy against parameter count) that the
-// multi-objective TPE covers a larger hypervolume than random search by a
-// clear margin. Seeds are fixed and trials run one at a time, so the
-// figures are the same on every run.
+// (HPOLib FCNet on naval_propulsion, validation MSE against the network's
+// parameter count, scored as bench/quality's multi-objective runs score
+// them) that the multi-objective TPE covers a larger hypervolume than
+// random search by a clear margin. Seeds are fixed and trials run one at a
+// time, so the figures are the same on every run.
 func TestMultiObjectiveTPEBeatsRandom(t *testing.T) {
-	tb := loadHPOTable(t, "../bench/quality/data/hpobench/segment.csv.gz")
-	const seeds, budget = 6, 100
-	mean := func(typ string) float64 {
+	tb := loadMOTable(t, "../bench/quality/data/hpolib/naval_propulsion.csv.gz")
+	const seeds, budget = 5, 100
+	mean := func(sampler string) float64 {
 		sum := 0.0
 		for seed := int64(1); seed <= seeds; seed++ {
-			hv, _ := tb.moRun(t, moStudy(seed, typ, tb.space()), seed, budget, 0)
+			hv, _ := tb.run(t, sampler, "mo", seed, budget, 1)
 			sum += hv
 		}
 		return sum / seeds
 	}
-	tpe, random := mean(trials.SamplerTPE), mean(trials.SamplerRandom)
-	t.Logf("mean normalized hypervolume over %d seeds, %d trials: tpe %.4f, random %.4f (gap to 1: %.4f vs %.4f)", seeds, budget, tpe, random, 1-tpe, 1-random)
-	if !(1-tpe < 0.8*(1-random)) {
-		t.Errorf("TPE's hypervolume %.4f is not clearly better than random's %.4f (its gap to the ideal should be < 0.8× random's)", tpe, random)
+	tpe, random := mean("tune"), mean("tune-random")
+	t.Logf("mean hypervolume ÷ the table's over %d seeds, %d trials: tpe %.4f, random %.4f", seeds, budget, tpe, random)
+	if !(1-tpe < 0.6*(1-random)) {
+		t.Errorf("TPE's hypervolume %.4f is not clearly better than random's %.4f (its gap to the table's front should be < 0.6× random's)", tpe, random)
 	}
 }
 
@@ -376,7 +358,7 @@ func TestConstraintsSteer(t *testing.T) {
 					s.Objective = trials.Objective{Metric: "accuracy", Direction: trials.Maximize}
 				}
 				s.Constraints = []trials.Constraint{{Metric: "params", Max: ptr(bound)}}
-				_, n := tb.moRun(t, s, seed, budget, bound)
+				n := tb.moRun(t, s, seed, budget, bound)
 				sum += n
 			}
 			return sum
