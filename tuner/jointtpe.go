@@ -34,6 +34,9 @@ import (
 // tpe.DefaultWeights' ramp, below ones uniformly. Running trials are imputed
 // as the worst ("constant liar"), so they land above.
 //
+// Several objectives, constraints and failures that are observations
+// change the split into below and above (motpe.go, constraints.go).
+//
 // Candidates that repeat a configuration already tried or in flight are
 // passed over while another candidate is left: on discrete spaces TPE
 // otherwise spends a large share of its budget re-running its best point,

@@ -391,6 +391,8 @@ func suggestParam(tr *goptuna.Trial, p param, samplerType string) error {
 // are system attrs for the caller to persist on the trial (successive
 // halving keeps its rungs there); nil when there are none. The trial is
 // taken as the newest version of itself, as Observe would.
+// A multi-objective study's median pruner is the dominance rule of
+// pruneDominated.
 func (t *Tuner) ShouldPrune(ctx context.Context, s *trials.Study, tr *trials.Trial) (bool, map[string]string, error) {
 	pruner, err := newPruner(s.Pruner)
 	if err != nil {
