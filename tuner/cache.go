@@ -206,7 +206,9 @@ func (st *studyState) newEntry(tr trials.Trial) *entry {
 	tr.Params = maps.Clone(tr.Params)
 	tr.SystemAttrs = maps.Clone(tr.SystemAttrs)
 	tr.Intermediate = slices.Clone(tr.Intermediate)
-	tr.Metrics = nil // not the tuner's business; no need to keep it
+	// Metrics hold a multi-objective trial's values and what its
+	// constraints are checked against.
+	tr.Metrics = maps.Clone(tr.Metrics)
 	e := &entry{
 		t:        tr,
 		internal: make([]float64, len(sp.params)),

@@ -34,6 +34,9 @@ import (
 // tpe.DefaultWeights' ramp, below ones uniformly. Running trials are imputed
 // as the worst ("constant liar"), so they land above.
 //
+// Several objectives, constraints and failures that are observations
+// change the split into below and above (motpe.go, constraints.go).
+//
 // Candidates that repeat a configuration already tried or in flight are
 // passed over while another candidate is left: on discrete spaces TPE
 // otherwise spends a large share of its budget re-running its best point,
@@ -57,6 +60,15 @@ type jointHistory struct {
 	// real counts rows that are finished trials (start-up is decided on
 	// them alone).
 	real int
+	// infeasible counts rows that must stay in the bad group.
+	infeasible int
+	// multi: several objectives; then kinds and values (signed objective
+	// values of seenComplete rows) rank the rows, not scores alone.
+	multi bool
+	// kinds says what each row is (empty for a history read through
+	// Goptuna, which knows no constraints).
+	kinds  []verdict
+	values [][]float64
 }
 
 // jointDim is one modelled param.
@@ -205,44 +217,73 @@ func studyHistory(study *goptuna.Study, target goptuna.FrozenTrial, names []stri
 
 // newJointHistory gathers the rows from the tuner's cache: finished
 // trials with every param of the space, running ones and in-flight
-// proposals imputed as the worst complete value.
-func newJointHistory(sp *space, snap []*entry, inflight [][]float64, dir goptuna.StudyDirection) *jointHistory {
-	sign := 1.0
-	if dir == goptuna.StudyDirectionMaximize {
-		sign = -1
-	}
-	h := &jointHistory{names: make([]string, len(sp.params))}
+// proposals imputed as the worst complete value (several objectives: put
+// in the bad group), and infeasible observations (see judge), which always
+// go to the bad group.
+func newJointHistory(sp *space, snap []*entry, inflight [][]float64, j *judge) *jointHistory {
+	h := &jointHistory{names: make([]string, len(sp.params)), multi: j.multi()}
 	for i, p := range sp.params {
 		h.names[i] = p.name
 	}
+	sign := j.signs[0]
+	type seen struct {
+		v      verdict
+		values []float64
+		viol   float64
+	}
+	verdicts := make([]seen, len(snap))
 	worst, haveWorst := math.Inf(-1), false
-	for _, e := range snap {
-		if e.t.State == trials.TrialComplete && e.t.Value != nil {
-			worst, haveWorst = math.Max(worst, sign**e.t.Value), true
+	for i, e := range snap {
+		v, values, viol := j.read(&e.t)
+		verdicts[i] = seen{v, values, viol}
+		if v == seenComplete && !h.multi {
+			worst, haveWorst = math.Max(worst, values[0]), true
 		}
 	}
 	h.rows = make([][]float64, 0, len(snap)+len(inflight))
 	h.scores = make([][2]float64, 0, len(snap)+len(inflight))
-	for _, e := range snap {
+	for i, e := range snap {
 		if slices.Contains(e.has, false) {
 			continue
 		}
-		switch e.t.State {
-		case trials.TrialComplete:
-			if e.t.Value != nil {
-				h.add(e.internal, [2]float64{math.Inf(-1), sign * *e.t.Value}, true)
+		sn := verdicts[i]
+		switch sn.v {
+		case seenComplete:
+			if h.multi {
+				h.addKind(e.internal, sn.v, sn.values, [2]float64{}, true)
+			} else {
+				h.addKind(e.internal, sn.v, nil, [2]float64{math.Inf(-1), sn.values[0]}, true)
 			}
-		case trials.TrialPruned:
-			h.add(e.internal, e.prunedScore(sign), true)
-		case trials.TrialRunning, trials.TrialWaiting:
-			if haveWorst && len(e.t.Params) > 0 {
-				h.add(e.internal, [2]float64{math.Inf(-1), worst}, false)
+		case seenPruned:
+			if h.multi {
+				// Ranked by how far they got, after every complete trial.
+				h.addKind(e.internal, sn.v, nil, [2]float64{e.pruned[0], 0}, true)
+			} else {
+				h.addKind(e.internal, sn.v, nil, e.prunedScore(sign), true)
+			}
+		case seenInfeasible:
+			// Last of all, the least violation first; a failure is no
+			// finished trial for the start-up count.
+			real := e.t.State == trials.TrialComplete
+			if h.multi {
+				h.addKind(e.internal, sn.v, nil, [2]float64{math.Inf(1), sn.viol}, real)
+			} else {
+				h.addKind(e.internal, sn.v, nil, [2]float64{math.Inf(1), sn.viol}, real)
+			}
+			h.infeasible++
+		case seenRunning:
+			if h.multi {
+				h.addKind(e.internal, sn.v, nil, [2]float64{}, false)
+			} else if haveWorst {
+				h.addKind(e.internal, sn.v, nil, [2]float64{math.Inf(-1), worst}, false)
 			}
 		}
 	}
-	if haveWorst {
-		for _, internal := range inflight {
-			h.add(internal, [2]float64{math.Inf(-1), worst}, false)
+	for _, internal := range inflight {
+		if h.multi {
+			h.addKind(internal, seenRunning, nil, [2]float64{}, false)
+		} else if haveWorst {
+			h.addKind(internal, seenRunning, nil, [2]float64{math.Inf(-1), worst}, false)
 		}
 	}
 	return h
@@ -268,24 +309,9 @@ func jointGamma(n int) int {
 
 func (s *jointTPE) sample(dims []jointDim, h *jointHistory, rng *rand.Rand) map[string]float64 {
 	n := len(h.rows)
-	order := make([]int, n)
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool {
-		x, y := h.scores[order[a]], h.scores[order[b]]
-		if x[0] == y[0] {
-			return x[1] < y[1]
-		}
-		return x[0] < y[0]
-	})
-	nb := max(1, jointGamma(n))
-	below := make([][]float64, 0, nb)
-	above := make([][]float64, 0, n-nb)
-	isBelow := make([]bool, n)
-	for _, i := range order[:nb] {
-		isBelow[i] = true
-	}
+	isBelow, wBelow := h.split()
+	below := make([][]float64, 0, n)
+	above := make([][]float64, 0, n)
 	// Both keep trial order: the above weights favour recent trials.
 	for i, row := range h.rows {
 		if isBelow[i] {
@@ -300,8 +326,8 @@ func (s *jointTPE) sample(dims []jointDim, h *jointHistory, rng *rand.Rand) map[
 			active = append(active, i)
 		}
 	}
-	l := newJointPE(dims, active, below, false)
-	g := newJointPE(dims, active, above, true)
+	l := newJointPE(dims, active, below, wBelow, false)
+	g := newJointPE(dims, active, above, nil, true)
 
 	seen := make(map[uint64]struct{}, n)
 	for _, row := range h.rows {
@@ -317,6 +343,7 @@ func (s *jointTPE) sample(dims []jointDim, h *jointHistory, rng *rand.Rand) map[
 	}
 	ll := l.logPDF(cands)
 	lg := g.logPDF(cands)
+	h.feasibility(dims, active, cands, ll)
 	best, bestScore, bestNew := 0, math.Inf(-1), false
 	for i, c := range cands {
 		_, dup := seen[rowKey(c, active)]
@@ -381,7 +408,8 @@ type jointPE struct {
 	logZ [][]float64
 }
 
-func newJointPE(dims []jointDim, active []int, rows [][]float64, ramp bool) *jointPE {
+// weights, when not nil, weigh the rows' kernels (the prior keeps its own).
+func newJointPE(dims []jointDim, active []int, rows [][]float64, weights []float64, ramp bool) *jointPE {
 	n := len(rows)
 	k := n + 1
 	pe := &jointPE{dims: dims, active: active}
@@ -394,6 +422,8 @@ func newJointPE(dims []jointDim, active []int, rows [][]float64, ramp bool) *joi
 		for i := n - 25; i < n; i++ {
 			w[i] = 1
 		}
+	} else if weights != nil {
+		copy(w, weights)
 	} else {
 		for i := range n {
 			w[i] = 1

@@ -173,8 +173,12 @@ func newRelative(s *trials.Study, space map[string]any, number int) goptuna.Rela
 // (jointTPE, the default: over 12 seeds of bench/quality's eight tables it
 // beat the independent TPE at W = 1 and W = 8, see bench/README.md) or one
 // by one with Goptuna's arithmetic (tpeSampler, multivariate: false).
+//
+// A multi-objective study is always modelled jointly: the independent TPE
+// ranks trials by one value (validation refuses multivariate: false for
+// such a study; this keeps the tuner sound should one slip through).
 func multivariate(s *trials.Study) bool {
-	return s.Sampler.Type == trials.SamplerTPE && (s.Sampler.Multivariate == nil || *s.Sampler.Multivariate)
+	return s.Sampler.Type == trials.SamplerTPE && (s.Sampler.Multivariate == nil || *s.Sampler.Multivariate || s.MultiObjective())
 }
 
 // newJointTPE is the study's multivariate TPE for one proposal over the

@@ -331,11 +331,8 @@ type observations struct {
 	real []int
 }
 
-func newObservations(sp *space, snap []*entry, inflight [][]float64, dir goptuna.StudyDirection) *observations {
-	sign := 1.0
-	if dir == goptuna.StudyDirectionMaximize {
-		sign = -1
-	}
+func newObservations(sp *space, snap []*entry, inflight [][]float64, j *judge) *observations {
+	sign := j.signs[0]
 	o := &observations{
 		index:  sp.index,
 		vals:   make([][]float64, len(sp.params)),
@@ -368,15 +365,16 @@ func newObservations(sp *space, snap []*entry, inflight [][]float64, dir goptuna
 		}
 	}
 	for _, e := range snap {
-		switch e.t.State {
-		case trials.TrialComplete:
-			if e.t.Value != nil {
-				add([2]float64{math.Inf(-1), sign * *e.t.Value}, e.internal, e.has, true)
-			}
-		case trials.TrialPruned:
+		switch v, values, violation := j.read(&e.t); v {
+		case seenComplete:
+			add([2]float64{math.Inf(-1), values[0]}, e.internal, e.has, true)
+		case seenPruned:
 			add(e.prunedScore(sign), e.internal, e.has, true)
-		case trials.TrialRunning, trials.TrialWaiting:
-			if haveWorst && len(e.t.Params) > 0 {
+		case seenInfeasible:
+			// After every other trial, the least violation first (see judge).
+			add([2]float64{math.Inf(1), violation}, e.internal, e.has, e.t.State == trials.TrialComplete)
+		case seenRunning:
+			if haveWorst {
 				add([2]float64{math.Inf(-1), worst}, e.internal, e.has, false)
 			}
 		}

@@ -158,7 +158,7 @@ func TestTPEFastPathMatchesGoptunaPath(t *testing.T) {
 				pick := func(withObs bool) float64 {
 					v := &view{studyID: int(s.ID), name: s.Name, direction: direction(s), snap: r.snap, cap: &capture{}}
 					if withObs {
-						v.obs = newObservations(sp, r.snap.entries, nil, v.direction)
+						v.obs = newObservations(sp, r.snap.entries, nil, newJudge(s))
 					}
 					study, err := goptuna.LoadStudy(s.Name, goptuna.StudyOptionStorage(v), goptuna.StudyOptionLogger(nil))
 					if err != nil {

@@ -221,7 +221,7 @@ func (t *Tuner) propose(s *trials.Study, sp *space, st *studyState, r reservatio
 	if s.Sampler.Type != trials.SamplerRandom && s.Sampler.Type != trials.SamplerQMC && !jointCovers(s, r.snap.entries) {
 		// TPE samples the params (CMA-ES's categorical ones): their history
 		// is gathered once here rather than once per param.
-		v.obs = newObservations(sp, r.snap.entries, r.inflight, dir)
+		v.obs = newObservations(sp, r.snap.entries, r.inflight, newJudge(s))
 	}
 	id, err := v.CreateNewTrial(v.studyID)
 	if err != nil {
@@ -316,7 +316,7 @@ const parallelFrom = 200
 func (t *Tuner) sampleRelative(s *trials.Study, sp *space, st *studyState, r reservation, v *view, rs map[string]any, base *goptuna.Trial) error {
 	if s.Sampler.Type == trials.SamplerTPE {
 		// Multivariate TPE keeps no state between proposals.
-		rel := newJointTPE(s, newJointHistory(sp, r.snap.entries, r.inflight, v.direction))
+		rel := newJointTPE(s, newJointHistory(sp, r.snap.entries, r.inflight, newJudge(s)))
 		study, err := goptuna.LoadStudy(s.Name,
 			goptuna.StudyOptionStorage(v),
 			goptuna.StudyOptionRelativeSampler(rel),
@@ -391,6 +391,8 @@ func suggestParam(tr *goptuna.Trial, p param, samplerType string) error {
 // are system attrs for the caller to persist on the trial (successive
 // halving keeps its rungs there); nil when there are none. The trial is
 // taken as the newest version of itself, as Observe would.
+// A multi-objective study's median pruner is the dominance rule of
+// pruneDominated.
 func (t *Tuner) ShouldPrune(ctx context.Context, s *trials.Study, tr *trials.Trial) (bool, map[string]string, error) {
 	pruner, err := newPruner(s.Pruner)
 	if err != nil {
@@ -412,6 +414,9 @@ func (t *Tuner) ShouldPrune(ctx context.Context, s *trials.Study, tr *trials.Tri
 	snap := st.snapshot()
 	extra := st.attrs[tr.ID]
 	st.mu.Unlock()
+	if s.MultiObjective() {
+		return pruneDominated(s, tr, snap.entries), nil, nil
+	}
 
 	e := &entry{t: *tr, internal: make([]float64, len(sp.params)), has: make([]bool, len(sp.params))}
 	target := frozenTrial(tr, sp, e, extra)

@@ -277,7 +277,7 @@ func TestRunningTrialsAreImputed(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := st.reserve(tn.now(), tn.pendingTTL)
-			obs := newObservations(sp, r.snap.entries, [][]float64{{0.5}}, direction(s))
+			obs := newObservations(sp, r.snap.entries, [][]float64{{0.5}}, newJudge(s))
 			values, scores, real, _ := obs.pairs("x")
 			// The worst complete value, as TPE's score: 3 when minimizing,
 			// -1 (sign-flipped 1) when maximizing.
@@ -334,7 +334,7 @@ func TestConstantLiarReachesTPE(t *testing.T) {
 	for seed := int64(1); seed <= 40; seed++ {
 		pick := func(inflight [][]float64) float64 {
 			v := &view{studyID: int(s.ID), name: s.Name, direction: direction(s), snap: res.snap, cap: &capture{}}
-			v.obs = newObservations(sp, res.snap.entries, inflight, v.direction)
+			v.obs = newObservations(sp, res.snap.entries, inflight, newJudge(s))
 			study, err := goptuna.LoadStudy(s.Name, goptuna.StudyOptionStorage(v), goptuna.StudyOptionLogger(nil))
 			if err != nil {
 				t.Fatal(err)
