@@ -44,6 +44,10 @@ var seedRequests = []struct{ method, path, body string }{
 	{"GET", "/api/v1/tokens", ""},
 	{"POST", "/api/v1/tokens", `{"name": "ci", "scopes": ["read", "runner"], "expires_at": "2099-01-01T00:00:00Z"}`},
 	{"DELETE", "/api/v1/tokens/{victim}", ""},
+	{"POST", "/api/v1/studies", `{"name": "mo", "objectives": [{"metric": "acc", "direction": "maximize"}, {"metric": "sec"}], "constraints": [{"metric": "acc", "min": 0.9}, {"metric": "mem", "min": 0, "max": 2e9}], "search_space": {"lr": {"type": "float", "low": 1e-5, "high": 1, "log": true}}}`},
+	{"GET", "/api/v1/studies/fuzz/pareto", ""},
+	{"POST", "/api/v1/trials/{trial}/tell", `{"state": "failed", "error": "CUDA out of memory", "failure_kind": "oom"}`},
+	{"POST", "/api/v1/studies/fuzz/trials", `{"params": {"x": 0.5}, "state": "failed", "failure_kind": "diverged"}`},
 }
 
 // fuzzTarget is the server the fuzzers aim at, and the secrets of its

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"strconv"
 
 	"github.com/tune-dev/tune/openapi"
@@ -125,6 +126,9 @@ func (h *handlers) GetBestTrial(ctx context.Context, req openapi.GetBestTrialReq
 			s.Name, len(s.Objectives), s.ID)
 	}
 	t, err := h.store.BestTrial(ctx, s.ID)
+	if errors.Is(err, trials.ErrNotFound) && len(s.Constraints) > 0 {
+		return nil, trials.NotFoundf("study %q has no complete trial that keeps every constraint yet", s.Name)
+	}
 	if err != nil {
 		return nil, err
 	}

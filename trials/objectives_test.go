@@ -102,6 +102,13 @@ func TestOutcomeNormalizeMultiObjective(t *testing.T) {
 	if err != nil || o.FailureKind != FailureOOM {
 		t.Errorf("oom kept? %+v, %v", o, err)
 	}
+	// A single-objective study's value is its objective metric for a
+	// constraint on it.
+	acc := Study{Objective: Objective{Metric: "acc", Direction: Maximize}, Constraints: []Constraint{{Metric: "acc", Min: f(0.9)}}}
+	o, err = Outcome{State: TrialComplete, Value: f(0.95)}.Normalize(&acc)
+	if err != nil || o.Metrics["acc"] != 0.95 {
+		t.Errorf("value as the constrained objective metric: %+v, %v", o, err)
+	}
 	// A single-objective study with a constraint on another metric.
 	single := Study{Objective: Objective{Metric: "loss"}, Constraints: []Constraint{{Metric: "mem", Max: f(1)}}}
 	if _, err := (Outcome{State: TrialComplete, Value: f(1)}).Normalize(&single); err == nil || !strings.Contains(err.Error(), `missing "mem"`) {

@@ -2,6 +2,7 @@ package trials
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -241,20 +242,22 @@ func (o Outcome) Normalize(st *Study) (Outcome, error) {
 		}
 		return o, nil
 	}
-	o.Value, err = st.Result(o.Value, o.Metrics)
+	o.Value, o.Metrics, err = st.Result(o.Value, o.Metrics)
 	return o, err
 }
 
 // Result checks what a complete trial of the study reports and returns its
-// value. The trial's values are read from its metrics: a multi-objective
-// study needs every objective metric there, and its value is the first
-// objective's (so that listings and sorting by value still work; Values
-// gives them all); a single-objective study takes value, else its
-// objective metric. Every constraint metric must be reported too, or the
-// trial could not be judged feasible. The error names what is missing.
-func (st *Study) Result(value *float64, metrics map[string]float64) (*float64, error) {
+// value and metrics. The trial's values are read from its metrics: a
+// multi-objective study needs every objective metric there, and its value
+// is the first objective's (so that listings and sorting by value still
+// work; Values gives them all); a single-objective study takes value, else
+// its objective metric. Every constraint metric must be reported too, or
+// the trial could not be judged feasible; a single-objective study's
+// value counts as its objective metric there, and is added to the metrics
+// a constraint reads it from. The error names what is missing.
+func (st *Study) Result(value *float64, metrics map[string]float64) (*float64, map[string]float64, error) {
 	if value != nil && !finite(*value) {
-		return nil, Invalidf("value must be a finite number; report a diverged run as failed")
+		return nil, metrics, Invalidf("value must be a finite number; report a diverged run as failed")
 	}
 	var missing []string
 	if st.MultiObjective() {
@@ -264,25 +267,34 @@ func (st *Study) Result(value *float64, metrics map[string]float64) (*float64, e
 			}
 		}
 		if len(missing) > 0 {
-			return nil, Invalidf("a complete trial of a multi-objective study needs every objective metric in metrics; missing %s", quoteList(missing))
+			return nil, metrics, Invalidf("a complete trial of a multi-objective study needs every objective metric in metrics; missing %s", quoteList(missing))
 		}
 		first := metrics[st.Objectives[0].Metric]
 		if value != nil && *value != first {
-			return nil, Invalidf("value %v differs from the first objective %q (%v); leave value out, it is read from metrics", *value, st.Objectives[0].Metric, first)
+			return nil, metrics, Invalidf("value %v differs from the first objective %q (%v); leave value out, it is read from metrics", *value, st.Objectives[0].Metric, first)
 		}
 		value = &first
 	} else if value = valueOrObjective(value, metrics, st.Objective.Metric); value == nil {
-		return nil, Invalidf("a complete trial needs a value (or the objective metric %q in metrics)", st.Objective.Metric)
+		return nil, metrics, Invalidf("a complete trial needs a value (or the objective metric %q in metrics)", st.Objective.Metric)
 	}
 	for _, c := range st.Constraints {
-		if _, ok := metrics[c.Metric]; !ok && !slices.Contains(missing, c.Metric) {
-			missing = append(missing, c.Metric)
+		if _, ok := metrics[c.Metric]; ok || slices.Contains(missing, c.Metric) {
+			continue
 		}
+		if !st.MultiObjective() && c.Metric == st.Objective.Metric {
+			metrics = maps.Clone(metrics)
+			if metrics == nil {
+				metrics = map[string]float64{}
+			}
+			metrics[c.Metric] = *value
+			continue
+		}
+		missing = append(missing, c.Metric)
 	}
 	if len(missing) > 0 {
-		return nil, Invalidf("a complete trial needs every constraint metric in metrics; missing %s", quoteList(missing))
+		return nil, metrics, Invalidf("a complete trial needs every constraint metric in metrics; missing %s", quoteList(missing))
 	}
-	return value, nil
+	return value, metrics, nil
 }
 
 func quoteList(names []string) string {
@@ -338,7 +350,7 @@ func (st *Study) NormalizeRecord(t *Trial) error {
 		return err
 	}
 	if t.State == TrialComplete {
-		t.Value, err = st.Result(t.Value, t.Metrics)
+		t.Value, t.Metrics, err = st.Result(t.Value, t.Metrics)
 	}
 	return err
 }
