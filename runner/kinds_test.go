@@ -201,4 +201,3 @@ func TestQuickInfeasibleFailuresDoNotPauseTheStudy(t *testing.T) {
 		}
 	}
 }
-
