@@ -176,6 +176,10 @@ func TestFailingCommands(t *testing.T) {
 	e := runnertest.Unstarted(t)
 	tap := e.StartTapped()
 	limit := map[string]any{"max_memory_bytes": 1 << 40}
+	sdk, err := filepath.Abs("../../sdk/python")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name, script string
 		options      map[string]any
@@ -209,6 +213,8 @@ func TestFailingCommands(t *testing.T) {
 			kind: "diverged", want: []string{"loss exploded at step 7 (diverged)"}},
 		{name: "said-oom", script: `echo 'TUNE_RESULT {"failure_kind": "oom"}'; echo "bye" >&2; exit 1`,
 			kind: "oom", want: []string{"the command said the trial failed (oom)", "bye"}},
+		{name: "sdk-fail", script: `PYTHONPATH="$SDK" exec /usr/bin/python3 -c 'from tune import script; script.fail("oom", "batch 512 does not fit")'`,
+			options: map[string]any{"env": map[string]any{"SDK": sdk}}, kind: "oom", want: []string{"batch 512 does not fit (oom)"}},
 		{name: "said-nonsense", script: `echo 'TUNE_RESULT {"failure_kind": "bored"}'`,
 			kind: "error", want: []string{`"failure_kind" must be one of`}},
 		{name: "signal", script: `kill -9 $$`, kind: "error", want: []string{"killed by signal 9"}},
