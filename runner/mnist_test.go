@@ -1,6 +1,7 @@
 package runner_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -86,5 +87,66 @@ func TestMNISTPruning(t *testing.T) {
 	// way it stops after its first epoch at most.
 	if tr := e.Trial(wild.Id); (tr.State != "pruned" && tr.State != "failed") || len(tr.IntermediateValues) > 1 {
 		t.Errorf("learning_rate 10: %s with %d intermediate values (%q)", tr.State, len(tr.IntermediateValues), tr.Error)
+	}
+}
+
+// TestMNISTFailureKinds provokes each way an mnist-mlp trial fails on
+// purpose, through a runner and the service, in studies that optimize
+// val_accuracy and seconds_to_accuracy together.
+func TestMNISTFailureKinds(t *testing.T) {
+	e := runnertest.Unstarted(t)
+	tap := e.StartTapped()
+	tap.RewriteGrants(func(s map[string]any) {
+		delete(s, "objective")
+		s["objectives"] = []any{
+			map[string]any{"metric": "val_accuracy", "direction": "maximize"},
+			map[string]any{"metric": "seconds_to_accuracy", "direction": "minimize"},
+		}
+	})
+	create := func(name string, options map[string]any) {
+		opts := map[string]any{"train_samples": 1000, "test_samples": 500, "epochs": 2}
+		for k, v := range options {
+			opts[k] = v
+		}
+		e.CreateStudy(map[string]any{
+			"name":      name,
+			"objective": map[string]any{"metric": "val_accuracy", "direction": "maximize"},
+			"search_space": map[string]any{
+				"learning_rate": map[string]any{"type": "float", "low": 1e-4, "high": 1e7, "log": true},
+				"optimizer":     map[string]any{"type": "categorical", "choices": []string{"adam", "sgd"}},
+			},
+			"workload":   map[string]any{"type": "mnist-mlp", "options": opts},
+			"max_trials": 2,
+		})
+	}
+	create("reachable", map[string]any{"target_accuracy": 0.5})
+	create("unreachable", map[string]any{"target_accuracy": 1.0})
+	create("small-memory", map[string]any{"target_accuracy": 0.5, "max_memory_bytes": 1000})
+	good := e.Enqueue("reachable", map[string]any{"learning_rate": 0.003, "optimizer": "adam"})
+	wild := e.Enqueue("reachable", map[string]any{"learning_rate": 1e6, "optimizer": "sgd"})
+	missed := e.Enqueue("unreachable", map[string]any{"learning_rate": 0.003, "optimizer": "adam"})
+	oom := e.Enqueue("small-memory", map[string]any{"learning_rate": 0.003, "optimizer": "adam"})
+	startMNISTRunner(e)
+	for _, id := range []int64{good.Id, wild.Id, missed.Id, oom.Id} {
+		e.WaitTrial(id, 3*time.Minute, runnertest.Finished)
+	}
+
+	tr := e.Trial(good.Id)
+	sec, ok := tr.Metrics["seconds_to_accuracy"]
+	if tr.State != "complete" || !ok || sec <= 0 || sec > tr.Metrics["wall_seconds"] {
+		t.Errorf("reachable target: %s %q, seconds_to_accuracy %v (present %v), wall_seconds %v", tr.State, tr.Error, sec, ok, tr.Metrics["wall_seconds"])
+	}
+	for _, c := range []struct {
+		id             int64
+		kind, errorHas string
+	}{
+		{wild.Id, "diverged", "training diverged: loss is"},
+		{missed.Id, "timeout", "did not reach target_accuracy 1 in 2 epochs"},
+		{oom.Id, "oom", "over max_memory_bytes 1000"},
+	} {
+		tr := e.Trial(c.id)
+		if kind := tap.FailureKind(e, c.id); tr.State != "failed" || kind != c.kind || !strings.Contains(tr.Error, c.errorHas) {
+			t.Errorf("trial %d: %s, failure_kind %q, error %q; want failed, %s, %q", c.id, tr.State, kind, tr.Error, c.kind, c.errorHas)
+		}
 	}
 }

@@ -217,9 +217,12 @@ func (r *Runner) slot(ctx context.Context, slot int) {
 			continue
 		}
 		start := time.Now()
-		state := r.runTrial(ctx, g, slot)
+		state, kind := r.runTrial(ctx, g, slot)
 		if ctx.Err() == nil {
-			r.failures.record(g.Study.Id, g.Study.Name, state == "failed", time.Since(start))
+			// A trial that ran out of memory or diverged at once says
+			// something about its params, not that the study is broken:
+			// it does not count towards pausing the study.
+			r.failures.record(g.Study.Id, g.Study.Name, state == "failed" && !kind.Infeasible(), time.Since(start))
 		}
 	}
 }

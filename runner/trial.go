@@ -30,14 +30,18 @@ var (
 // trialRun is one grant being run: the lease it holds and what the
 // workload reported so far. It is the workload's Reporter.
 type trialRun struct {
-	r         *Runner
-	g         *openapi.LeaseGrant
-	id        int64
-	lease     int64
-	leaseDur  time.Duration
-	objective string
-	log       *slog.Logger
-	cancel    context.CancelCauseFunc
+	r        *Runner
+	g        *openapi.LeaseGrant
+	id       int64
+	lease    int64
+	leaseDur time.Duration
+	// goals are the study's objectives, the first the value of reports
+	// and of the tell; constraints name metrics a complete tell needs.
+	goals       []trials.Objective
+	constraints []trials.Constraint
+	objective   string
+	log         *slog.Logger
+	cancel      context.CancelCauseFunc
 
 	mu          sync.Mutex
 	deadline    time.Time // this runner's estimate of the lease expiry
@@ -48,23 +52,29 @@ type trialRun struct {
 }
 
 // runTrial runs one grant to its end: the workload with heartbeats and
-// reports, then the tell. It returns the state told, "" when none was.
-func (r *Runner) runTrial(ctx context.Context, g *openapi.LeaseGrant, slot int) string {
+// reports, then the tell. It returns the state told, "" when none was,
+// and the failure kind told with a failed trial.
+func (r *Runner) runTrial(ctx context.Context, g *openapi.LeaseGrant, slot int) (string, trials.FailureKind) {
 	start := time.Now()
 	leaseDur := time.Duration(g.LeaseSeconds) * time.Second
+	goals := goalsOf(g.Study)
 	t := &trialRun{
-		r:         r,
-		g:         g,
-		id:        g.Trial.Id,
-		lease:     g.Lease,
-		leaseDur:  leaseDur,
-		objective: g.Study.Objective.Metric,
+		r:           r,
+		g:           g,
+		id:          g.Trial.Id,
+		lease:       g.Lease,
+		leaseDur:    leaseDur,
+		goals:       goals,
+		constraints: constraintsOf(g.Study),
 		// The grant's expiry is on the database clock, which this machine
 		// does not share; the lease started no later than now, so counting
 		// lease_seconds from now is the estimate to retry by.
 		deadline: start.Add(leaseDur),
 		log: r.log.With("study", g.Study.Name, "trial", g.Trial.Id, "number", g.Trial.Number,
 			"lease", g.Lease, "slot", slot),
+	}
+	if len(goals) > 0 {
+		t.objective = goals[0].Metric
 	}
 	wt, decodeErr := r.workloadTrial(g)
 	params := compactJSON(wt.Params)
@@ -101,7 +111,11 @@ func (r *Runner) runTrial(ctx context.Context, g *openapi.LeaseGrant, slot int) 
 
 	tell, ok := t.outcome(ctx, res, err)
 	if !ok {
-		return ""
+		return "", ""
+	}
+	var kind trials.FailureKind
+	if tell.FailureKind != nil {
+		kind = trials.FailureKind(*tell.FailureKind)
 	}
 	state := string(tell.State)
 	if t.tell(ctx, tell) {
@@ -113,13 +127,16 @@ func (r *Runner) runTrial(ctx context.Context, g *openapi.LeaseGrant, slot int) 
 		if sps, ok := t.metric(tell.Metrics, "samples_per_second"); ok {
 			attrs = append(attrs, "samples_per_second", sps)
 		}
+		if kind != "" {
+			attrs = append(attrs, "failure_kind", kind)
+		}
 		if tell.Error != nil {
 			attrs = append(attrs, "error", client.FirstLine(*tell.Error, 200))
 		}
 		t.log.Info("trial finished", attrs...)
-		return state
+		return state, kind
 	}
-	return ""
+	return "", ""
 }
 
 // workloadTrial builds what the workload is given from the grant. The
@@ -128,19 +145,19 @@ func (r *Runner) runTrial(ctx context.Context, g *openapi.LeaseGrant, slot int) 
 // A grant whose params the space refuses fails its trial with the reason.
 func (r *Runner) workloadTrial(g *openapi.LeaseGrant) (workload.Trial, error) {
 	wt := workload.Trial{
-		ID:      g.Trial.Id,
-		Number:  g.Trial.Number,
-		Study:   g.Study.Name,
-		Params:  trials.Params{},
-		Options: map[string]any{},
-		Objective: trials.Objective{
-			Metric: g.Study.Objective.Metric,
-		},
-		Device: r.cfg.Device,
+		ID:          g.Trial.Id,
+		Number:      g.Trial.Number,
+		Study:       g.Study.Name,
+		Params:      trials.Params{},
+		Options:     map[string]any{},
+		Objectives:  goalsOf(g.Study),
+		Constraints: constraintsOf(g.Study),
+		Device:      r.cfg.Device,
 	}
-	if d := g.Study.Objective.Direction; d != nil {
-		wt.Objective.Direction = trials.Direction(*d)
+	if len(wt.Objectives) == 0 {
+		return wt, errNoObjective
 	}
+	wt.Objective = wt.Objectives[0]
 	if w := g.Study.Workload; w != nil && w.Options != nil {
 		wt.Options = maps.Clone(*w.Options)
 	}
@@ -202,15 +219,11 @@ func (t *trialRun) outcome(ctx context.Context, res workload.Result, err error) 
 		return tell, false
 	case err == nil:
 		metrics := t.finiteMetrics(res.Metrics, "")
-		v, ok := res.Metrics[t.objective]
-		switch {
-		case !ok:
+		if v, kind, failure := t.judge(res.Metrics); failure != "" {
 			tell.State = "failed"
-			tell.Error = ptr(trimError(fmt.Sprintf("workload result lacks the objective metric %s (it has %s)", t.objective, metricNames(res.Metrics))))
-		case !finite(v):
-			tell.State = "failed"
-			tell.Error = ptr(fmt.Sprintf("objective metric %s is %v: the run diverged", t.objective, v))
-		default:
+			tell.Error = ptr(trimError(failure))
+			tell.FailureKind = ptr(openapi.FailureKind(kind))
+		} else {
 			tell.State = "complete"
 			tell.Value = &v
 		}
@@ -231,11 +244,15 @@ func (t *trialRun) outcome(ctx context.Context, res workload.Result, err error) 
 			t.log.Warn("runner stopping; trial abandoned, its lease will expire", "err", err)
 			return tell, false
 		}
+		// The runner was stopped: nothing is known about the
+		// configuration, and the trial deserves another run.
 		tell.State = "failed"
 		tell.Error = ptr(fmt.Sprintf("runner %s stopped (SIGTERM) during the trial", t.r.cfg.ID))
+		tell.FailureKind = ptr(openapi.FailureKind(trials.FailurePreempted))
 	default:
 		tell.State = "failed"
 		tell.Error = ptr(trimError(err.Error()))
+		tell.FailureKind = ptr(openapi.FailureKind(failureKind(err)))
 	}
 	return tell, true
 }
@@ -338,19 +355,22 @@ func (t *trialRun) leaseDeadline() time.Time {
 	return t.deadline
 }
 
-// Report implements workload.Reporter: the step's objective metric is the
-// value, the rest go along as metrics. A report the service cannot take
-// is skipped with a warning rather than failing the trial; only a lost
-// lease stops it.
+// Report implements workload.Reporter: the step's (first) objective
+// metric is the value, the rest go along as metrics. A report the service
+// cannot take is skipped with a warning rather than failing the trial;
+// only a lost lease stops it, and an objective that is NaN or infinite,
+// which ends the trial as diverged at once rather than train on.
 func (t *trialRun) Report(ctx context.Context, step int, metrics map[string]float64) (bool, error) {
+	for _, g := range t.goals {
+		if v, ok := metrics[g.Metric]; ok && !finite(v) {
+			return false, workload.Fail(trials.FailureDiverged,
+				fmt.Errorf("objective metric %s is %v at step %d: the run diverged", g.Metric, v, step))
+		}
+	}
 	v, ok := metrics[t.objective]
 	if !ok {
 		t.log.Warn("report skipped: the step lacks the objective metric", "step", step,
 			"objective", t.objective, "metrics", metricNames(metrics))
-		return false, nil
-	}
-	if !finite(v) {
-		t.log.Warn("report skipped: the objective metric is not finite", "step", step, "objective", t.objective, "value", v)
 		return false, nil
 	}
 	body := openapi.ReportRequest{Step: step, Value: v, Lease: &t.lease}

@@ -7,7 +7,27 @@
 //	TUNE_RESULT {"val_loss": 0.19, "val_accuracy": 0.94}
 //
 // on stdout, one report per epoch and one result at the end. Every other
-// line is its own output, logged at debug level.
+// line is its own output, logged at debug level. TUNE_OBJECTIVE names the
+// study's (first) objective metric, and TUNE_OBJECTIVES lists all of them
+// as JSON, [{"metric": "val_accuracy", "direction": "maximize"}, ...]; a
+// result must hold each. NaN, Infinity and -Infinity (what Python's
+// json.dumps writes) are read as such: a non-finite objective fails the
+// trial as diverged.
+//
+// A failed trial carries a kind. The command may say it, on a result line
+// with the string fields failure_kind (oom, diverged, timeout, error or
+// preempted) and error (the message; optional):
+//
+//	TUNE_RESULT {"failure_kind": "oom", "error": "batch 512 does not fit in 16 GB"}
+//
+// which fails the trial with that kind whatever the exit status (numbers
+// on the line are ignored then). Otherwise the runner decides: timeout
+// when timeout_seconds passed; oom when the command's processes passed
+// max_memory_bytes (their summed resident memory, polled), when it exited
+// non-zero and the last lines of its stderr hold a framework's
+// out-of-memory message (see oomText), or when SIGKILL ended it under
+// max_memory_bytes or after a shell printed "Killed" (the kernel's OOM
+// killer); error for anything else.
 //
 // A runner runs only the programs its allow-list names (see Allow); any
 // other command fails its trial without being started. The command gets
@@ -50,6 +70,9 @@ const DefaultKillGrace = 5 * time.Second
 
 // stderrLines is how many of the last stderr lines a failure quotes.
 const stderrLines = 50
+
+// memoryPoll is how often a command under max_memory_bytes is measured.
+const memoryPoll = 100 * time.Millisecond
 
 // drainTimeout is how long the output of a command that exited is read
 // before whatever still holds its pipes open is ended.
@@ -157,6 +180,11 @@ func (w *Workload) Run(ctx context.Context, t workload.Trial, rep workload.Repor
 		close(readersDone)
 	}()
 
+	if sp.maxMemory > 0 {
+		watchCtx, stopWatch := context.WithCancel(ctx)
+		defer stopWatch()
+		go s.watchMemory(watchCtx, pgid, sp.maxMemory)
+	}
 	timer := time.NewTimer(sp.timeout)
 	defer timer.Stop()
 	var reason, waitErr error
@@ -169,6 +197,10 @@ func (w *Workload) Run(ctx context.Context, t workload.Trial, rep workload.Repor
 	case reason = <-s.stop:
 	}
 	if reason != nil {
+		if _, ok := errors.AsType[*errMemory](reason); ok {
+			// Memory grows on: no grace period.
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		}
 		waitErr = w.terminate(pgid, exited)
 	} else {
 		// The command exited: read what it wrote last, then end whatever
@@ -204,11 +236,19 @@ func (w *Workload) Run(ctx context.Context, t workload.Trial, rep workload.Repor
 	case errors.Is(reason, errPrune):
 		return workload.Result{}, workload.ErrPruned
 	case errors.Is(reason, errTimeout):
-		return workload.Result{}, fmt.Errorf("command timed out after %s (timeout_seconds) and was killed%s", sp.timeout, s.stderr())
+		return workload.Result{}, workload.Fail(trials.FailureTimeout,
+			fmt.Errorf("command timed out after %s (timeout_seconds) and was killed%s", sp.timeout, s.stderr()))
 	case reason != nil:
+		if _, ok := errors.AsType[*errMemory](reason); ok {
+			return workload.Result{}, workload.Fail(trials.FailureOOM, fmt.Errorf("%w%s", reason, s.stderr()))
+		}
 		return workload.Result{}, fmt.Errorf("%w%s", reason, s.stderr())
-	case waitErr != nil:
-		return workload.Result{}, fmt.Errorf("command %s%s", exitText(waitErr), s.stderr())
+	}
+	if kind, text := s.declared(); kind != "" || text != "" {
+		return workload.Result{}, saidFailure(kind, text, s.stderr())
+	}
+	if waitErr != nil {
+		return workload.Result{}, exitFailure(waitErr, s.stderr(), sp.maxMemory > 0)
 	}
 	res, ok := s.finalResult()
 	if !ok {
@@ -335,6 +375,9 @@ type session struct {
 	mu       sync.Mutex
 	stopping bool
 	result   map[string]float64
+	// failKind and failText are what a TUNE_RESULT said about a failure.
+	failKind trials.FailureKind
+	failText string
 	errTail  *tail
 }
 
@@ -385,6 +428,7 @@ func (s *session) readStdout(ctx context.Context, r *os.File) {
 		case m.directive == resultDirective:
 			s.mu.Lock()
 			s.result = m.metrics
+			s.failKind, s.failText = m.failureKind, m.errText
 			s.mu.Unlock()
 		}
 	})
@@ -398,6 +442,33 @@ func (s *session) readStderr(r *os.File) {
 		s.errTail.add(line)
 		s.mu.Unlock()
 	})
+}
+
+// declared is the failure the command's TUNE_RESULT declared, if any.
+func (s *session) declared() (trials.FailureKind, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failKind, s.failText
+}
+
+// watchMemory polls the command's process group and stops it when its
+// resident memory passes limit. Polling, not a cgroup: it needs no
+// privileges or systemd, at the price of missing a spike shorter than
+// the interval and of not seeing processes that leave the group.
+func (s *session) watchMemory(ctx context.Context, pgid int, limit int64) {
+	tick := time.NewTicker(memoryPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if used := groupRSS(pgid); used > limit {
+			s.halt(&errMemory{used: used, limit: limit})
+			return
+		}
+	}
 }
 
 func (s *session) finalResult() (workload.Result, bool) {

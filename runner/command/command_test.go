@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/tune-dev/tune/runner/internal/runnertest"
 	"github.com/tune-dev/tune/runner/workload"
@@ -37,7 +39,15 @@ func TestParseLine(t *testing.T) {
 		{line: `TUNE_RESULT {"val_accuracy": 0.97, "step": 9}`, ok: true,
 			want: message{directive: "TUNE_RESULT", metrics: map[string]float64{"val_accuracy": 0.97, "step": 9}}},
 		{line: `TUNE_RESULT {}`, ok: true, want: message{directive: "TUNE_RESULT", metrics: map[string]float64{}}},
-		{line: `TUNE_REPORT {"loss": NaN}`, ok: true, wantErr: "NaN and Infinity are not JSON"},
+		{line: `TUNE_REPORT {"loss": NaN, "a": Infinity, "b": -Infinity, "note": "NaN", "c": [NaN]}`, ok: true,
+			want: message{directive: "TUNE_REPORT", metrics: map[string]float64{"loss": math.NaN(), "a": math.Inf(1), "b": math.Inf(-1)}}},
+		{line: `TUNE_RESULT {"failure_kind": "oom", "error": "batch too big", "loss": 3}`, ok: true,
+			want: message{directive: "TUNE_RESULT", metrics: map[string]float64{"loss": 3}, failureKind: trials.FailureOOM, errText: "batch too big"}},
+		{line: `TUNE_RESULT {"failure_kind": "bored"}`, ok: true, wantErr: `"failure_kind" must be one of oom, diverged, timeout, error, preempted, got "bored"`},
+		{line: `TUNE_RESULT {"failure_kind": 1}`, ok: true, wantErr: `"failure_kind" must be one of`},
+		{line: `TUNE_RESULT {"error": 1}`, ok: true, wantErr: `"error" must be a string`},
+		{line: `TUNE_REPORT {"loss": NaNa}`, ok: true, wantErr: "must be followed by a JSON object"},
+		{line: `TUNE_REPORT {"loss": xNaN}`, ok: true, wantErr: "must be followed by a JSON object"},
 		{line: `TUNE_REPORT`, ok: true, wantErr: "must be followed by a JSON object"},
 		{line: `TUNE_REPORT [1, 2]`, ok: true, wantErr: "must be followed by a JSON object"},
 		{line: `TUNE_REPORT null`, ok: true, wantErr: "must be followed by a JSON object"},
@@ -64,7 +74,7 @@ func TestParseLine(t *testing.T) {
 			continue
 		}
 		if tc.ok {
-			if diff := cmp.Diff(tc.want, m, cmp.AllowUnexported(message{})); diff != "" {
+			if diff := cmp.Diff(tc.want, m, cmp.AllowUnexported(message{}), cmpopts.EquateNaNs()); diff != "" {
 				t.Errorf("%q: (-want +got)\n%s", tc.line, diff)
 			}
 		}
@@ -80,8 +90,9 @@ func FuzzParseLine(f *testing.F) {
 		if err != nil || !ok {
 			return
 		}
+		// Only the words NaN and Infinity make a metric non-finite.
 		for k, v := range m.metrics {
-			if !trials.Finite(v) {
+			if !trials.Finite(v) && !strings.Contains(line, "NaN") && !strings.Contains(line, "Infinity") {
 				t.Errorf("%q: metric %s = %v", line, k, v)
 			}
 		}
@@ -93,16 +104,17 @@ func FuzzParseLine(f *testing.F) {
 
 func TestParseOptions(t *testing.T) {
 	sp, err := parseOptions(map[string]any{
-		"command":         []any{"python3", "train.py", "--fast"},
-		"timeout_seconds": 90.0,
-		"env":             map[string]any{"OMP_NUM_THREADS": 4.0, "MODE": "fast"},
-		"dir":             "/tmp",
+		"command":          []any{"python3", "train.py", "--fast"},
+		"timeout_seconds":  90.0,
+		"env":              map[string]any{"OMP_NUM_THREADS": 4.0, "MODE": "fast"},
+		"dir":              "/tmp",
+		"max_memory_bytes": 1e9,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := spec{argv: []string{"python3", "train.py", "--fast"}, timeout: 90 * time.Second,
-		env: map[string]string{"OMP_NUM_THREADS": "4", "MODE": "fast"}, dir: "/tmp"}
+		env: map[string]string{"OMP_NUM_THREADS": "4", "MODE": "fast"}, dir: "/tmp", maxMemory: 1e9}
 	if diff := cmp.Diff(want, sp, cmp.AllowUnexported(spec{})); diff != "" {
 		t.Errorf("(-want +got)\n%s", diff)
 	}
@@ -110,18 +122,20 @@ func TestParseOptions(t *testing.T) {
 		t.Errorf("default timeout = %s", sp.timeout)
 	}
 	for name, opts := range map[string]map[string]any{
-		"no command":       {},
-		"empty command":    {"command": []any{}},
-		"string command":   {"command": "python3 train.py"},
-		"number in argv":   {"command": []any{"sleep", 1.0}},
-		"empty program":    {"command": []any{""}},
-		"zero timeout":     {"command": []any{"true"}, "timeout_seconds": 0.0},
-		"string timeout":   {"command": []any{"true"}, "timeout_seconds": "60"},
-		"env not a map":    {"command": []any{"true"}, "env": []any{"A=1"}},
-		"env value object": {"command": []any{"true"}, "env": map[string]any{"A": map[string]any{}}},
-		"env bad name":     {"command": []any{"true"}, "env": map[string]any{"A=B": "1"}},
-		"dir not a string": {"command": []any{"true"}, "dir": 1.0},
-		"misspelt option":  {"command": []any{"true"}, "timeout": 60.0},
+		"no command":        {},
+		"empty command":     {"command": []any{}},
+		"string command":    {"command": "python3 train.py"},
+		"number in argv":    {"command": []any{"sleep", 1.0}},
+		"empty program":     {"command": []any{""}},
+		"zero timeout":      {"command": []any{"true"}, "timeout_seconds": 0.0},
+		"string timeout":    {"command": []any{"true"}, "timeout_seconds": "60"},
+		"env not a map":     {"command": []any{"true"}, "env": []any{"A=1"}},
+		"env value object":  {"command": []any{"true"}, "env": map[string]any{"A": map[string]any{}}},
+		"env bad name":      {"command": []any{"true"}, "env": map[string]any{"A=B": "1"}},
+		"dir not a string":  {"command": []any{"true"}, "dir": 1.0},
+		"misspelt option":   {"command": []any{"true"}, "timeout": 60.0},
+		"zero memory":       {"command": []any{"true"}, "max_memory_bytes": 0.0},
+		"fractional memory": {"command": []any{"true"}, "max_memory_bytes": 1.5},
 	} {
 		if _, err := parseOptions(opts); err == nil {
 			t.Errorf("%s: accepted %v", name, opts)
@@ -132,8 +146,9 @@ func TestParseOptions(t *testing.T) {
 func TestEnviron(t *testing.T) {
 	sp := spec{env: map[string]string{"MODE": "fast", "HOME": "/study"}}
 	tr := workload.Trial{ID: 42, Number: 7, Study: "mnist", Device: "cuda:1",
-		Objective: trials.Objective{Metric: "val_accuracy"},
-		Params:    map[string]any{"batch_size": int64(128), "learning_rate": 0.001, "activation": "relu", "layers": 2.0, "huge": 1e21}}
+		Objective:  trials.Objective{Metric: "val_accuracy", Direction: trials.Maximize},
+		Objectives: []trials.Objective{{Metric: "val_accuracy", Direction: trials.Maximize}, {Metric: "seconds_to_accuracy", Direction: trials.Minimize}},
+		Params:     map[string]any{"batch_size": int64(128), "learning_rate": 0.001, "activation": "relu", "layers": 2.0, "huge": 1e21}}
 	env, err := environ([]string{"HOME=/root", "PATH=/bin"}, sp, tr)
 	if err != nil {
 		t.Fatal(err)
@@ -142,6 +157,7 @@ func TestEnviron(t *testing.T) {
 		"HOME=/root", "PATH=/bin", "HOME=/study", "MODE=fast",
 		`TUNE_PARAMS={"activation":"relu","batch_size":128,"huge":1e+21,"layers":2,"learning_rate":0.001}`,
 		"TUNE_TRIAL_ID=42", "TUNE_TRIAL_NUMBER=7", "TUNE_STUDY=mnist", "TUNE_DEVICE=cuda:1", "TUNE_OBJECTIVE=val_accuracy",
+		`TUNE_OBJECTIVES=[{"metric":"val_accuracy","direction":"maximize"},{"metric":"seconds_to_accuracy","direction":"minimize"}]`,
 		"TUNE_PARAM_ACTIVATION=relu", "TUNE_PARAM_BATCH_SIZE=128", "TUNE_PARAM_HUGE=1e+21", "TUNE_PARAM_LAYERS=2", "TUNE_PARAM_LEARNING_RATE=0.001",
 	}
 	if diff := cmp.Diff(want, env); diff != "" {
@@ -305,5 +321,45 @@ func TestStartFailure(t *testing.T) {
 	_, err := w.Run(context.Background(), workload.Trial{Options: map[string]any{"command": []any{"/no/such/program"}}}, &reporter{pruneAt: -1})
 	if err == nil || !strings.Contains(err.Error(), "starting /no/such/program") {
 		t.Errorf("Run = %v", err)
+	}
+}
+
+func TestObjectivesOfASingleObjectiveTrial(t *testing.T) {
+	for want, tr := range map[string]workload.Trial{
+		`[{"metric":"loss","direction":"minimize"}]`: {Objective: trials.Objective{Metric: "loss", Direction: trials.Minimize}},
+		`[]`: {},
+	} {
+		if got := objectivesJSON(tr); got != want {
+			t.Errorf("objectives = %s, want %s", got, want)
+		}
+	}
+}
+
+func TestOOMText(t *testing.T) {
+	for _, s := range []string{
+		"RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB",
+		"torch.OutOfMemoryError: CUDA out of memory.",
+		"torch.cuda.OutOfMemoryError: CUDA out of memory.",
+		"Traceback (most recent call last):\n  File \"x.py\", line 1\nMemoryError",
+		"numpy.core._exceptions._ArrayMemoryError: Unable to allocate 8.00 GiB",
+		"builtins.MemoryError: boom",
+		"terminate called after throwing an instance of 'std::bad_alloc'",
+		"fatal error: runtime: out of memory",
+		"jaxlib.xla_extension.XlaRuntimeError: RESOURCE_EXHAUSTED: Out of memory while trying to allocate 1 bytes.",
+		"RuntimeError: CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`",
+	} {
+		if !oomText.MatchString(s) {
+			t.Errorf("not taken for out of memory: %q", s)
+		}
+	}
+	for _, s := range []string{
+		"RuntimeError: CUDA error: device-side assert triggered",
+		"ValueError: bad shape",
+		"print(MemoryErrors)",
+		"RESOURCE_EXHAUSTED: quota",
+	} {
+		if oomText.MatchString(s) {
+			t.Errorf("taken for out of memory: %q", s)
+		}
 	}
 }

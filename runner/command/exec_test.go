@@ -173,26 +173,55 @@ echo "TUNE_RESULT {\"loss\": $TUNE_PARAM_LR, \"bs\": $TUNE_PARAM_BATCH_SIZE, \"n
 }
 
 func TestFailingCommands(t *testing.T) {
-	e := runnertest.New(t)
+	e := runnertest.Unstarted(t)
+	tap := e.StartTapped()
+	limit := map[string]any{"max_memory_bytes": 1 << 40}
+	sdk, err := filepath.Abs("../../sdk/python")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name, script string
 		options      map[string]any
+		kind         string
 		want         []string
 		within       time.Duration
 	}{
 		{name: "crash", script: `echo "loading data" >&2; echo "RuntimeError: CUDA out of memory (simulated)" >&2; exit 3`,
-			want: []string{"exited with status 3", "loading data\nRuntimeError: CUDA out of memory (simulated)"}},
+			kind: "oom", want: []string{"exited with status 3", "loading data\nRuntimeError: CUDA out of memory (simulated)"}},
+		{name: "torch-oom", script: `echo "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 GiB" >&2; exit 1`, kind: "oom"},
+		{name: "python-memory-error", script: `exec /usr/bin/python3 -c "x = bytearray(1 << 62)"`, kind: "oom", want: []string{"MemoryError"}},
+		{name: "bad-alloc", script: `echo "terminate called after throwing an instance of 'std::bad_alloc'" >&2; kill -ABRT $$`, kind: "oom"},
+		{name: "over-memory-limit", script: `exec /usr/bin/python3 -c "import time; x = b'x' * (300 << 20); print('allocated', flush=True); time.sleep(60)"`,
+			options: map[string]any{"max_memory_bytes": 100 << 20}, kind: "oom", within: 20 * time.Second,
+			want: []string{"over max_memory_bytes 104857600, and were killed"}},
+		{name: "sigkill-under-limit", script: `kill -9 $$`, options: limit, kind: "oom",
+			want: []string{"killed by signal 9", "SIGKILL under max_memory_bytes"}},
+		{name: "oom-killer", script: `echo "sh: line 1:  4242 Killed    python3 train.py" >&2; kill -9 $$`, kind: "oom",
+			want: []string{"taken as the kernel's OOM killer"}},
 		{name: "timeout", script: `echo "still going" >&2; exec sleep 60`, options: map[string]any{"timeout_seconds": 0.5},
-			want: []string{"timed out after 500ms", "still going"}, within: 10 * time.Second},
+			kind: "timeout", want: []string{"timed out after 500ms", "still going"}, within: 10 * time.Second},
 		{name: "no-result", script: `echo 'TUNE_REPORT {"loss": 1}'; echo done`,
-			want: []string{"without printing a TUNE_RESULT line"}},
-		{name: "malformed", script: `echo 'TUNE_REPORT {"loss": NaN}'; exec sleep 60`,
-			want: []string{"malformed line", `TUNE_REPORT {\"loss\": NaN}`}, within: 10 * time.Second},
-		{name: "signal", script: `kill -9 $$`, want: []string{"killed by signal 9"}},
+			kind: "error", want: []string{"without printing a TUNE_RESULT line"}},
+		{name: "malformed", script: `echo 'TUNE_REPORT {"loss": 1,}'; exec sleep 60`,
+			kind: "error", want: []string{"malformed line", `TUNE_REPORT {\"loss\": 1,}`}, within: 10 * time.Second},
+		{name: "nan-report", script: `echo 'TUNE_REPORT {"loss": NaN}'; exec sleep 60`,
+			kind: "diverged", want: []string{"objective metric loss is NaN at step 0"}, within: 10 * time.Second},
+		{name: "nan-result", script: `echo 'TUNE_RESULT {"loss": Infinity}'`,
+			kind: "diverged", want: []string{"objective metric loss is +Inf"}},
+		{name: "said-diverged", script: `echo 'TUNE_RESULT {"failure_kind": "diverged", "error": "loss exploded at step 7"}'`,
+			kind: "diverged", want: []string{"loss exploded at step 7 (diverged)"}},
+		{name: "said-oom", script: `echo 'TUNE_RESULT {"failure_kind": "oom"}'; echo "bye" >&2; exit 1`,
+			kind: "oom", want: []string{"the command said the trial failed (oom)", "bye"}},
+		{name: "sdk-fail", script: `PYTHONPATH="$SDK" exec /usr/bin/python3 -c 'from tune import script; script.fail("oom", "batch 512 does not fit")'`,
+			options: map[string]any{"env": map[string]any{"SDK": sdk}}, kind: "oom", want: []string{"batch 512 does not fit (oom)"}},
+		{name: "said-nonsense", script: `echo 'TUNE_RESULT {"failure_kind": "bored"}'`,
+			kind: "error", want: []string{`"failure_kind" must be one of`}},
+		{name: "signal", script: `kill -9 $$`, kind: "error", want: []string{"killed by signal 9"}},
 		// The service refuses this study at creation (see
 		// TestWorkloadOptionsRefusedAtCreation in service); one written by an older
 		// service reaches the runner, which refuses it the same way.
-		{name: "bad-option", script: `true`, options: map[string]any{"timeout": 5.0}, want: []string{`unknown option "timeout" for workload exec`}},
+		{name: "bad-option", script: `true`, options: map[string]any{"timeout": 5.0}, kind: "error", want: []string{`unknown option "timeout" for workload exec`}},
 	}
 	start := time.Now()
 	for _, tc := range cases {
@@ -210,8 +239,8 @@ func TestFailingCommands(t *testing.T) {
 	startExecRunner(e, len(cases))
 	for _, tc := range cases {
 		tr := onlyTrial(t, e, tc.name)
-		if tr.State != "failed" {
-			t.Errorf("%s: trial %s, want failed", tc.name, tr.State)
+		if kind := tap.FailureKind(e, tr.Id); tr.State != "failed" || kind != tc.kind {
+			t.Errorf("%s: trial %s with failure_kind %q, want failed with %q (error %q)", tc.name, tr.State, kind, tc.kind, tr.Error)
 		}
 		for _, w := range tc.want {
 			if !strings.Contains(tr.Error, w) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tune-dev/tune/runner/command/knobs"
 	"github.com/tune-dev/tune/runner/workload"
+	"github.com/tune-dev/tune/trials"
 )
 
 // DefaultTimeout is how long a command may run when its study does not set
@@ -23,6 +24,8 @@ type spec struct {
 	timeout time.Duration
 	env     map[string]string
 	dir     string
+	// maxMemory is max_memory_bytes; 0 when unset.
+	maxMemory int64
 }
 
 // parseOptions reads the study's workload options through their declaration
@@ -46,6 +49,12 @@ func parseOptions(opts map[string]any) (spec, error) {
 	if v, ok := decoded["dir"]; ok {
 		sp.dir = v.(string)
 	}
+	if v, ok := decoded["max_memory_bytes"]; ok {
+		if !memorySupported {
+			return sp, fmt.Errorf("exec option max_memory_bytes needs Linux, where /proc tells a command's memory; this runner runs on another system")
+		}
+		sp.maxMemory = v.(int64)
+	}
 	return sp, nil
 }
 
@@ -67,11 +76,26 @@ func environ(base []string, sp spec, t workload.Trial) ([]string, error) {
 		"TUNE_STUDY="+t.Study,
 		"TUNE_DEVICE="+t.Device,
 		"TUNE_OBJECTIVE="+t.Objective.Metric,
+		"TUNE_OBJECTIVES="+objectivesJSON(t),
 	)
 	for _, name := range slices.Sorted(maps.Keys(t.Params)) {
 		env = append(env, "TUNE_PARAM_"+strings.ToUpper(name)+"="+paramText(t.Params[name]))
 	}
 	return env, nil
+}
+
+// objectivesJSON is the study's objectives as a JSON list of
+// {"metric", "direction"}, in the study's order; one for a
+// single-objective study.
+func objectivesJSON(t workload.Trial) string {
+	goals := t.Objectives
+	if len(goals) == 0 && t.Objective.Metric != "" {
+		goals = []trials.Objective{t.Objective}
+	}
+	if goals == nil {
+		goals = []trials.Objective{}
+	}
+	return jsonText(goals)
 }
 
 // paramText renders one param for a TUNE_PARAM_ variable: ints without a

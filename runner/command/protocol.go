@@ -8,6 +8,8 @@ import (
 	"math"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/tune-dev/tune/trials"
 )
 
 // The stdout lines a command speaks to tune with: a directive, a space and
@@ -27,6 +29,10 @@ type message struct {
 	directive string
 	step      *int // TUNE_REPORT only; nil when the line gave none
 	metrics   map[string]float64
+	// failureKind and errText are a TUNE_RESULT's "failure_kind" and
+	// "error": the command says the trial failed, and why.
+	failureKind trials.FailureKind
+	errText     string
 }
 
 // parseLine recognizes a directive line. ok is false for ordinary output,
@@ -41,15 +47,11 @@ func parseLine(line string) (m message, ok bool, err error) {
 	if word != reportDirective && word != resultDirective {
 		return m, true, fmt.Errorf("unknown directive %s; tune reads %s and %s", word, reportDirective, resultDirective)
 	}
-	dec := json.NewDecoder(strings.NewReader(rest))
+	dec := json.NewDecoder(strings.NewReader(quoteNonFinite(rest)))
 	dec.UseNumber()
 	var obj map[string]any
 	if err := dec.Decode(&obj); err != nil || obj == nil {
-		hint := ""
-		if strings.Contains(rest, "NaN") || strings.Contains(rest, "Infinity") {
-			hint = " (NaN and Infinity are not JSON: a run that diverged should exit non-zero)"
-		}
-		return m, true, fmt.Errorf("%s must be followed by a JSON object%s", word, hint)
+		return m, true, fmt.Errorf("%s must be followed by a JSON object", word)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return m, true, fmt.Errorf("%s: unexpected text after the JSON object", word)
@@ -65,6 +67,16 @@ func parseLine(line string) (m message, ok bool, err error) {
 			m.step = &step
 			continue
 		}
+		if word == resultDirective && (k == "failure_kind" || k == "error") {
+			if err := m.failure(k, v); err != nil {
+				return m, true, err
+			}
+			continue
+		}
+		if f, ok := nonFinite(v); ok {
+			m.metrics[metricName(k)] = f
+			continue
+		}
 		if !isNum {
 			// Strings and the like are notes, not metrics.
 			continue
@@ -76,6 +88,31 @@ func parseLine(line string) (m message, ok bool, err error) {
 		m.metrics[metricName(k)] = f
 	}
 	return m, true, nil
+}
+
+// failure reads a TUNE_RESULT's "failure_kind" or "error".
+func (m *message) failure(k string, v any) error {
+	s, ok := v.(string)
+	if k == "error" {
+		if !ok {
+			return fmt.Errorf(`%s: "error" must be a string, got %s`, resultDirective, jsonText(v))
+		}
+		m.errText = clean(s)
+		return nil
+	}
+	if kind := trials.FailureKind(s); ok && kind.Valid() {
+		m.failureKind = kind
+		return nil
+	}
+	return fmt.Errorf(`%s: "failure_kind" must be one of %s, got %s`, resultDirective, kindList(), jsonText(v))
+}
+
+func kindList() string {
+	names := make([]string, len(trials.FailureKinds))
+	for i, k := range trials.FailureKinds {
+		names[i] = string(k)
+	}
+	return strings.Join(names, ", ")
 }
 
 func parseStep(v any) (int, error) {

@@ -42,6 +42,12 @@ type Config struct {
 	// SolverImpl is SolverFused (default) or SolverGorgonia: whose code
 	// runs the optimizer's update rule (the same rule either way).
 	SolverImpl string
+	// MaxMemoryBytes fails the trial as oom when its memory passes it
+	// (see memoryLimit); 0: no limit.
+	MaxMemoryBytes int64
+	// TargetAccuracy is the val_accuracy seconds_to_accuracy measures the
+	// time to; 0: none.
+	TargetAccuracy float64
 }
 
 // DefaultConfig is what a trial gets when neither options nor params say
@@ -82,6 +88,9 @@ var setters = map[string]func(c *Config, v any){
 	"test_samples":  func(c *Config, v any) { c.TestSamples = int(v.(int64)) },
 	"seed":          func(c *Config, v any) { c.Seed = v.(int64) },
 	"solver":        func(c *Config, v any) { c.SolverImpl = v.(string) },
+
+	"max_memory_bytes": func(c *Config, v any) { c.MaxMemoryBytes = v.(int64) },
+	"target_accuracy":  func(c *Config, v any) { c.TargetAccuracy = v.(float64) },
 }
 
 // ConfigFor merges the defaults, the study's options and the trial's

@@ -30,8 +30,20 @@
 // high-water mark of the whole runner process, so it includes the cached
 // datasets and earlier trials), peak_heap_bytes (the largest Go heap seen
 // during this trial, sampled through runtime/metrics), epochs and
-// parameters. A NaN or infinite loss fails the trial with an error that
-// wraps ErrDiverged.
+// parameters. A NaN or infinite loss fails the trial at once with an
+// error that wraps ErrDiverged and is of kind diverged
+// (workload.Failure).
+//
+// Two options bear on what a trial is measured against. max_memory_bytes
+// fails a trial as oom when its own memory passes the limit (see
+// memoryLimit for what counts). target_accuracy adds seconds_to_accuracy,
+// the wall time from the first optimizer step until an epoch's evaluation
+// first reaches that val_accuracy (evaluation included, no interpolation),
+// to that epoch's report, the later ones and the result; when no epoch
+// reaches it the metric is absent, and a study that optimizes or
+// constrains seconds_to_accuracy gets a failure of kind timeout instead
+// (the configuration did not get there in its epochs: an infeasible
+// observation for the sampler, not a missing number).
 //
 // The workload always computes on the CPU and reports no device; the
 // runner adds the trial's device to what it tells the service. Matrix
@@ -158,6 +170,7 @@ func (w *Workload) Run(ctx context.Context, t workload.Trial, r workload.Reporte
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
+	limit := newMemoryLimit(cfg.MaxMemoryBytes)
 	tr, err := newTrainer(cfg, data, t.Number)
 	if err != nil {
 		return res, err
@@ -171,6 +184,7 @@ func (w *Workload) Run(ctx context.Context, t workload.Trial, r workload.Reporte
 		metrics    map[string]float64
 		epochsDone int
 	)
+	goal := newTarget(cfg.TargetAccuracy)
 	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
 		epochStart := time.Now()
 		tr.shuffle()
@@ -190,6 +204,11 @@ func (w *Workload) Run(ctx context.Context, t workload.Trial, r workload.Reporte
 			if s%32 == 0 {
 				mem.sample()
 			}
+			if s%memoryCheckEvery == 0 {
+				if err := limit.check(epoch, s+1); err != nil {
+					return res, err
+				}
+			}
 		}
 		epochTrain := time.Since(epochStart)
 		trainTime += epochTrain
@@ -206,6 +225,9 @@ func (w *Workload) Run(ctx context.Context, t workload.Trial, r workload.Reporte
 			return res, diverged("val_loss", valLoss, epoch, steps, cfg.LearningRate)
 		}
 		mem.sample()
+		if err := limit.check(epoch, steps); err != nil {
+			return res, err
+		}
 		thisEpoch := time.Since(epochStart)
 		epochTime += thisEpoch
 		epochsDone = epoch
@@ -215,6 +237,9 @@ func (w *Workload) Run(ctx context.Context, t workload.Trial, r workload.Reporte
 			"train_loss":         sumLoss / float64(steps),
 			"samples_per_second": float64(steps*tr.batch) / epochTrain.Seconds(),
 			"seconds_per_epoch":  thisEpoch.Seconds(),
+		}
+		if sec, ok := goal.observe(valAcc); ok {
+			metrics[metricSecondsToAccuracy] = sec
 		}
 		prune, err := r.Report(ctx, epoch, metrics)
 		if err != nil {
@@ -236,6 +261,12 @@ func (w *Workload) Run(ctx context.Context, t workload.Trial, r workload.Reporte
 		"epochs":             float64(epochsDone),
 		"parameters":         float64(tr.parameterCount()),
 	}
+	if sec, ok := metrics[metricSecondsToAccuracy]; ok {
+		final[metricSecondsToAccuracy] = sec
+	}
+	if err := goal.missed(t, epochsDone); err != nil {
+		return res, err
+	}
 	return workload.Result{Metrics: final}, nil
 }
 
@@ -243,12 +274,15 @@ func (w *Workload) Run(ctx context.Context, t workload.Trial, r workload.Reporte
 // NaN or infinite.
 var ErrDiverged = errors.New("training diverged")
 
+// diverged is the error of a loss that became NaN or infinite, of kind
+// diverged: the trial stops at the step it happened.
 func diverged(what string, v float64, epoch, step int, lr float64) error {
 	kind := "NaN"
 	if math.IsInf(v, 0) {
 		kind = "infinite"
 	}
-	return fmt.Errorf("%w: %s is %s at epoch %d step %d (learning_rate=%g)", ErrDiverged, what, kind, epoch, step, lr)
+	return workload.Fail(trials.FailureDiverged,
+		fmt.Errorf("%w: %s is %s at epoch %d step %d (learning_rate=%g)", ErrDiverged, what, kind, epoch, step, lr))
 }
 
 // parameterCount is the number of trainable scalars.

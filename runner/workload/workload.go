@@ -24,28 +24,39 @@ type Trial struct {
 	Params trials.Params
 	// Options are the study's workload options, kept as the study gave
 	// them; params win over options.
-	Options   map[string]any
-	Objective trials.Objective
+	Options map[string]any
+	// Objective is the study's objective, the first of a multi-objective
+	// study's; Objectives lists them all in the study's order (one for a
+	// single-objective study). A complete Result must hold every
+	// objective's metric.
+	Objective  trials.Objective
+	Objectives []trials.Objective
+	// Constraints are the study's bounds on metrics; a complete Result
+	// must hold each constrained metric too.
+	Constraints []trials.Constraint
 	// Device is "cpu" or "cuda:N".
 	Device string
 }
 
 // Reporter takes intermediate results. Report sends the metrics of one
 // step (an epoch for the MLP) and answers whether the trial should stop;
-// the objective metric among them is the step's value.
+// the (first) objective metric among them is the step's value. An
+// objective that is NaN or infinite ends the trial: Report returns a
+// Failure of kind diverged, which Run should return.
 type Reporter interface {
 	Report(ctx context.Context, step int, metrics map[string]float64) (prune bool, err error)
 }
 
-// Result is a finished trial's final metrics; the objective metric among
-// them is the trial's value.
+// Result is a finished trial's final metrics; the (first) objective
+// metric among them is the trial's value.
 type Result struct {
 	Metrics map[string]float64
 }
 
 // Workload runs trials of one type. Run returns ErrPruned (possibly
 // wrapped) when pruned, a Result when the trial completed, and any other
-// error when it failed; its text becomes the trial's error. Run must
+// error when it failed; its text becomes the trial's error, and a Failure
+// within it says the failure's kind (error when none does). Run must
 // return promptly when ctx is cancelled.
 type Workload interface {
 	Type() string

@@ -1,5 +1,5 @@
 // Package knobs declares what the exec workload understands: the options
-// a study gives it (command, timeout_seconds, env, dir). runner/command
+// a study gives it (command, timeout_seconds, env, dir, max_memory_bytes). runner/command
 // parses them through this declaration and the service checks studies
 // against it at creation; it lives apart from runner/command so that the
 // service can read it without importing the process machinery (and
@@ -37,5 +37,7 @@ var Spec = trials.WorkloadSpec{
 			Doc: "environment variables for the command, over the runner's own"},
 		{Name: "dir", Type: trials.KnobString,
 			Doc: "working directory of the command (default: the runner's)"},
+		{Name: "max_memory_bytes", Type: trials.KnobInt, Min: trials.AtLeast(1),
+			Doc: "resident memory the command's process group may use (summed over its processes, polled every 100 ms, Linux only); past it the group is SIGKILLed and the trial fails as oom"},
 	},
 }

@@ -54,4 +54,6 @@ var options = []trials.Knob{
 	{Name: "test_samples", Type: trials.KnobInt, Min: trials.AtLeast(0), Default: int64(0), Doc: "keep the first N test examples (0: all)"},
 	{Name: "seed", Type: trials.KnobInt, Default: int64(0), Doc: "added to the trial number to seed initialisation and shuffling: trials are deterministic and differ"},
 	{Name: "solver", Type: trials.KnobString, Choices: Solvers, Default: "fused", Doc: "whose code runs the update rule: fused or gorgonia's solvers (the same rule)"},
+	{Name: "max_memory_bytes", Type: trials.KnobInt, Min: trials.AtLeast(1), Doc: "the trial's memory limit: past it (Go heap growth since the trial's model was built, checked every 8 steps and each epoch) the trial fails as oom"},
+	{Name: "target_accuracy", Type: trials.KnobFloat, Min: trials.Above(0), Max: trials.AtMost(1), Doc: "val_accuracy to reach: seconds_to_accuracy is the wall time from the first step until an epoch's evaluation first reaches it (absent when none does; the trial fails as timeout then if the study optimizes or constrains seconds_to_accuracy)"},
 }

@@ -30,8 +30,10 @@ def test_report_and_result_lines() -> None:
 
 def test_bad_reports() -> None:
     out = io.StringIO()
-    with pytest.raises(ValueError, match="exit"):
+    with pytest.raises(ValueError, match="diverged"):
         script.report(1, out=out, loss=float("nan"))
+    with pytest.raises(ValueError, match="want one of oom, diverged"):
+        script.fail("bored", out=out)
     with pytest.raises(ValueError, match="step"):
         script.report(-1, out=out, loss=1.0)
     with pytest.raises(ValueError, match="at least one metric"):
@@ -39,6 +41,26 @@ def test_bad_reports() -> None:
     with pytest.raises(ValueError, match="at least one metric"):
         script.result(out=out)
     assert out.getvalue() == ""
+
+
+def test_fail_lines() -> None:
+    out = io.StringIO()
+    script.fail("oom", "batch 512 does not fit", out=out)
+    script.fail("diverged", out=out)
+    lines = out.getvalue().splitlines()
+    assert [json.loads(line.split(" ", 1)[1]) for line in lines if line.startswith("TUNE_RESULT ")] == [
+        {"failure_kind": "oom", "error": "batch 512 does not fit"}, {"failure_kind": "diverged"}]
+
+
+def test_objectives(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TUNE_OBJECTIVES", raising=False)
+    assert script.objectives() == []
+    monkeypatch.setenv("TUNE_OBJECTIVES", '[{"metric":"val_accuracy","direction":"maximize"},'
+                                          '{"metric":"seconds_to_accuracy","direction":"minimize"}]')
+    assert [o["metric"] for o in script.objectives()] == ["val_accuracy", "seconds_to_accuracy"]
+    monkeypatch.setenv("TUNE_OBJECTIVES", '{"metric": "x"}')
+    with pytest.raises(ValueError, match="JSON list"):
+        script.objectives()
 
 
 def test_params_and_context(monkeypatch: pytest.MonkeyPatch) -> None:

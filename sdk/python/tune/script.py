@@ -24,10 +24,14 @@ import json
 import math
 import os
 import sys
-from typing import IO, Any, Dict, Optional
+from typing import IO, Any, Dict, List, Optional
 
 REPORT = "TUNE_REPORT"
 RESULT = "TUNE_RESULT"
+
+# Why a trial failed. oom, diverged and timeout say something about the
+# configuration (the sampler steers away from it); error and preempted do not.
+FAILURE_KINDS = ("oom", "diverged", "timeout", "error", "preempted")
 
 
 def params() -> Dict[str, Any]:
@@ -61,11 +65,35 @@ def objective_metric() -> Optional[str]:
     return os.environ.get("TUNE_OBJECTIVE") or None
 
 
+def objectives() -> List[Dict[str, str]]:
+    """The study's objectives in order (TUNE_OBJECTIVES), each {"metric", "direction"};
+    one for a single-objective study, [] outside a runner. Report every one."""
+    raw = os.environ.get("TUNE_OBJECTIVES", "")
+    if not raw:
+        return []
+    value = json.loads(raw)
+    if not isinstance(value, list):
+        raise ValueError(f"TUNE_OBJECTIVES is not a JSON list: {raw[:100]}")
+    return value
+
+
+def fail(kind: str, error: str = "", *, out: Optional[IO[str]] = None) -> None:
+    """Say the trial failed, and why: kind is one of FAILURE_KINDS ("oom" for a
+    batch that did not fit, "diverged" for a loss that became NaN). The trial
+    fails with that kind whatever the exit status; exit afterwards."""
+    if kind not in FAILURE_KINDS:
+        raise ValueError(f"failure kind {kind!r}: want one of {', '.join(FAILURE_KINDS)}")
+    values: Dict[str, Any] = {"failure_kind": kind}
+    if error:
+        values["error"] = str(error)
+    _emit(RESULT, values, out)
+
+
 def _emit(directive: str, values: Dict[str, Any], out: Optional[IO[str]]) -> None:
     for k, v in values.items():
         if isinstance(v, float) and not math.isfinite(v):
-            raise ValueError(f"{k} = {v} is not a finite number: a run that diverged should exit "
-                             "non-zero (tune records the trial failed, with its stderr)")
+            raise ValueError(f"{k} = {v} is not a finite number: for a run that diverged call "
+                             "script.fail(\"diverged\", ...) and exit")
     line = directive + " " + json.dumps(values, allow_nan=False, separators=(",", ":"))
     stream = out if out is not None else sys.stdout
     # Flush: stdout is a pipe, and the runner must see each report as it
