@@ -13,8 +13,14 @@ const EnvCuBLASLib = "TUNE_CUBLAS_LIB"
 
 // cublasNames are tried in order after $TUNE_CUBLAS_LIB: the newest CUDA
 // first, so one binary uses whatever cuBLAS the GPU machine has rather
-// than the version the build machine had.
-var cublasNames = []string{"libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so"}
+// than the version the build machine had; by name (the loader's search
+// path), then in /usr/local/cuda/lib64, where NVIDIA's installer puts it
+// without always adding it to the search path.
+var cublasNames = []string{
+	"libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so",
+	"/usr/local/cuda/lib64/libcublas.so.13", "/usr/local/cuda/lib64/libcublas.so.12",
+	"/usr/local/cuda/lib64/libcublas.so.11", "/usr/local/cuda/lib64/libcublas.so",
+}
 
 // cublasCandidates is the search order given $TUNE_CUBLAS_LIB's value.
 func cublasCandidates(override string) []string {

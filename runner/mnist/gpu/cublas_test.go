@@ -8,7 +8,9 @@ import (
 )
 
 func TestCuBLASSearchOrder(t *testing.T) {
-	want := []string{"libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so"}
+	want := []string{"libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so",
+		"/usr/local/cuda/lib64/libcublas.so.13", "/usr/local/cuda/lib64/libcublas.so.12",
+		"/usr/local/cuda/lib64/libcublas.so.11", "/usr/local/cuda/lib64/libcublas.so"}
 	if got := cublasCandidates(""); !slices.Equal(got, want) {
 		t.Errorf("candidates = %v, want %v", got, want)
 	}
@@ -66,4 +68,14 @@ func TestCuBLASStatusName(t *testing.T) {
 	if got := cublasStatusName(99); got != "unknown cuBLAS status" {
 		t.Errorf("status 99 = %q", got)
 	}
+}
+
+// TestLoadCuBLAS loads the machine's cuBLAS where there is one (Debian's
+// nvidia-cuda-dev brings libcublas.so.11): loading needs no GPU.
+func TestLoadCuBLAS(t *testing.T) {
+	lib, err := LoadCuBLAS()
+	if err != nil {
+		t.Skipf("no cuBLAS on this machine: %v", err)
+	}
+	t.Logf("loaded %s", lib)
 }
