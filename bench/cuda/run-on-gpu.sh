@@ -19,6 +19,11 @@
 #
 # It exits non-zero when a step fails or the accuracy is below 0.97, after
 # writing what it has. See bench/README.md, "mnist-mlp on a GPU".
+#
+# A rehearsal of the flow on a machine without a GPU (what was checked on
+# the development machine): DEVICE=cpu TUNE_BIN=path/to/plain/tune
+# TRAIN_SAMPLES=2000 bench/cuda/run-on-gpu.sh skips the GPU tests and
+# trains on the CPU with a plain build.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -27,6 +32,7 @@ out=${OUT:-/tmp/tune-gpu-out}
 mkdir -p "$out"
 work=$(mktemp -d)
 status=0
+device=${DEVICE:-cuda:0}
 note() { printf '== %s\n' "$*" | tee -a "$out/summary.txt"; }
 fail() { note "FAILED: $*"; status=1; }
 
@@ -34,11 +40,11 @@ for f in tune gpu.test; do
   if [ -f "$bin/$f.gz" ] && [ ! -x "$work/$f" ]; then gunzip -c "$bin/$f.gz" >"$work/$f"; chmod +x "$work/$f"
   elif [ -x "$bin/$f" ]; then cp "$bin/$f" "$work/$f"
   fi
-  [ -x "$work/$f" ] || { echo "no $bin/$f: run bench/cuda/build.sh on the build machine and copy bench/cuda/bin" >&2; exit 2; }
+  [ -x "$work/$f" ] || [ "$device" = cpu ] || { echo "no $bin/$f: run bench/cuda/build.sh on the build machine and copy bench/cuda/bin" >&2; exit 2; }
 done
 [ -d "$bin/mnist" ] || { echo "no $bin/mnist: run bench/cuda/build.sh" >&2; exit 2; }
 export TUNE_MNIST_DIR=$bin/mnist
-tune=$work/tune
+tune=${TUNE_BIN:-$work/tune}
 
 # 1. The machine and its GPU.
 note "machine"
@@ -59,7 +65,9 @@ note "TUNE_CUBLAS_LIB=${TUNE_CUBLAS_LIB:-unset: the system libcublas}"
 
 # 2. The GPU tests.
 note "gpu.test"
-if (cd "$root/runner/mnist/gpu" && timeout 300 "$work/gpu.test" -test.v -test.count=1) >"$out/gpu-tests.txt" 2>&1; then
+if [ "$device" = cpu ]; then
+  note "gpu.test: skipped (DEVICE=cpu rehearsal)"
+elif (cd "$root/runner/mnist/gpu" && timeout 300 "$work/gpu.test" -test.v -test.count=1) >"$out/gpu-tests.txt" 2>&1; then
   note "gpu.test: PASS ($(grep -c '^--- PASS' "$out/gpu-tests.txt") passed, $(grep -c -- '--- SKIP' "$out/gpu-tests.txt") skipped)"
 else
   fail "gpu.test (see gpu-tests.txt)"; tail -30 "$out/gpu-tests.txt"
@@ -82,18 +90,21 @@ workload:
   options: {epochs: 3, hidden_units: 256, layers: 1, activation: relu, optimizer: adam, precision: float32}
 max_trials: 4
 YAML
+if [ -n "${TRAIN_SAMPLES:-}" ]; then
+  sed -i "s/precision: float32}/precision: float32, train_samples: $TRAIN_SAMPLES}/" "$work/study.yaml"
+fi
 "$tune" study create -f "$work/study.yaml" >>"$out/summary.txt" 2>&1 || fail "study create"
 for b in 128 256 1024 8192; do
-  "$tune" trial enqueue gpu-mnist --param batch_size=$b --param learning_rate=0.001 >/dev/null 2>>"$out/summary.txt" || fail "enqueue batch $b"
+  "$tune" enqueue gpu-mnist --param batch_size=$b --param learning_rate=0.001 >/dev/null 2>>"$out/summary.txt" || fail "enqueue batch $b"
 done
-note "tune runner --device cuda:0"
-timeout 480 "$tune" runner --device cuda:0 --workloads mnist-mlp --exit-when-idle --lease-wait 2 >"$out/runner.log" 2>&1 || fail "tune runner (see runner.log)"
+note "tune runner --device $device"
+timeout 480 "$tune" runner --device "$device" --workloads mnist-mlp --exit-when-idle --lease-wait 2 >"$out/runner.log" 2>&1 || fail "tune runner (see runner.log)"
 grep -m1 'devices:' "$out/runner.log" | tee -a "$out/summary.txt"
 "$tune" trial list gpu-mnist -o json >"$out/trials.json" 2>>"$out/summary.txt" || fail "trial list"
 
 # 4. PyTorch's same MLP on the same GPU.
 note "pytorch"
-timeout 300 python3 bench/pytorch_mlp.py --data "$bin/mnist" --device cuda:0 --hidden 256 --layers 1 --epochs 3 \
+timeout 300 python3 bench/pytorch_mlp.py --data "$bin/mnist" --device "$device" --hidden 256 --layers 1 --epochs 3 \
   --batch-sizes 256,1024,8192 --precisions float32 --repeat 2 --json "$out/pytorch.json" >"$out/pytorch.txt" 2>&1 ||
   fail "pytorch_mlp.py (see pytorch.txt)"
 
