@@ -126,14 +126,24 @@ func TestCUDATrainsLikeReference(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tol := 1e-7
+			// Losses within rounding of the precision; accuracy exact in
+			// float64, within two test examples' flips in float32, where
+			// cuBLAS's summation order moves near-ties.
+			tol, accTol := 1e-7, 0.5/float64(data.Test.N)
 			if c.prec == "float32" {
-				tol = 2e-3
+				tol, accTol = 2e-3, 2.5/float64(data.Test.N)
+			}
+			if len(dev.metrics) != len(ref.metrics) {
+				t.Fatalf("GPU reported %d epochs, reference %d", len(dev.metrics), len(ref.metrics))
 			}
 			for e := range ref.metrics {
 				for _, k := range []string{"train_loss", "val_loss", "val_accuracy"} {
 					w, g := ref.metrics[e][k], dev.metrics[e][k]
-					if math.Abs(w-g) > tol*max(1, math.Abs(w)) {
+					bound := tol * max(1, math.Abs(w))
+					if k == "val_accuracy" {
+						bound = accTol
+					}
+					if math.Abs(w-g) > bound {
 						t.Errorf("epoch %d %s: GPU %.10g, reference %.10g", e+1, k, g, w)
 					}
 				}
