@@ -179,3 +179,25 @@ func TestReferencePrunesAndCancels(t *testing.T) {
 		t.Errorf("cancelled: %v", err)
 	}
 }
+
+// TestLaunchesPerStep pins the fusion: per share of a batch, one gather,
+// per layer a gemm (plus a fused bias+activation on hidden layers), one
+// fused softmax cross-entropy, then per layer two gemms for the weight and
+// bias gradients and, below the top, a gemm and an activation derivative
+// for the input's gradient; then one optimizer launch for every
+// parameter.
+func TestLaunchesPerStep(t *testing.T) {
+	for _, c := range []struct{ layers, workers, want int }{
+		{1, 1, 12}, {2, 1, 18}, {1, 4, 4*11 + 1}, // 6·layers + 6 with one worker
+	} {
+		cfg := toyConfig()
+		cfg.Layers, cfg.Workers, cfg.Epochs = c.layers, c.workers, 1
+		final, err := TrainReference(context.Background(), cfg, toyData(64), 0, &reports{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := final["launches_per_step"]; got != float64(c.want) {
+			t.Errorf("layers %d workers %d: %g launches per step, want %d", c.layers, c.workers, got, c.want)
+		}
+	}
+}
