@@ -227,21 +227,29 @@ func (be *cudaBackend) gemm(tA, tB bool, m, n, k int, alpha float64, a devBuf, l
 // 8-byte values (cu.Function.Launch copies 8 bytes from each pointer).
 func (be *cudaBackend) launch(name string, n, block int, args ...any) error {
 	be.calls++
+	sig := kernelArgs[name]
+	if len(args) != len(sig) {
+		return fmt.Errorf("cuda: kernel %s takes %d arguments, not %d", name, len(sig), len(args))
+	}
 	if n == 0 {
 		return nil
 	}
 	ptrs := make([]unsafe.Pointer, len(args))
 	for i, a := range args {
 		var v uint64
+		kind := byte('u')
 		switch x := a.(type) {
 		case devBuf:
 			v = uint64(x.ptr)
 		case int:
 			v = uint64(int64(x))
 		case float64:
-			v = math.Float64bits(x)
+			v, kind = math.Float64bits(x), 'f'
 		default:
 			return fmt.Errorf("cuda: kernel %s: argument %d is a %T", name, i, a)
+		}
+		if kind != sig[i] {
+			return fmt.Errorf("cuda: kernel %s: argument %d is a %T where the kernel takes %q", name, i, a, sig[i])
 		}
 		ptrs[i] = unsafe.Pointer(&v)
 	}

@@ -2,6 +2,7 @@ package gpu
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,10 +15,26 @@ import (
 // TestPTXHasKernels: the embedded PTX defines every kernel the CUDA
 // backend looks up, in both precisions, and targets compute_80.
 func TestPTXHasKernels(t *testing.T) {
-	entries := regexp.MustCompile(`\.entry\s+(\w+)`).FindAllStringSubmatch(ptx, -1)
+	entries := regexp.MustCompile(`\.entry\s+(\w+)\(([^)]*)\)`).FindAllStringSubmatch(ptx, -1)
+	param := regexp.MustCompile(`\.param\s+\.(\w+)`)
 	var got []string
 	for _, e := range entries {
 		got = append(got, e[1])
+		sig := ""
+		for _, p := range param.FindAllStringSubmatch(e[2], -1) {
+			switch p[1] {
+			case "u64":
+				sig += "u"
+			case "f64":
+				sig += "f"
+			default:
+				sig += "?" // cu's Launch passes every argument as 8 bytes
+			}
+		}
+		base := strings.TrimSuffix(strings.TrimSuffix(e[1], "_f32"), "_f64")
+		if want := kernelArgs[base]; sig != want {
+			t.Errorf("kernel %s's parameters are %q in the PTX, the backend passes %q", e[1], sig, want)
+		}
 	}
 	for _, k := range kernelNames {
 		for _, s := range []string{"_f32", "_f64"} {
@@ -104,5 +121,18 @@ func TestPTXCurrent(t *testing.T) {
 	}
 	if !bytes.Equal(fresh, committed) {
 		t.Error("kernels/mlp.ptx is stale: run go generate ./runner/mnist/gpu and commit it")
+	}
+}
+
+// TestXentBlock: the block size the backend launches softmax_xent with is
+// the one its reduction in mlp.cu is written for.
+func TestXentBlock(t *testing.T) {
+	src, err := os.ReadFile("kernels/mlp.cu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`#define XENT_BLOCK (\d+)`).FindSubmatch(src)
+	if m == nil || string(m[1]) != fmt.Sprint(xentBlock) {
+		t.Fatalf("mlp.cu's XENT_BLOCK is %q, the backend launches blocks of %d", m, xentBlock)
 	}
 }
