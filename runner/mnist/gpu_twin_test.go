@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"reflect"
 	"testing"
 
 	"github.com/tune-dev/tune/runner/mnist/gpu"
@@ -87,5 +88,44 @@ func TestGPUReferenceDiverges(t *testing.T) {
 	d, ok := err.(*gpu.Diverged)
 	if !ok || d.Epoch != 1 || d.Step < 1 {
 		t.Fatalf("TrainReference = %v, want a Diverged error in epoch 1", err)
+	}
+}
+
+// TestGPUConfigCoversKnobs: every field of Config is either passed to
+// runner/mnist/gpu by gpuConfig or known not to matter there, so a new
+// knob cannot be silently ignored by trials on a GPU: map it in gpuConfig
+// (and the GPU trainer) or refuse it in runOnDevice, then list it here.
+func TestGPUConfigCoversKnobs(t *testing.T) {
+	passed := map[string]bool{
+		"BatchSize": true, "LearningRate": true, "Activation": true, "Precision": true, "Workers": true,
+		"HiddenUnits": true, "Layers": true, "Optimizer": true, "Epochs": true, "Momentum": true,
+		"WeightDecay": true, "Seed": true,
+	}
+	// Data selection is resolved before the GPU trainer sees the data;
+	// the solver knob picks CPU code, and the GPU has one update kernel.
+	notNeeded := map[string]bool{"DataDir": true, "Files": true, "TrainSamples": true, "TestSamples": true, "SolverImpl": true}
+	typ := reflect.TypeOf(Config{})
+	gtyp := reflect.TypeOf(gpu.Config{})
+	for i := range typ.NumField() {
+		name := typ.Field(i).Name
+		switch {
+		case passed[name]:
+			if _, ok := gtyp.FieldByName(name); !ok {
+				t.Errorf("Config.%s is listed as passed, but gpu.Config has no such field", name)
+			}
+		case notNeeded[name]:
+		default:
+			t.Errorf("Config.%s is not passed to runner/mnist/gpu: map it in gpuConfig, or refuse it in runOnDevice, and list it here", name)
+		}
+	}
+	// And gpuConfig copies the values.
+	cfg := DefaultConfig()
+	cfg.BatchSize, cfg.Seed, cfg.WeightDecay, cfg.Momentum = 77, 5, 0.25, 0.5
+	g := reflect.ValueOf(gpuConfig(cfg))
+	c := reflect.ValueOf(cfg)
+	for name := range passed {
+		if !reflect.DeepEqual(g.FieldByName(name).Interface(), c.FieldByName(name).Interface()) {
+			t.Errorf("gpuConfig: %s is %v, want %v", name, g.FieldByName(name), c.FieldByName(name))
+		}
 	}
 }
