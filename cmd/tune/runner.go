@@ -146,8 +146,8 @@ func runnerConfig(cmd *cobra.Command, o runnerOptions, log *slog.Logger) (runner
 	if len(chosen) == 0 {
 		return runner.Config{}, fmt.Errorf("--workloads is empty; choose among %s", strings.Join(workloadTypes(), ", "))
 	}
-	if device != "cpu" && slices.Contains(seen, trials.WorkloadMNISTMLP) {
-		return runner.Config{}, fmt.Errorf("--device %s: mnist-mlp trains on the CPU only in this version; on a GPU runner pass --workloads exec --allow-exec PROGRAM", device)
+	if device != "cpu" && !mnist.GPU && slices.Contains(seen, trials.WorkloadMNISTMLP) {
+		return runner.Config{}, fmt.Errorf("--device %s: mnist-mlp trains on the CPU only in a build without -tags tune_cuda; on a GPU runner pass --workloads exec --allow-exec PROGRAM, or use a tune_cuda build", device)
 	}
 	token, err := clientToken(cmd, server)
 	if err != nil {
