@@ -96,7 +96,7 @@
       xAxis: { type: 'category', name: 'step', nameLocation: 'middle', nameGap: 24, data: labels },
       yAxis: { type: 'value', name: 'seconds' },
       series: names.map((k, i) => ({
-        name: k, type: 'bar', stack: 'phases', itemStyle: { color: phaseColor(k, i) },
+        name: k, type: 'bar', stack: 'phases', barMaxWidth: 48, itemStyle: { color: phaseColor(k, i) },
         data: profiles.map(p => (p.phases && p.phases[k] != null ? p.phases[k] : 0)),
       })),
     })]);
@@ -196,12 +196,12 @@
           },
         },
         xAxis: {
-          type: 'category', name: param, nameLocation: 'middle', nameGap: 40,
+          type: 'category', name: param, nameLocation: 'middle', nameGap: 40, axisLabel: { lineHeight: 14 },
           data: rows.map(r => (r.v == null ? '—' : fmtParam(r.v)) + '\n#' + r.t.number),
         },
         yAxis: { type: 'value', name: 'share of step', max: 100, axisLabel: { formatter: '{value}%' } },
         series: names.map((k, i) => ({
-          name: k, type: 'bar', stack: 'share', itemStyle: { color: phaseColor(k, i) },
+          name: k, type: 'bar', stack: 'share', barMaxWidth: 48, itemStyle: { color: phaseColor(k, i) },
           data: rows.map(r => 100 * (r.tot.phases[k] || 0) / r.tot.wall),
         })),
       },
