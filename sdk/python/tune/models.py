@@ -56,10 +56,14 @@ class IntermediateValue:
     step: int
     value: float
     metrics: Metrics = field(default_factory=dict)
+    # Where the step's time and memory went, as reported (wall_seconds,
+    # phases, heap_peak_bytes, ...); None when the step carried none.
+    profile: Optional[Dict[str, Any]] = None
 
     @classmethod
     def from_json(cls, d: Dict[str, Any]) -> "IntermediateValue":
-        return cls(step=int(d["step"]), value=float(d["value"]), metrics=dict(d.get("metrics") or {}))
+        return cls(step=int(d["step"]), value=float(d["value"]), metrics=dict(d.get("metrics") or {}),
+                   profile=d.get("profile"))
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,9 @@ class TrialInfo:
     # or recorded ("" for trials older than origins); attempt > 0 says the
     # trial was retried after a lost lease.
     origin: str
+    # The server's one-line reading of where the trial's time goes, from
+    # its steps' profiles; "" when none carried one.
+    bottleneck: str = ""
 
     @classmethod
     def from_json(cls, d: Dict[str, Any]) -> "TrialInfo":
@@ -149,6 +156,7 @@ class TrialInfo:
             lease_expires_at=parse_time(d.get("lease_expires_at")), created_at=parse_time(d.get("created_at")),
             started_at=parse_time(d.get("started_at")), finished_at=parse_time(d.get("finished_at")),
             error=d.get("error") or "", device=d.get("device") or "", origin=d.get("origin") or "",
+            bottleneck=d.get("bottleneck") or "",
         )
 
     @property
