@@ -242,6 +242,7 @@ func trialToAPI(t *trials.Trial, st *trials.Study) openapi.Trial {
 		CreatedBy:          t.CreatedBy,
 		FinishedBy:         t.FinishedBy,
 		Origin:             string(t.Origin),
+		Bottleneck:         bottleneckToAPI(t),
 	}
 	if t.FailureKind != "" {
 		out.FailureKind = ptr(openapi.FailureKind(t.FailureKind))
@@ -269,7 +270,7 @@ func trialToAPI(t *trials.Trial, st *trials.Study) openapi.Trial {
 		out.Metrics = openapi.Metrics{}
 	}
 	for i, iv := range t.Intermediate {
-		out.IntermediateValues[i] = openapi.IntermediateValue{Step: iv.Step, Value: iv.Value}
+		out.IntermediateValues[i] = openapi.IntermediateValue{Step: iv.Step, Value: iv.Value, Profile: profileToAPI(iv.Profile)}
 		if len(iv.Metrics) > 0 {
 			m := openapi.Metrics(iv.Metrics)
 			out.IntermediateValues[i].Metrics = &m
@@ -333,7 +334,7 @@ func finishedTrialFromAPI(b *openapi.EnqueueRequest, params map[string]any) tria
 	}
 	if b.IntermediateValues != nil {
 		for _, iv := range *b.IntermediateValues {
-			p := trials.Intermediate{Step: iv.Step, Value: iv.Value}
+			p := trials.Intermediate{Step: iv.Step, Value: iv.Value, Profile: profileFromAPI(iv.Profile)}
 			if iv.Metrics != nil {
 				p.Metrics = *iv.Metrics
 			}

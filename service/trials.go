@@ -119,7 +119,7 @@ func (h *handlers) Tell(ctx context.Context, req openapi.TellRequestObject) (ope
 func (h *handlers) Report(ctx context.Context, req openapi.ReportRequestObject) (openapi.ReportResponseObject, error) {
 	b := req.Body
 	prune, err := h.b.Report(ctx, req.Trial, b.Lease,
-		trials.Intermediate{Step: b.Step, Value: b.Value, Metrics: metricsFromAPI(b.Metrics)})
+		trials.Intermediate{Step: b.Step, Value: b.Value, Metrics: metricsFromAPI(b.Metrics), Profile: profileFromAPI(b.Profile)})
 	if err != nil {
 		return nil, err
 	}

@@ -402,6 +402,11 @@ func (t *Trial) ValidateFinished() error {
 				return Invalidf("metric %q at step %d must be a finite number", name, p.Step)
 			}
 		}
+		if p.Profile != nil {
+			if err := p.Profile.Validate(); err != nil {
+				return Invalidf("step %d: %s", p.Step, err.Error())
+			}
+		}
 	}
 	if t.Attempt < 0 {
 		return Invalidf("attempt must be >= 0, got %d", t.Attempt)
@@ -450,6 +455,9 @@ func (p Intermediate) Validate() error {
 		if !Finite(v) {
 			return Invalidf("metric %q must be a finite number", name)
 		}
+	}
+	if p.Profile != nil {
+		return p.Profile.Validate()
 	}
 	return nil
 }

@@ -32,7 +32,13 @@ func TestStudyExportImport(t *testing.T) {
 		from.json(&tr, "ask", "mnist-yaml")
 		for step := range 3 {
 			metrics := openapi.Metrics{"samples_per_second": float64(1000 + step)}
-			rsp, err := api.ReportWithResponse(ctx, tr.Id, openapi.ReportRequest{Step: step, Value: 0.5 + float64(step+i)/10, Metrics: &metrics})
+			// Each step's profile travels with it (matmul figures on one).
+			profile := &openapi.Profile{WallSeconds: 2 + float64(step), Phases: &map[string]float64{"forward": 1, "optimizer": 0.25 + float64(i)/4}}
+			if step == 1 {
+				flops, secs, heap := 3e9, 0.75, int64(1<<20+step)
+				profile.MatmulFlops, profile.MatmulSeconds, profile.HeapPeakBytes = &flops, &secs, &heap
+			}
+			rsp, err := api.ReportWithResponse(ctx, tr.Id, openapi.ReportRequest{Step: step, Value: 0.5 + float64(step+i)/10, Metrics: &metrics, Profile: profile})
 			if err != nil || rsp.StatusCode() != 200 {
 				t.Fatalf("report: %v %s", err, rsp.Body)
 			}
@@ -67,6 +73,9 @@ func TestStudyExportImport(t *testing.T) {
 	}
 	if exp.Format != exportFormat || len(exp.Trials) != 5 || exp.State != openapi.StudyStatePaused {
 		t.Fatalf("export = format %d, %d trials, state %s", exp.Format, len(exp.Trials), exp.State)
+	}
+	if p := exp.Trials[0].IntermediateValues[1].Profile; p == nil || p.MatmulFlops == nil || *p.MatmulFlops != 3e9 {
+		t.Errorf("exported step 1 of trial 0 has profile %+v, want its matmul figures", p)
 	}
 
 	out, stderr, err := to.run(nil, "study", "import", "-f", path)

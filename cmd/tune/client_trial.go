@@ -136,7 +136,7 @@ func (c *apiClient) listTrials(ctx context.Context, ref string, params openapi.L
 func newTrialShowCommand(opts *clientOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "show ID",
-		Short: "Show a trial: params, value, metrics, learning curve, lease",
+		Short: "Show a trial: params, value, metrics, learning curve, lease, where its time went",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseTrialID(args[0])
@@ -397,6 +397,7 @@ func writeTrial(w io.Writer, t *openapi.Trial, now time.Time) {
 			row(w, strconv.Itoa(iv.Step), formatFloat(iv.Value), m)
 		}
 	}
+	writeProfile(w, t)
 }
 
 // formatMetrics prints metrics compactly as sorted k=v pairs.

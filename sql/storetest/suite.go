@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) Store, pair func(t *testing.T) (S
 		{"AddTrial", su.testAddTrial},
 		{"Heartbeat", su.testHeartbeat},
 		{"Report", su.testReport},
+		{"Profiles", su.testProfiles},
 		{"SetSystemAttrs", su.testSetSystemAttrs},
 		{"CreateRunningWithAttrs", su.testCreateRunningWithAttrs},
 		{"Origin", su.testOrigin},

@@ -597,6 +597,7 @@
       nodes.pareto = el('div', { class: 'chart' });
       nodes.timeline = el('div', { class: 'chart' });
       nodes.slices = el('div', { class: 'slices' });
+      buildProfileCard();
       nodes.table = el('div', { class: 'tablewrap' });
       nodes.pager = el('div', { class: 'pager' });
       nodes.xSel = el('select', { 'aria-label': 'x metric', onchange: e => { st.xKey = e.target.value; renderPareto(); } });
@@ -626,10 +627,11 @@
             nodes.pareto), { hint: 'Pareto-optimal trials marked' }),
           card('Timeline', el('div', {}, legend, nodes.timeline), { wide: true, hint: 'one row per runner, one bar per trial' }),
           card('Slice plots', nodes.slices, { wide: true, hint: 'objective against each param' }),
+          nodes.profileCard,
           card('Trials', el('div', {}, nodes.table, nodes.pager), { wide: true })),
         nodes.panel);
 
-      for (const name of ['history', 'curves', 'parallel', 'importance', 'pareto', 'timeline']) {
+      for (const name of ['history', 'curves', 'parallel', 'importance', 'pareto', 'timeline', 'profile']) {
         newChart(name, nodes[name]);
       }
       nodes.sliceParams = Object.keys(s.search_space).sort();
@@ -671,7 +673,7 @@
       const t0 = performance.now();
       dbg.timings = {};
       for (const f of [multi() ? renderHypervolume : renderHistory, renderCurves, renderParallel, renderImportance,
-        renderParetoControls, renderPareto, renderTimeline, renderSlices]) {
+        renderParetoControls, renderPareto, renderTimeline, renderSlices, renderProfile]) {
         const a = performance.now();
         f();
         dbg.timings[f.name] = Math.round(performance.now() - a);
@@ -1083,6 +1085,35 @@
       }
     }
 
+    // ---- where the time goes (profile.js draws it)
+
+    function buildProfileCard() {
+      nodes.profile = el('div', { class: 'chart' });
+      nodes.profileSel = el('select', { 'aria-label': 'profile param', onchange: e => { st.profileParam = e.target.value; renderProfile(); } },
+        Object.keys(st.study.search_space).sort().map(p => el('option', { value: p, text: p })));
+      st.profileParam = tuneProfile.defaultParam(Object.keys(st.study.search_space));
+      if (st.profileParam) nodes.profileSel.value = st.profileParam;
+      // Hidden until a trial reports a profile: a study whose workload
+      // does not profile shows nothing of it.
+      nodes.profileCard = card('Where the time goes', el('div', {},
+        el('div', { class: 'controls' }, 'trials sorted by', nodes.profileSel),
+        nodes.profile), { wide: true, id: 'profile-card', hint: "each profiled trial's phases, as shares of its steps' time" });
+      nodes.profileCard.hidden = true;
+    }
+
+    function renderProfile() {
+      const c = charts.profile;
+      const list = trialsList();
+      const shown = tuneProfile.hasProfiles(list) && st.profileParam != null;
+      const wasHidden = nodes.profileCard.hidden;
+      nodes.profileCard.hidden = !shown;
+      if (!shown) return;
+      if (wasHidden) c.resize();
+      const v = tuneProfile.studyOption(list, st.profileParam, { fmt, fmtParam, tip });
+      setNumbers(c, v ? v.numbers : []);
+      c.setOption(v ? v.option : { title: emptyTitle('no profiled steps yet') }, { notMerge: true });
+    }
+
     // ---- trial table
 
     function keyMetrics() {
@@ -1185,6 +1216,13 @@
 
     function closeTrial() { navigate('/studies/' + id); }
 
+    // The open trial's charts (its curve and profile) go with its panel.
+    function disposeTrialCharts() {
+      for (const name of ['trialCurve', 'trialPhases', 'trialMemory', 'trialFlops']) {
+        if (charts[name]) { charts[name].dispose(); delete charts[name]; }
+      }
+    }
+
     function renderPanel() {
       const n = st.openNumber;
       const t0 = n == null ? null : st.trials[n];
@@ -1195,7 +1233,7 @@
       nodes.panelSig = sig;
       if (n == null) {
         nodes.panel.hidden = true;
-        if (charts.trialCurve) { charts.trialCurve.dispose(); delete charts.trialCurve; }
+        disposeTrialCharts();
         return;
       }
       const t = st.trials[n];
@@ -1212,6 +1250,7 @@
       const names = Object.keys(t.params).sort();
       const metrics = Object.keys(t.metrics).sort();
       const curveNode = el('div', { class: 'chart', style: 'height:260px' });
+      const profile = tuneProfile.trialSection(t, { el, fmt, tip });
       nodes.panel.replaceChildren(el('div', { class: 'panel', id: 'trial-panel', 'data-number': n },
         close,
         el('h1', {}, 'Trial #' + n, stateBadge(t.state, 's-')),
@@ -1236,9 +1275,13 @@
           el('div', {}, el('h2', { text: 'Metrics' }), metrics.length ? el('table', {}, el('tbody', {}, metrics.map(m =>
             el('tr', {}, el('td', { text: m }), el('td', { class: 'num', text: fmt(t.metrics[m]) }))))) : el('p', { class: 'muted', text: 'none yet' }))),
         el('h2', { text: 'Learning curve' }),
-        t.intermediate_values.length ? curveNode : el('p', { class: 'muted', text: 'no intermediate values reported' })));
+        t.intermediate_values.length ? curveNode : el('p', { class: 'muted', text: 'no intermediate values reported' }),
+        profile ? profile.node : null));
       nodes.panel.hidden = false;
-      if (charts.trialCurve) { charts.trialCurve.dispose(); delete charts.trialCurve; }
+      disposeTrialCharts();
+      if (profile) {
+        for (const [name, node, option] of profile.charts) newChart(name, node).setOption(option);
+      }
       if (t.intermediate_values.length) {
         const ivs = t.intermediate_values.slice().sort((a, b) => a.step - b.step);
         const c = newChart('trialCurve', curveNode);

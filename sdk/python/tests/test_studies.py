@@ -234,6 +234,7 @@ def test_export_and_import(client: tune.Client, study_name: str, tmp_path: Path)
     study = client.create_study(quadratic(study_name, max_trials=10))
     t = study.ask()
     t.report(0, 2.0, samples_per_second=10.0)
+    t.report(1, 1.8, profile={"wall_seconds": 4.0, "phases": {"forward": 1.0, "optimizer": 2.5}, "heap_peak_bytes": 4096})
     t.tell(1.5, metrics={"samples_per_second": 12.0})
     study.ask().tell(state="pruned")
     study.enqueue({"x": 1.0, "layers": 2, "act": "tanh"})
@@ -248,7 +249,12 @@ def test_export_and_import(client: tune.Client, study_name: str, tmp_path: Path)
     trials = copy.trials()
     assert [t.state for t in trials] == ["complete", "pruned", "waiting"]
     assert trials[0].value == 1.5 and trials[0].metrics == {"samples_per_second": 12.0}
-    assert [(v.step, v.value) for v in trials[0].intermediate_values] == [(0, 2.0)]
+    assert [(v.step, v.value) for v in trials[0].intermediate_values] == [(0, 2.0), (1, 1.8)]
+    # The step's profile travels with it, and the server reads it again.
+    assert trials[0].intermediate_values[0].profile is None
+    assert trials[0].intermediate_values[1].profile == {
+        "wall_seconds": 4.0, "phases": {"forward": 1.0, "optimizer": 2.5}, "heap_peak_bytes": 4096}
+    assert trials[0].info.bottleneck.startswith("62% of the epoch is the optimizer step")
     assert trials[2].params == {"x": 1.0, "layers": 2, "act": "tanh"}
     with pytest.raises(ValueError, match="not a tune export"):
         client.import_study({"study": {}})

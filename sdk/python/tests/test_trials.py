@@ -63,6 +63,10 @@ def test_tell_forms_and_rules(client: tune.Client, study_name: str) -> None:
     with pytest.raises(tune.APIError) as e:
         t.tell(metrics={"accuracy": 0.5})
     assert e.value.status in (400, 422) and "loss" in e.value.detail
+    # A profile whose phases add up to more than the step: the server says why.
+    with pytest.raises(tune.APIError) as e:
+        t.report(0, 1.0, profile={"wall_seconds": 1.0, "phases": {"forward": 0.8, "backward": 0.8}})
+    assert e.value.status == 422 and "wall_seconds" in e.value.detail
     assert t.refresh().state == "running"  # nothing above reached it
 
 

@@ -500,7 +500,8 @@ class Trial:
             "id": i.id, "study_id": i.study_id, "number": i.number, "state": i.state, "params": i.params,
             "value": i.value, "metrics": i.metrics, "attempt": i.attempt, "runner": i.runner,
             "lease": i.lease, "error": i.error, "device": i.device,
-            "intermediate_values": [{"step": v.step, "value": v.value, **({"metrics": v.metrics} if v.metrics else {})}
+            "intermediate_values": [{"step": v.step, "value": v.value, **({"metrics": v.metrics} if v.metrics else {}),
+                                     **({"profile": v.profile} if v.profile else {})}
                                     for v in i.intermediate_values],
         }
         if i.failure_kind:
@@ -529,9 +530,11 @@ class Trial:
         except KeyError:
             raise KeyError(f"trial {self.number} has no param {name!r}; it has {sorted(self.info.params)}") from None
 
-    def report(self, step: int, value: float, **metrics: float) -> bool:
+    def report(self, step: int, value: float, *, profile: Optional[Mapping[str, Any]] = None, **metrics: float) -> bool:
         """Record the intermediate ``value`` (the objective metric) at
-        ``step`` with any other metrics. Raises TrialPruned when the
+        ``step`` with any other metrics, and optionally the step's
+        ``profile`` ({"wall_seconds": 12.5, "phases": {"data": 1.2, ...},
+        "heap_peak_bytes": ...}; the server checks it). Raises TrialPruned when the
         pruner says the trial should stop (or the study was stopped),
         unless ``raise_on_prune`` is False; then it returns the decision,
         which ``should_prune()`` also gives."""
@@ -543,6 +546,8 @@ class Trial:
         body: Dict[str, Any] = {"step": step, "value": value, **self._lease()}
         if metrics:
             body["metrics"] = metrics
+        if profile is not None:
+            body["profile"] = dict(profile)
         # A report of the same step is an overwrite with the same numbers:
         # safe to retry.
         rsp = self.client._http.request("POST", self._path + "/report", body, idempotent=True)

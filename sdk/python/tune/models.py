@@ -77,10 +77,14 @@ class IntermediateValue:
     step: int
     value: float
     metrics: Metrics = field(default_factory=dict)
+    # Where the step's time and memory went, as reported (wall_seconds,
+    # phases, heap_peak_bytes, ...); None when the step carried none.
+    profile: Optional[Dict[str, Any]] = None
 
     @classmethod
     def from_json(cls, d: Dict[str, Any]) -> "IntermediateValue":
-        return cls(step=int(d["step"]), value=float(d["value"]), metrics=dict(d.get("metrics") or {}))
+        return cls(step=int(d["step"]), value=float(d["value"]), metrics=dict(d.get("metrics") or {}),
+                   profile=d.get("profile"))
 
 
 @dataclass(frozen=True)
@@ -190,6 +194,9 @@ class TrialInfo:
     values: Optional[List[float]] = None
     feasible: Optional[bool] = None
     violations: List[str] = field(default_factory=list)
+    # The server's one-line reading of where the trial's time goes, from
+    # its steps' profiles; "" when none carried one.
+    bottleneck: str = ""
 
     @classmethod
     def from_json(cls, d: Dict[str, Any]) -> "TrialInfo":
@@ -204,6 +211,7 @@ class TrialInfo:
             error=d.get("error") or "", device=d.get("device") or "", origin=d.get("origin") or "",
             failure_kind=d.get("failure_kind") or "", values=d.get("values"), feasible=d.get("feasible"),
             violations=list(d.get("violations") or []),
+            bottleneck=d.get("bottleneck") or "",
         )
 
     @property

@@ -666,6 +666,8 @@ export interface components {
             /** @description The name of the token that told the trial's outcome, or `reaper` when its last lease expired with no retry left; empty while it runs. */
             finished_by: string;
             origin: components["schemas"]["TrialOrigin"];
+            /** @description A one-line reading of where the trial's time goes, from the profiles of its reported steps: the largest phase and its share, the params that bear on it, and how close matrix products run to the runner's peak, e.g. "62% of the epoch is the optimizer step (optimizer adam, precision float64)". Absent when no step carried a profile. */
+            bottleneck?: string;
         };
         /** @description What decided the trial's params, set when the trial is created and never changed: `startup` (TPE's random start-up trials, before it models the history), `tpe`, `cmaes`, `random` or `qmc` (the study's sampler), `enqueued` (fixed params enqueued with POST /studies/{study}/trials) or `recorded` (a finished trial recorded as given, e.g. an import that names no origin). A trial whose lease was lost and that was handed out again keeps its origin; its `attempt` above 0 says it was retried. Empty for trials created before origins were recorded. */
         TrialOrigin: string;
