@@ -342,7 +342,7 @@ func (t *trialRun) leaseDeadline() time.Time {
 // value, the rest go along as metrics. A report the service cannot take
 // is skipped with a warning rather than failing the trial; only a lost
 // lease stops it.
-func (t *trialRun) Report(ctx context.Context, step int, metrics map[string]float64) (bool, error) {
+func (t *trialRun) Report(ctx context.Context, step int, metrics map[string]float64, profile *trials.Profile) (bool, error) {
 	v, ok := metrics[t.objective]
 	if !ok {
 		t.log.Warn("report skipped: the step lacks the objective metric", "step", step,
@@ -357,6 +357,7 @@ func (t *trialRun) Report(ctx context.Context, step int, metrics map[string]floa
 	if others := t.finiteMetrics(metrics, t.objective); len(others) > 0 {
 		body.Metrics = (*openapi.Metrics)(&others)
 	}
+	body.Profile = t.profileToAPI(step, profile)
 	var prune bool
 	err := t.r.retry(ctx, t.leaseDeadline, func(actx context.Context) error {
 		rsp, err := t.r.client.API.ReportWithResponse(actx, t.id, body)

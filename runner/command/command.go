@@ -363,6 +363,8 @@ func (s *session) readStdout(ctx context.Context, r *os.File) {
 			err = fmt.Errorf("line longer than %d bytes", maxLineBytes)
 		}
 		switch {
+		case errors.Is(err, errBadProfile) && !cut:
+			s.log.Warn("report line skipped: its profile is refused; the command goes on", "err", err, "line", clip(clean(line), 200))
 		case err != nil:
 			s.halt(fmt.Errorf("malformed line on the command's stdout: %s: %q", err, clip(line, 200)))
 		case !ok:
@@ -375,7 +377,7 @@ func (s *session) readStdout(ctx context.Context, r *os.File) {
 				step = *m.step
 			}
 			next = step + 1
-			prune, err := s.rep.Report(ctx, step, m.metrics)
+			prune, err := s.rep.Report(ctx, step, m.metrics, m.profile)
 			switch {
 			case err != nil:
 				s.halt(fmt.Errorf("reporting step %d: %w", step, err))

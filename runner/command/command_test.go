@@ -185,7 +185,7 @@ type reporter struct {
 	steps   []int
 }
 
-func (r *reporter) Report(_ context.Context, step int, _ map[string]float64) (bool, error) {
+func (r *reporter) Report(_ context.Context, step int, _ map[string]float64, _ *trials.Profile) (bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.steps = append(r.steps, step)

@@ -8,6 +8,8 @@ import (
 	"math"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/tune-dev/tune/trials"
 )
 
 // The stdout lines a command speaks to tune with: a directive, a space and
@@ -27,6 +29,7 @@ type message struct {
 	directive string
 	step      *int // TUNE_REPORT only; nil when the line gave none
 	metrics   map[string]float64
+	profile   *trials.Profile // TUNE_REPORT only; nil when the line gave none
 }
 
 // parseLine recognizes a directive line. ok is false for ordinary output,
@@ -63,6 +66,14 @@ func parseLine(line string) (m message, ok bool, err error) {
 				return m, true, err
 			}
 			m.step = &step
+			continue
+		}
+		if k == "profile" && word == reportDirective {
+			p, err := parseProfile(v)
+			if err != nil {
+				return m, true, err
+			}
+			m.profile = p
 			continue
 		}
 		if !isNum {

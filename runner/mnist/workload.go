@@ -65,6 +65,9 @@ type Options struct {
 // datasets are shared between trials.
 type Workload struct {
 	opts Options
+	// noProfile turns the per-epoch profile off (the overhead
+	// benchmark's "off" side): no phase timing, no forward/backward split.
+	noProfile bool
 }
 
 var _ workload.Workload = (*Workload)(nil)
@@ -158,22 +161,43 @@ func (w *Workload) Run(ctx context.Context, t workload.Trial, r workload.Reporte
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
+	profiling := !w.noProfile
+	var peakFLOPS float64
+	if profiling {
+		peakFLOPS = PeakFLOPS()[cfg.Precision]
+	}
+	activeTrials.Add(1)
+	defer activeTrials.Add(-1)
+	mem := newTrialMemory()
 	tr, err := newTrainer(cfg, data, t.Number)
 	if err != nil {
 		return res, err
 	}
-	mem := newPeakMemory()
+	tr.clock.on = profiling
 	steps := tr.stepsPerEpoch()
+	trainFLOPs, evalFLOPs := tr.arch.gemmFLOPs(tr.batch)
+	_, evalBatchFLOPs := tr.arch.gemmFLOPs(tr.eval.batch)
+	evalFLOPs = evalBatchFLOPs * float64((data.Test.N+tr.eval.batch-1)/tr.eval.batch)
 	var (
 		trainTime  time.Duration
 		epochTime  time.Duration
 		trainSeen  int
 		metrics    map[string]float64
 		epochsDone int
+		// since is what the next report covers: the epochs since the
+		// last evaluated one.
+		since      span
+		sinceLoss  float64
+		sinceSeen  int
+		sinceTrain time.Duration
 	)
 	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
 		epochStart := time.Now()
+		gemmStart := gemmNanos.Load()
+		alone := activeTrials.Load() == 1
+		tr.clock.reset()
 		tr.shuffle()
+		tr.clock.lap(phData)
 		var sumLoss float64
 		for s := range steps {
 			if err := ctx.Err(); err != nil {
@@ -187,14 +211,30 @@ func (w *Workload) Run(ctx context.Context, t workload.Trial, r workload.Reporte
 				return res, diverged("loss", loss, epoch, s+1, cfg.LearningRate)
 			}
 			sumLoss += loss
-			if s%32 == 0 {
+			if s%16 == 0 {
 				mem.sample()
 			}
 		}
+		if err := tr.flush(); err != nil {
+			return res, fmt.Errorf("epoch %d last step: %w", epoch, err)
+		}
+		mem.sample()
 		epochTrain := time.Since(epochStart)
 		trainTime += epochTrain
 		trainSeen += steps * tr.batch
+		sinceLoss += sumLoss
+		sinceSeen += steps * tr.batch
+		sinceTrain += epochTrain
+		since.flops += float64(steps) * trainFLOPs
 
+		if epoch%cfg.EvalEvery != 0 && epoch != cfg.Epochs {
+			thisEpoch := time.Since(epochStart)
+			epochTime += thisEpoch
+			epochsDone = epoch
+			since.matmul += matmulTime(gemmStart, alone && activeTrials.Load() == 1, &tr.clock)
+			since.addEpoch(thisEpoch, &tr.clock)
+			continue
+		}
 		valLoss, valAcc, err := tr.evaluate(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -209,14 +249,19 @@ func (w *Workload) Run(ctx context.Context, t workload.Trial, r workload.Reporte
 		thisEpoch := time.Since(epochStart)
 		epochTime += thisEpoch
 		epochsDone = epoch
+		since.flops += evalFLOPs
+		since.matmul += matmulTime(gemmStart, alone && activeTrials.Load() == 1, &tr.clock)
+		since.addEpoch(thisEpoch, &tr.clock)
 		metrics = map[string]float64{
 			"val_accuracy":       valAcc,
 			"val_loss":           valLoss,
-			"train_loss":         sumLoss / float64(steps),
-			"samples_per_second": float64(steps*tr.batch) / epochTrain.Seconds(),
-			"seconds_per_epoch":  thisEpoch.Seconds(),
+			"train_loss":         sinceLoss / float64(since.epochs*steps),
+			"samples_per_second": float64(sinceSeen) / sinceTrain.Seconds(),
+			"seconds_per_epoch":  since.wall.Seconds() / float64(since.epochs),
 		}
-		prune, err := r.Report(ctx, epoch, metrics)
+		profile := since.profile(mem, peakFLOPS, profiling)
+		since, sinceLoss, sinceSeen, sinceTrain = span{}, 0, 0, 0
+		prune, err := r.Report(ctx, epoch, metrics, profile)
 		if err != nil {
 			return res, fmt.Errorf("report epoch %d: %w", epoch, err)
 		}
@@ -224,6 +269,7 @@ func (w *Workload) Run(ctx context.Context, t workload.Trial, r workload.Reporte
 			return res, workload.ErrPruned
 		}
 	}
+	heapPeak, rssPeak := mem.trialPeaks()
 	final := map[string]float64{
 		"val_accuracy":       metrics["val_accuracy"],
 		"val_loss":           metrics["val_loss"],
@@ -232,7 +278,9 @@ func (w *Workload) Run(ctx context.Context, t workload.Trial, r workload.Reporte
 		"seconds_per_epoch":  epochTime.Seconds() / float64(epochsDone),
 		"wall_seconds":       time.Since(start).Seconds(),
 		"peak_memory_bytes":  float64(mem.peak()),
-		"peak_heap_bytes":    float64(mem.heapPeak()),
+		"peak_heap_bytes":    float64(mem.heapPeakTotal()),
+		"heap_peak_bytes":    float64(heapPeak),
+		"rss_peak_bytes":     float64(rssPeak),
 		"epochs":             float64(epochsDone),
 		"parameters":         float64(tr.parameterCount()),
 	}
@@ -249,6 +297,21 @@ func diverged(what string, v float64, epoch, step int, lr float64) error {
 		kind = "infinite"
 	}
 	return fmt.Errorf("%w: %s is %s at epoch %d step %d (learning_rate=%g)", ErrDiverged, what, kind, epoch, step, lr)
+}
+
+// matmulTime is the time the epoch spent in matrix products: the gemm
+// calls' own time (gemmNanos since start) when the trial ran alone in the
+// process; with other trials alongside, that counter holds theirs too,
+// and the epoch's forward, backward and evaluation time, an upper bound,
+// stands in.
+func matmulTime(start int64, alone bool, c *phaseClock) time.Duration {
+	if !c.on {
+		return 0
+	}
+	if alone && gemmTiming.Load() {
+		return time.Duration(gemmNanos.Load() - start)
+	}
+	return c.d[phForward] + c.d[phBackward] + c.d[phEval]
 }
 
 // parameterCount is the number of trainable scalars.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tune-dev/tune/runner/mnist/knobs"
 	"github.com/tune-dev/tune/runner/workload"
+	"github.com/tune-dev/tune/trials"
 )
 
 // recorder is a Reporter that keeps what it was told and can ask to
@@ -20,15 +21,17 @@ type recorder struct {
 	mu         sync.Mutex
 	steps      []int
 	metrics    []map[string]float64
+	profiles   []*trials.Profile
 	pruneAfter int            // answer prune at this step (0: never)
 	onReport   func(step int) // called on every report
 }
 
-func (r *recorder) Report(_ context.Context, step int, m map[string]float64) (bool, error) {
+func (r *recorder) Report(_ context.Context, step int, m map[string]float64, p *trials.Profile) (bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.steps = append(r.steps, step)
 	r.metrics = append(r.metrics, m)
+	r.profiles = append(r.profiles, p)
 	if r.onReport != nil {
 		r.onReport(step)
 	}

@@ -32,9 +32,11 @@ type Trial struct {
 
 // Reporter takes intermediate results. Report sends the metrics of one
 // step (an epoch for the MLP) and answers whether the trial should stop;
-// the objective metric among them is the step's value.
+// the objective metric among them is the step's value. profile, when not
+// nil, is where the step's time and memory went (see trials.Profile); a
+// workload that does not measure it passes nil.
 type Reporter interface {
-	Report(ctx context.Context, step int, metrics map[string]float64) (prune bool, err error)
+	Report(ctx context.Context, step int, metrics map[string]float64, profile *trials.Profile) (prune bool, err error)
 }
 
 // Result is a finished trial's final metrics; the objective metric among
