@@ -153,4 +153,3 @@ func TestProfileFiguresJSONCannotCarryAreDropped(t *testing.T) {
 		t.Errorf("profile sent: %s", bodies[0])
 	}
 }
-
