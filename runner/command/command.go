@@ -7,7 +7,10 @@
 //	TUNE_RESULT {"val_loss": 0.19, "val_accuracy": 0.94}
 //
 // on stdout, one report per epoch and one result at the end. Every other
-// line is its own output, logged at debug level.
+// line is its own output, logged at debug level. A report may carry a
+// "profile" object, where the step's time and memory went, in
+// trials.Profile's fields (see parseProfile for its rules); a report whose
+// profile breaks them is skipped with a warning, and the command goes on.
 //
 // A runner runs only the programs its allow-list names (see Allow); any
 // other command fails its trial without being started. The command gets

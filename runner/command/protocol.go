@@ -13,7 +13,9 @@ import (
 )
 
 // The stdout lines a command speaks to tune with: a directive, a space and
-// a JSON object.
+// a JSON object. A report's numbers are metrics, "step" its step, and
+// "profile" where the step's time and memory went (parseProfile); a
+// result's numbers are the final metrics. Other keys are notes.
 const (
 	reportDirective = "TUNE_REPORT"
 	resultDirective = "TUNE_RESULT"

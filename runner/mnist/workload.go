@@ -20,17 +20,30 @@
 // (weighted by share, so the step equals one on the whole batch), one
 // optimizer step updates the parameters and every replica gets them.
 //
-// After each epoch the workload evaluates on the test subset and reports
-// val_accuracy, val_loss, train_loss (mean over the epoch's batches),
-// samples_per_second (training examples per second of minibatch steps)
-// and seconds_per_epoch (training plus evaluation). The final Result has
-// those (samples_per_second and seconds_per_epoch over all epochs) and
+// The training knobs: grad_accumulation averages the gradients of k
+// batches into one optimizer step (an epoch's last, shorter group steps
+// too); lr_schedule and warmup_epochs set the learning rate per
+// optimizer step (scheduledLR); grad_clip scales the averaged gradient
+// down to a global L2 norm before weight decay is added; dropout masks
+// hidden units in training (dropout.go).
+//
+// After every eval_every-th epoch, and the last, the workload evaluates
+// on the test subset and reports val_accuracy, val_loss, train_loss (mean
+// over the batches since the last report), samples_per_second (training
+// examples per second of minibatch steps) and seconds_per_epoch (training
+// plus evaluation, averaged over the epochs since the last report), with
+// the profile of those epochs (profile.go: phases, the trial's memory,
+// matrix-product FLOPs and time, the calibrated peak). Epochs that do not
+// evaluate send no report: a report's value is always a fresh
+// evaluation, which is what pruners compare. The final Result has those
+// (samples_per_second and seconds_per_epoch over all epochs) and
 // wall_seconds (the whole Run, data loading included), peak_memory_bytes
 // (the process's peak resident set size from getrusage(RUSAGE_SELF): a
 // high-water mark of the whole runner process, so it includes the cached
 // datasets and earlier trials), peak_heap_bytes (the largest Go heap seen
-// during this trial, sampled through runtime/metrics), epochs and
-// parameters. A NaN or infinite loss fails the trial with an error that
+// during this trial, sampled through runtime/metrics), heap_peak_bytes
+// and rss_peak_bytes (the trial's own peaks, above the process's level
+// at its start: see trialMemory), epochs and parameters. A NaN or infinite loss fails the trial with an error that
 // wraps ErrDiverged.
 //
 // The workload always computes on the CPU and reports no device; the
