@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"time"
 	"unsafe"
 
 	G "gorgonia.org/gorgonia"
@@ -99,6 +100,10 @@ type net struct {
 	// tape lets run stop between the forward and the backward pass to
 	// time each (nil: the tape's layout is not the known one).
 	tape *tapeSplit
+	// runs counts the tape's runs; fwdSampled and bwdSampled sum the
+	// forward and backward times of the runs that were split.
+	runs                   int
+	fwdSampled, bwdSampled time.Duration
 	// clock times this replica's phases when it runs on its own
 	// goroutine (workers > 1).
 	clock phaseClock
