@@ -18,7 +18,10 @@ import (
 // process's resident set now (/proc/self/statm; 0 where there is none),
 // both sampled by the trainer every few batches and at phase boundaries;
 // the peaks are the largest samples minus the baseline. The process's
-// lifetime peak (getrusage's maxrss) is kept for peak_memory_bytes.
+// lifetime peak (getrusage's maxrss) is kept for peak_memory_bytes. A
+// runner with --parallel > 1 runs trials in one process, and then what
+// the others allocate meanwhile counts in each one's figures: they are a
+// trial's own only when it runs alone.
 type trialMemory struct {
 	samples            []metrics.Sample
 	heapBase, heapPeak uint64
@@ -58,7 +61,7 @@ func (m *trialMemory) trialPeaks() (heap, rss int64) {
 	return int64(m.heapPeak - m.heapBase), int64(m.rssPeak - m.rssBase)
 }
 
-// heapPeak is the largest Go heap (live and not yet collected objects)
+// heapPeakTotal is the largest Go heap (live and not yet collected objects)
 // seen during the trial, the baseline included.
 func (m *trialMemory) heapPeakTotal() uint64 { return m.heapPeak }
 
