@@ -154,3 +154,44 @@ func TestProfileOff(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitTapeComputesTheSame: a tape run in two parts (forward, then
+// backward) trains exactly as one run whole; the first run of a
+// profiling trainer is split, the second is not.
+func TestSplitTapeComputesTheSame(t *testing.T) {
+	cfg, err := ConfigFor(small(map[string]any{"precision": "float64", "layers": 2, "dropout": 0.1}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := testWorkload.Data(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weights := func(profile bool) []float64 {
+		tr, err := newTrainer(cfg, data, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr.replicas[0].tape == nil {
+			t.Fatal("the training net's tape could not be split")
+		}
+		tr.clock.on = profile
+		tr.clock.reset()
+		tr.shuffle()
+		for s := range 2 {
+			if _, err := tr.step(tr.perm[s*32 : (s+1)*32]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if profile && (tr.clock.d[phForward] <= 0 || tr.clock.d[phBackward] <= 0) {
+			t.Errorf("forward %v, backward %v", tr.clock.d[phForward], tr.clock.d[phBackward])
+		}
+		return flatValues(tr.replicas[0].values())
+	}
+	split, whole := weights(true), weights(false)
+	for i := range split {
+		if split[i] != whole[i] {
+			t.Fatalf("weight %d: %v split, %v whole", i, split[i], whole[i])
+		}
+	}
+}
