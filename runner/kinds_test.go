@@ -44,10 +44,10 @@ func TestFailureKindsAreTold(t *testing.T) {
 		{"nan result", func(context.Context, workload.Reporter) (workload.Result, error) { return loss(math.NaN()) }, "diverged", "objective metric loss is NaN"},
 		{"inf result", func(context.Context, workload.Reporter) (workload.Result, error) { return loss(math.Inf(1)) }, "diverged", "objective metric loss is +Inf"},
 		{"nan report", func(ctx context.Context, r workload.Reporter) (workload.Result, error) {
-			if _, err := r.Report(ctx, 0, map[string]float64{"loss": 0.5}); err != nil {
+			if _, err := r.Report(ctx, 0, map[string]float64{"loss": 0.5}, nil); err != nil {
 				return workload.Result{}, err
 			}
-			if _, err := r.Report(ctx, 1, map[string]float64{"loss": math.Inf(-1)}); err != nil {
+			if _, err := r.Report(ctx, 1, map[string]float64{"loss": math.Inf(-1)}, nil); err != nil {
 				return workload.Result{}, err
 			}
 			return loss(0.1) // not reached: the report said stop
@@ -133,7 +133,7 @@ func TestMultiObjectiveStudy(t *testing.T) {
 		mu.Unlock()
 		// Each objective and constraint metric is reported; the first
 		// objective is the step's value.
-		if _, err := r.Report(ctx, 0, map[string]float64{"loss": 0.7, "cost": 2, "memory": 10}); err != nil {
+		if _, err := r.Report(ctx, 0, map[string]float64{"loss": 0.7, "cost": 2, "memory": 10}, nil); err != nil {
 			return workload.Result{}, err
 		}
 		return workload.Result{Metrics: results[n.Add(1)-1]}, nil

@@ -153,7 +153,7 @@ func New(cfg Config) (*Runner, error) {
 		return nil, errors.New("runner: no workloads: a runner needs at least one workload to lease trials for")
 	}
 	slices.Sort(r.types)
-	r.devices = cfg.Devices()
+	r.devices = withPeakFLOPS(cfg.Devices(), cfg.Workloads)
 	r.log = cfg.Logger.With("runner", cfg.ID)
 	r.failures = newQuickFailures(cfg.FailureBackoff, r.log)
 	r.client, err = client.New(server,

@@ -34,7 +34,7 @@ func (f fake) Run(ctx context.Context, t workload.Trial, r workload.Reporter) (w
 func quick(ctx context.Context, t workload.Trial, r workload.Reporter) (workload.Result, error) {
 	x := t.Params["x"].(float64)
 	for step := range 3 {
-		if _, err := r.Report(ctx, step, map[string]float64{"loss": x + 1/float64(step+1), "samples_per_second": 1000}); err != nil {
+		if _, err := r.Report(ctx, step, map[string]float64{"loss": x + 1/float64(step+1), "samples_per_second": 1000}, nil); err != nil {
 			return workload.Result{}, err
 		}
 	}
@@ -301,7 +301,7 @@ func TestStoppedStudyCancelsItsTrials(t *testing.T) {
 	e.CreateStudy(study("s", map[string]any{"lease_seconds": 3}))
 	started := make(chan int64, 1)
 	w := fake{run: func(ctx context.Context, tr workload.Trial, r workload.Reporter) (workload.Result, error) {
-		if _, err := r.Report(ctx, 0, map[string]float64{"loss": 0.5}); err != nil {
+		if _, err := r.Report(ctx, 0, map[string]float64{"loss": 0.5}, nil); err != nil {
 			return workload.Result{}, err
 		}
 		started <- tr.ID
@@ -333,7 +333,7 @@ func TestBrokenWorkloadResults(t *testing.T) {
 	var n atomic.Int32
 	w := fake{run: func(ctx context.Context, tr workload.Trial, r workload.Reporter) (workload.Result, error) {
 		// A report without the objective is skipped, not fatal.
-		if _, err := r.Report(ctx, 0, map[string]float64{"accuracy": 0.3}); err != nil {
+		if _, err := r.Report(ctx, 0, map[string]float64{"accuracy": 0.3}, nil); err != nil {
 			return workload.Result{}, err
 		}
 		i := int(n.Add(1)) - 1

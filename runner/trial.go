@@ -360,7 +360,9 @@ func (t *trialRun) leaseDeadline() time.Time {
 // cannot take is skipped with a warning rather than failing the trial;
 // only a lost lease stops it, and an objective that is NaN or infinite,
 // which ends the trial as diverged at once rather than train on.
-func (t *trialRun) Report(ctx context.Context, step int, metrics map[string]float64) (bool, error) {
+//
+// profile, when not nil, goes along with the report.
+func (t *trialRun) Report(ctx context.Context, step int, metrics map[string]float64, profile *trials.Profile) (bool, error) {
 	for _, g := range t.goals {
 		if v, ok := metrics[g.Metric]; ok && !finite(v) {
 			return false, workload.Fail(trials.FailureDiverged,
@@ -377,6 +379,7 @@ func (t *trialRun) Report(ctx context.Context, step int, metrics map[string]floa
 	if others := t.finiteMetrics(metrics, t.objective); len(others) > 0 {
 		body.Metrics = (*openapi.Metrics)(&others)
 	}
+	body.Profile = t.profileToAPI(step, profile)
 	var prune bool
 	err := t.r.retry(ctx, t.leaseDeadline, func(actx context.Context) error {
 		rsp, err := t.r.client.API.ReportWithResponse(actx, t.id, body)

@@ -27,6 +27,7 @@ import (
 
 	"github.com/tune-dev/tune/runner/mnist"
 	"github.com/tune-dev/tune/runner/workload"
+	"github.com/tune-dev/tune/trials"
 )
 
 type row struct {
@@ -53,7 +54,9 @@ type report struct {
 
 type nopReporter struct{}
 
-func (nopReporter) Report(context.Context, int, map[string]float64) (bool, error) { return false, nil }
+func (nopReporter) Report(context.Context, int, map[string]float64, *trials.Profile) (bool, error) {
+	return false, nil
+}
 
 func ints(s string) ([]int, error) {
 	var out []int

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -216,6 +217,11 @@ func describeDevices(ds []openapi.Device) string {
 		}
 		if d.ComputeCapability != nil {
 			details = append(details, "compute "+*d.ComputeCapability)
+		}
+		if d.PeakFlops != nil {
+			for _, p := range slices.Sorted(maps.Keys(*d.PeakFlops)) {
+				details = append(details, fmt.Sprintf("%s gemm %.1f GFLOP/s", p, (*d.PeakFlops)[p]/1e9))
+			}
 		}
 		if len(details) > 0 {
 			s += " (" + strings.Join(details, ", ") + ")"

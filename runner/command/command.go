@@ -29,6 +29,11 @@
 // max_memory_bytes or after a shell printed "Killed" (the kernel's OOM
 // killer); error for anything else.
 //
+// A report may carry a "profile" object, where the step's time and memory
+// went, in trials.Profile's fields (see parseProfile for its rules); a
+// report whose profile breaks them is skipped with a warning, and the
+// command goes on.
+//
 // A runner runs only the programs its allow-list names (see Allow); any
 // other command fails its trial without being started. The command gets
 // the runner's environment except tune's own TUNE_ variables (the runner's
@@ -406,6 +411,8 @@ func (s *session) readStdout(ctx context.Context, r *os.File) {
 			err = fmt.Errorf("line longer than %d bytes", maxLineBytes)
 		}
 		switch {
+		case errors.Is(err, errBadProfile) && !cut:
+			s.log.Warn("report line skipped: its profile is refused; the command goes on", "err", err, "line", clip(clean(line), 200))
 		case err != nil:
 			s.halt(fmt.Errorf("malformed line on the command's stdout: %s: %q", err, clip(line, 200)))
 		case !ok:
@@ -418,7 +425,7 @@ func (s *session) readStdout(ctx context.Context, r *os.File) {
 				step = *m.step
 			}
 			next = step + 1
-			prune, err := s.rep.Report(ctx, step, m.metrics)
+			prune, err := s.rep.Report(ctx, step, m.metrics, m.profile)
 			switch {
 			case err != nil:
 				s.halt(fmt.Errorf("reporting step %d: %w", step, err))

@@ -57,6 +57,28 @@ func TestParseLine(t *testing.T) {
 		{line: `TUNE_REPORT {"step": "1", "loss": 1}`, ok: true, wantErr: "non-negative integer"},
 		{line: `TUNE_REPORT {"loss": 1e999}`, ok: true, wantErr: "out of range"},
 		{line: `TUNE_REPORTS {"loss": 1}`, ok: true, wantErr: "unknown directive TUNE_REPORTS"},
+		{line: `TUNE_REPORT {"loss": 1, "profile": {"wall_seconds": 2, "phases": {"data": 0.5, "forward_2": 1}, "rss_peak_bytes": 1048576, "matmul_flops": 1e9}}`, ok: true,
+			want: message{directive: "TUNE_REPORT", metrics: map[string]float64{"loss": 1}, profile: &trials.Profile{
+				WallSeconds: 2, Phases: map[string]float64{"data": 0.5, "forward_2": 1}, RSSPeakBytes: 1 << 20, MatmulFLOPs: 1e9}}},
+		// wall_seconds defaults to the phases' sum.
+		{line: `TUNE_REPORT {"loss": 1, "profile": {"phases": {"data": 0.5, "forward": 1}}}`, ok: true,
+			want: message{directive: "TUNE_REPORT", metrics: map[string]float64{"loss": 1}, profile: &trials.Profile{
+				WallSeconds: 1.5, Phases: map[string]float64{"data": 0.5, "forward": 1}}}},
+		// A result's profile is a note, as any non-number is.
+		{line: `TUNE_RESULT {"loss": 1, "profile": {"phases": 3}}`, ok: true,
+			want: message{directive: "TUNE_RESULT", metrics: map[string]float64{"loss": 1}}},
+		{line: `TUNE_REPORT {"loss": 1, "profile": [1]}`, ok: true, wantErr: `"profile" must be a JSON object`},
+		{line: `TUNE_REPORT {"loss": 1, "profile": {"phases": [1]}}`, ok: true, wantErr: `"phases" must be a JSON object`},
+		{line: `TUNE_REPORT {"loss": 1, "profile": {"phases": {"Forward": 1}}}`, ok: true, wantErr: `phase name "Forward"`},
+		{line: `TUNE_REPORT {"loss": 1, "profile": {"phases": {"": 1}}}`, ok: true, wantErr: `phase name ""`},
+		{line: `TUNE_REPORT {"loss": 1, "profile": {"phases": {"` + strings.Repeat("a", 65) + `": 1}}}`, ok: true, wantErr: "phase name"},
+		{line: `TUNE_REPORT {"loss": 1, "profile": {"phases": ` + manyPhases(33) + `}}`, ok: true, wantErr: "33 phases; at most 32"},
+		{line: `TUNE_REPORT {"loss": 1, "profile": {"phases": {"data": -1}}}`, ok: true, wantErr: "phases.data = -1 is negative"},
+		{line: `TUNE_REPORT {"loss": 1, "profile": {"phases": {"data": "1"}}}`, ok: true, wantErr: "phases.data must be a number"},
+		{line: `TUNE_REPORT {"loss": 1, "profile": {"wall_seconds": 1e999}}`, ok: true, wantErr: "wall_seconds = 1e999 is out of range"},
+		{line: `TUNE_REPORT {"loss": 1, "profile": {"rss_peak_bytes": 1.5}}`, ok: true, wantErr: "whole number of bytes"},
+		{line: `TUNE_REPORT {"loss": 1, "profile": {"rss_peak_bytes": 1e30}}`, ok: true, wantErr: "whole number of bytes"},
+		{line: `TUNE_REPORT {"loss": 1, "profile": {"wall": 1}}`, ok: true, wantErr: `unknown profile field "wall"`},
 	}
 	for _, tc := range cases {
 		m, ok, err := parseLine(tc.line)
@@ -85,6 +107,7 @@ func FuzzParseLine(f *testing.F) {
 	f.Add(`TUNE_REPORT {"step": 3, "loss": 0.2}`)
 	f.Add(`TUNE_RESULT {"a": 1e308, "b": "x"}`)
 	f.Add(`TUNE_X y`)
+	f.Add(`TUNE_REPORT {"loss": 1, "profile": {"wall_seconds": 2, "phases": {"data": 0.5}, "heap_peak_bytes": 7}}`)
 	f.Fuzz(func(t *testing.T, line string) {
 		m, ok, err := parseLine(line)
 		if err != nil || !ok {
@@ -99,7 +122,33 @@ func FuzzParseLine(f *testing.F) {
 		if m.step != nil && *m.step < 0 {
 			t.Errorf("%q: step %d", line, *m.step)
 		}
+		if p := m.profile; p != nil {
+			figures := []float64{p.WallSeconds, p.MatmulFLOPs, p.MatmulSeconds, p.PeakFLOPS,
+				float64(p.HeapPeakBytes), float64(p.RSSPeakBytes), float64(p.DeviceBytes), float64(p.DevicePeakBytes)}
+			for name, v := range p.Phases {
+				if !validPhaseName(name) {
+					t.Errorf("%q: phase %q", line, name)
+				}
+				figures = append(figures, v)
+			}
+			for _, v := range figures {
+				if !trials.Finite(v) || v < 0 {
+					t.Errorf("%q: profile %+v", line, p)
+				}
+			}
+			if len(p.Phases) > maxProfilePhases {
+				t.Errorf("%q: %d phases", line, len(p.Phases))
+			}
+		}
 	})
+}
+
+func manyPhases(n int) string {
+	var parts []string
+	for i := range n {
+		parts = append(parts, fmt.Sprintf(`"p%d": 1`, i))
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
 }
 
 func TestParseOptions(t *testing.T) {
@@ -201,7 +250,7 @@ type reporter struct {
 	steps   []int
 }
 
-func (r *reporter) Report(_ context.Context, step int, _ map[string]float64) (bool, error) {
+func (r *reporter) Report(_ context.Context, step int, _ map[string]float64, _ *trials.Profile) (bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.steps = append(r.steps, step)

@@ -13,7 +13,9 @@ import (
 )
 
 // The stdout lines a command speaks to tune with: a directive, a space and
-// a JSON object.
+// a JSON object. A report's numbers are metrics, "step" its step, and
+// "profile" where the step's time and memory went (parseProfile); a
+// result's numbers are the final metrics. Other keys are notes.
 const (
 	reportDirective = "TUNE_REPORT"
 	resultDirective = "TUNE_RESULT"
@@ -33,6 +35,7 @@ type message struct {
 	// "error": the command says the trial failed, and why.
 	failureKind trials.FailureKind
 	errText     string
+	profile     *trials.Profile // TUNE_REPORT only; nil when the line gave none
 }
 
 // parseLine recognizes a directive line. ok is false for ordinary output,
@@ -71,6 +74,14 @@ func parseLine(line string) (m message, ok bool, err error) {
 			if err := m.failure(k, v); err != nil {
 				return m, true, err
 			}
+			continue
+		}
+		if k == "profile" && word == reportDirective {
+			p, err := parseProfile(v)
+			if err != nil {
+				return m, true, err
+			}
+			m.profile = p
 			continue
 		}
 		if f, ok := nonFinite(v); ok {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"gonum.org/v1/gonum/blas/gonum"
 	G "gorgonia.org/gorgonia"
 )
 
@@ -21,6 +22,9 @@ const (
 var (
 	blasOnce sync.Once
 	blasName = "gonum (pure Go)"
+	// rawBLAS is the selected BLAS without the timing of timedBLAS, for
+	// the calibration.
+	rawBLAS G.BLAS
 )
 
 // selectBLAS makes gorgonia use OpenBLAS's gemm when the binary was built
@@ -29,12 +33,14 @@ var (
 // thread.
 func selectBLAS() {
 	blasOnce.Do(func() {
+		rawBLAS = gonum.Implementation{}
+		defer func() { G.Use(timedBLAS{rawBLAS}) }()
 		switch strings.ToLower(os.Getenv(EnvBLAS)) {
 		case "gonum", "go", "purego", "pure-go":
 			return
 		}
 		if impl, name, ok := openBLAS(); ok {
-			G.Use(impl)
+			rawBLAS = impl
 			blasName = "openblas (" + name + ")"
 			if os.Getenv("OPENBLAS_NUM_THREADS") == "" {
 				// One thread per call: parallelism comes from the

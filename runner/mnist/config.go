@@ -28,6 +28,19 @@ type Config struct {
 	// biases): WeightDecay·W is added to their gradients before the
 	// optimizer step, for every optimizer alike.
 	WeightDecay float64
+	// GradAccumulation is the number of batches whose gradients are
+	// averaged into one optimizer step.
+	GradAccumulation int
+	// LRSchedule (one of knobs.Schedules) and WarmupEpochs shape the
+	// learning rate over training; see scheduledLR.
+	LRSchedule   string
+	WarmupEpochs float64
+	// GradClip bounds the gradient's global L2 norm (0: no bound).
+	GradClip float64
+	// Dropout is the probability of dropping a hidden unit in training.
+	Dropout float64
+	// EvalEvery is the number of epochs between evaluations.
+	EvalEvery int
 
 	// Data. DataDir holds the four standard IDX files; the four paths, when
 	// set, override single files. TrainSamples and TestSamples keep the
@@ -78,6 +91,13 @@ var setters = map[string]func(c *Config, v any){
 	"epochs":        func(c *Config, v any) { c.Epochs = int(v.(int64)) },
 	"momentum":      func(c *Config, v any) { c.Momentum = v.(float64) },
 	"weight_decay":  func(c *Config, v any) { c.WeightDecay = v.(float64) },
+
+	"grad_accumulation": func(c *Config, v any) { c.GradAccumulation = int(v.(int64)) },
+	"lr_schedule":       func(c *Config, v any) { c.LRSchedule = v.(string) },
+	"warmup_epochs":     func(c *Config, v any) { c.WarmupEpochs = v.(float64) },
+	"grad_clip":         func(c *Config, v any) { c.GradClip = v.(float64) },
+	"dropout":           func(c *Config, v any) { c.Dropout = v.(float64) },
+	"eval_every":        func(c *Config, v any) { c.EvalEvery = int(v.(int64)) },
 
 	"data_dir":      func(c *Config, v any) { c.DataDir = v.(string) },
 	"train_images":  func(c *Config, v any) { c.Files.TrainImages = v.(string) },

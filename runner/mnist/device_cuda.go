@@ -29,11 +29,14 @@ func (w *Workload) runOnDevice(ctx context.Context, t workload.Trial, r workload
 	if err != nil {
 		return res, err
 	}
+	if err := gpuRefusal(cfg); err != nil {
+		return res, err
+	}
 	data, err := w.Data(cfg)
 	if err != nil {
 		return res, err
 	}
-	mem := newPeakMemory()
+	mem := newTrialMemory()
 	out, err := gpu.Train(ctx, index, gpuConfig(cfg), gpuData(data), t.Number, r)
 	if d := (*gpu.Diverged)(nil); errors.As(err, &d) {
 		return res, diverged(d.What, d.Value, d.Epoch, d.Step, d.LearningRate)
@@ -42,8 +45,11 @@ func (w *Workload) runOnDevice(ctx context.Context, t workload.Trial, r workload
 		return res, err
 	}
 	mem.sample()
+	heap, rss := mem.trialPeaks()
 	out.Metrics["peak_memory_bytes"] = float64(mem.peak())
-	out.Metrics["peak_heap_bytes"] = float64(mem.heapPeak())
+	out.Metrics["peak_heap_bytes"] = float64(mem.heapPeakTotal())
+	out.Metrics["heap_peak_bytes"] = float64(heap)
+	out.Metrics["rss_peak_bytes"] = float64(rss)
 	slog.Info("mnist-mlp trained on the GPU", "device", t.Device, "gpu", out.GPU, "trial", t.ID,
 		"device_memory_bytes", out.Metrics["device_memory_bytes"], "launches_per_step", out.Metrics["launches_per_step"])
 	return workload.Result{Metrics: out.Metrics}, nil

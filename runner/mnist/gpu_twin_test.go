@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/tune-dev/tune/runner/mnist/gpu"
@@ -104,6 +105,30 @@ func TestGPUConfigCoversKnobs(t *testing.T) {
 	// Data selection is resolved before the GPU trainer sees the data;
 	// the solver knob picks CPU code, and the GPU has one update kernel.
 	notNeeded := map[string]bool{"DataDir": true, "Files": true, "TrainSamples": true, "TestSamples": true, "SolverImpl": true}
+	// Refused on a GPU away from their defaults (gpuRefusal).
+	refused := map[string]string{
+		"GradAccumulation": "grad_accumulation", "LRSchedule": "lr_schedule", "WarmupEpochs": "warmup_epochs",
+		"GradClip": "grad_clip", "Dropout": "dropout", "EvalEvery": "eval_every",
+		"MaxMemoryBytes": "max_memory_bytes", "TargetAccuracy": "target_accuracy",
+	}
+	if err := gpuRefusal(DefaultConfig()); err != nil {
+		t.Errorf("the default configuration is refused on a GPU: %v", err)
+	}
+	for field, knob := range refused {
+		cfg := DefaultConfig()
+		v := reflect.ValueOf(&cfg).Elem().FieldByName(field)
+		switch v.Kind() {
+		case reflect.String:
+			v.SetString("cosine")
+		case reflect.Int, reflect.Int64:
+			v.SetInt(v.Int() + 2)
+		case reflect.Float64:
+			v.SetFloat(v.Float() + 0.5)
+		}
+		if err := gpuRefusal(cfg); err == nil || !strings.Contains(err.Error(), knob) {
+			t.Errorf("%s set: gpuRefusal = %v, want it to name %s", field, err, knob)
+		}
+	}
 	typ := reflect.TypeOf(Config{})
 	gtyp := reflect.TypeOf(gpu.Config{})
 	for i := range typ.NumField() {
@@ -113,7 +138,7 @@ func TestGPUConfigCoversKnobs(t *testing.T) {
 			if _, ok := gtyp.FieldByName(name); !ok {
 				t.Errorf("Config.%s is listed as passed, but gpu.Config has no such field", name)
 			}
-		case notNeeded[name]:
+		case notNeeded[name], refused[name] != "":
 		default:
 			t.Errorf("Config.%s is not passed to runner/mnist/gpu: map it in gpuConfig, or refuse it in runOnDevice, and list it here", name)
 		}

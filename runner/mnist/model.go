@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"time"
 	"unsafe"
 
 	G "gorgonia.org/gorgonia"
@@ -19,6 +20,9 @@ type arch struct {
 	layers     int
 	classes    int
 	activation string
+	// dropout is the probability of zeroing a hidden unit in training
+	// nets (0: none); evaluation nets never drop.
+	dropout float64
 }
 
 // shapes lists the parameter tensors in order: W0, b0, W1, b1, …, Wout,
@@ -88,6 +92,21 @@ type net struct {
 	vm     G.VM
 	pc     *int // the tape machine's program counter, when found
 	xv, yv *tensor.Dense
+	// masks are the dropout masks, one per hidden layer (training nets
+	// with dropout only), refilled with every batch from rng.
+	masks   []*tensor.Dense
+	dropout float64
+	rng     *rand.Rand
+	// tape lets run stop between the forward and the backward pass to
+	// time each (nil: the tape's layout is not the known one).
+	tape *tapeSplit
+	// runs counts the tape's runs; fwdSampled and bwdSampled sum the
+	// forward and backward times of the runs that were split.
+	runs                   int
+	fwdSampled, bwdSampled time.Duration
+	// clock times this replica's phases when it runs on its own
+	// goroutine (workers > 1).
+	clock phaseClock
 }
 
 // newNet builds the graph for batch examples. A training net computes the
@@ -129,6 +148,11 @@ func newNet(a arch, batch int, initial []*tensor.Dense, train bool) (n *net, err
 		if h, err = activate(a.activation, z); err != nil {
 			return nil, fmt.Errorf("layer %d %s: %w", l, a.activation, err)
 		}
+		if train && a.dropout > 0 {
+			if h, err = n.dropoutMask(a, l, h); err != nil {
+				return nil, fmt.Errorf("layer %d dropout: %w", l, err)
+			}
+		}
 	}
 	if n.logp, err = G.LogSoftMax(h); err != nil {
 		return nil, fmt.Errorf("log-softmax: %w", err)
@@ -164,6 +188,9 @@ func newNet(a arch, batch int, initial []*tensor.Dense, train bool) (n *net, err
 	needed := g.ExactSubgraphRoots(append(grads, n.cost)...)
 	n.vm = G.NewTapeMachine(needed, G.BindDualValues(n.params...))
 	n.pc = programCounter(n.vm)
+	if n.pc != nil {
+		n.tape = splitTape(n.vm, g, n.cost)
+	}
 	return n, nil
 }
 
@@ -243,7 +270,8 @@ func (n *net) costValue() float64 {
 
 // fill copies examples idx[0:batch] of ds into the input tensors, pixels
 // scaled to [0,1] and labels one-hot. Rows past len(idx) are zeroed (the
-// padding of a last, partial evaluation batch).
+// padding of a last, partial evaluation batch). A training net with
+// dropout draws its masks for the batch too.
 func (n *net) fill(ds *Dataset, idx []int) {
 	switch x := n.xv.Data().(type) {
 	case []float32:
@@ -251,6 +279,7 @@ func (n *net) fill(ds *Dataset, idx []int) {
 	case []float64:
 		fillBatch(x, n.yv.Data().([]float64), ds, idx, n.batch)
 	}
+	n.drawMasks()
 }
 
 // scale255 maps a byte to [0,1] by table, the same in both precisions.

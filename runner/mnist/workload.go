@@ -20,19 +20,32 @@
 // (weighted by share, so the step equals one on the whole batch), one
 // optimizer step updates the parameters and every replica gets them.
 //
-// After each epoch the workload evaluates on the test subset and reports
-// val_accuracy, val_loss, train_loss (mean over the epoch's batches),
-// samples_per_second (training examples per second of minibatch steps)
-// and seconds_per_epoch (training plus evaluation). The final Result has
-// those (samples_per_second and seconds_per_epoch over all epochs) and
+// The training knobs: grad_accumulation averages the gradients of k
+// batches into one optimizer step (an epoch's last, shorter group steps
+// too); lr_schedule and warmup_epochs set the learning rate per
+// optimizer step (scheduledLR); grad_clip scales the averaged gradient
+// down to a global L2 norm before weight decay is added; dropout masks
+// hidden units in training (dropout.go).
+//
+// After every eval_every-th epoch, and the last, the workload evaluates
+// on the test subset and reports val_accuracy, val_loss, train_loss (mean
+// over the batches since the last report), samples_per_second (training
+// examples per second of minibatch steps) and seconds_per_epoch (training
+// plus evaluation, averaged over the epochs since the last report), with
+// the profile of those epochs (profile.go: phases, the trial's memory,
+// matrix-product FLOPs and time, the calibrated peak). Epochs that do not
+// evaluate send no report: a report's value is always a fresh
+// evaluation, which is what pruners compare. The final Result has those
+// (samples_per_second and seconds_per_epoch over all epochs) and
 // wall_seconds (the whole Run, data loading included), peak_memory_bytes
 // (the process's peak resident set size from getrusage(RUSAGE_SELF): a
 // high-water mark of the whole runner process, so it includes the cached
 // datasets and earlier trials), peak_heap_bytes (the largest Go heap seen
-// during this trial, sampled through runtime/metrics), epochs and
-// parameters. A NaN or infinite loss fails the trial at once with an
-// error that wraps ErrDiverged and is of kind diverged
-// (workload.Failure).
+// during this trial, sampled through runtime/metrics), heap_peak_bytes
+// and rss_peak_bytes (the trial's own peaks, above the process's level at
+// its start: see trialMemory), epochs and parameters. A NaN or infinite
+// loss fails the trial at once with an error that wraps ErrDiverged and
+// is of kind diverged (workload.Failure).
 //
 // Two options bear on what a trial is measured against. max_memory_bytes
 // fails a trial as oom when its own memory passes the limit (see
@@ -77,6 +90,9 @@ type Options struct {
 // datasets are shared between trials.
 type Workload struct {
 	opts Options
+	// noProfile turns the per-epoch profile off (the overhead
+	// benchmark's "off" side): no phase timing, no forward/backward split.
+	noProfile bool
 }
 
 var _ workload.Workload = (*Workload)(nil)
@@ -171,23 +187,44 @@ func (w *Workload) Run(ctx context.Context, t workload.Trial, r workload.Reporte
 		return res, err
 	}
 	limit := newMemoryLimit(cfg.MaxMemoryBytes)
+	profiling := !w.noProfile
+	var peakFLOPS float64
+	if profiling {
+		peakFLOPS = PeakFLOPS()[cfg.Precision]
+	}
+	activeTrials.Add(1)
+	defer activeTrials.Add(-1)
+	mem := newTrialMemory()
 	tr, err := newTrainer(cfg, data, t.Number)
 	if err != nil {
 		return res, err
 	}
-	mem := newPeakMemory()
+	tr.clock.on = profiling
 	steps := tr.stepsPerEpoch()
+	trainFLOPs, evalFLOPs := tr.arch.gemmFLOPs(tr.batch)
+	_, evalBatchFLOPs := tr.arch.gemmFLOPs(tr.eval.batch)
+	evalFLOPs = evalBatchFLOPs * float64((data.Test.N+tr.eval.batch-1)/tr.eval.batch)
 	var (
 		trainTime  time.Duration
 		epochTime  time.Duration
 		trainSeen  int
 		metrics    map[string]float64
 		epochsDone int
+		// since is what the next report covers: the epochs since the
+		// last evaluated one.
+		since      span
+		sinceLoss  float64
+		sinceSeen  int
+		sinceTrain time.Duration
 	)
 	goal := newTarget(cfg.TargetAccuracy)
 	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
 		epochStart := time.Now()
+		gemmStart := gemmNanos.Load()
+		alone := activeTrials.Load() == 1
+		tr.clock.reset()
 		tr.shuffle()
+		tr.clock.lap(phData)
 		var sumLoss float64
 		for s := range steps {
 			if err := ctx.Err(); err != nil {
@@ -201,7 +238,7 @@ func (w *Workload) Run(ctx context.Context, t workload.Trial, r workload.Reporte
 				return res, diverged("loss", loss, epoch, s+1, cfg.LearningRate)
 			}
 			sumLoss += loss
-			if s%32 == 0 {
+			if s%16 == 0 {
 				mem.sample()
 			}
 			if s%memoryCheckEvery == 0 {
@@ -210,10 +247,26 @@ func (w *Workload) Run(ctx context.Context, t workload.Trial, r workload.Reporte
 				}
 			}
 		}
+		if err := tr.flush(); err != nil {
+			return res, fmt.Errorf("epoch %d last step: %w", epoch, err)
+		}
+		mem.sample()
 		epochTrain := time.Since(epochStart)
 		trainTime += epochTrain
 		trainSeen += steps * tr.batch
+		sinceLoss += sumLoss
+		sinceSeen += steps * tr.batch
+		sinceTrain += epochTrain
+		since.flops += float64(steps) * trainFLOPs
 
+		if epoch%cfg.EvalEvery != 0 && epoch != cfg.Epochs {
+			thisEpoch := time.Since(epochStart)
+			epochTime += thisEpoch
+			epochsDone = epoch
+			since.matmul += matmulTime(gemmStart, alone && activeTrials.Load() == 1, &tr.clock)
+			since.addEpoch(thisEpoch, &tr.clock)
+			continue
+		}
 		valLoss, valAcc, err := tr.evaluate(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -231,17 +284,22 @@ func (w *Workload) Run(ctx context.Context, t workload.Trial, r workload.Reporte
 		thisEpoch := time.Since(epochStart)
 		epochTime += thisEpoch
 		epochsDone = epoch
+		since.flops += evalFLOPs
+		since.matmul += matmulTime(gemmStart, alone && activeTrials.Load() == 1, &tr.clock)
+		since.addEpoch(thisEpoch, &tr.clock)
 		metrics = map[string]float64{
 			"val_accuracy":       valAcc,
 			"val_loss":           valLoss,
-			"train_loss":         sumLoss / float64(steps),
-			"samples_per_second": float64(steps*tr.batch) / epochTrain.Seconds(),
-			"seconds_per_epoch":  thisEpoch.Seconds(),
+			"train_loss":         sinceLoss / float64(since.epochs*steps),
+			"samples_per_second": float64(sinceSeen) / sinceTrain.Seconds(),
+			"seconds_per_epoch":  since.wall.Seconds() / float64(since.epochs),
 		}
 		if sec, ok := goal.observe(valAcc); ok {
 			metrics[metricSecondsToAccuracy] = sec
 		}
-		prune, err := r.Report(ctx, epoch, metrics)
+		profile := since.profile(mem, peakFLOPS, profiling)
+		since, sinceLoss, sinceSeen, sinceTrain = span{}, 0, 0, 0
+		prune, err := r.Report(ctx, epoch, metrics, profile)
 		if err != nil {
 			return res, fmt.Errorf("report epoch %d: %w", epoch, err)
 		}
@@ -249,6 +307,7 @@ func (w *Workload) Run(ctx context.Context, t workload.Trial, r workload.Reporte
 			return res, workload.ErrPruned
 		}
 	}
+	heapPeak, rssPeak := mem.trialPeaks()
 	final := map[string]float64{
 		"val_accuracy":       metrics["val_accuracy"],
 		"val_loss":           metrics["val_loss"],
@@ -257,7 +316,9 @@ func (w *Workload) Run(ctx context.Context, t workload.Trial, r workload.Reporte
 		"seconds_per_epoch":  epochTime.Seconds() / float64(epochsDone),
 		"wall_seconds":       time.Since(start).Seconds(),
 		"peak_memory_bytes":  float64(mem.peak()),
-		"peak_heap_bytes":    float64(mem.heapPeak()),
+		"peak_heap_bytes":    float64(mem.heapPeakTotal()),
+		"heap_peak_bytes":    float64(heapPeak),
+		"rss_peak_bytes":     float64(rssPeak),
 		"epochs":             float64(epochsDone),
 		"parameters":         float64(tr.parameterCount()),
 	}
@@ -283,6 +344,21 @@ func diverged(what string, v float64, epoch, step int, lr float64) error {
 	}
 	return workload.Fail(trials.FailureDiverged,
 		fmt.Errorf("%w: %s is %s at epoch %d step %d (learning_rate=%g)", ErrDiverged, what, kind, epoch, step, lr))
+}
+
+// matmulTime is the time the epoch spent in matrix products: the gemm
+// calls' own time (gemmNanos since start) when the trial ran alone in the
+// process; with other trials alongside, that counter holds theirs too,
+// and the epoch's forward, backward and evaluation time, an upper bound,
+// stands in.
+func matmulTime(start int64, alone bool, c *phaseClock) time.Duration {
+	if !c.on {
+		return 0
+	}
+	if alone && gemmTiming.Load() {
+		return time.Duration(gemmNanos.Load() - start)
+	}
+	return c.d[phForward] + c.d[phBackward] + c.d[phEval]
 }
 
 // parameterCount is the number of trainable scalars.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tune-dev/tune/runner/mnist/knobs"
 	"github.com/tune-dev/tune/runner/workload"
+	"github.com/tune-dev/tune/trials"
 )
 
 // recorder is a Reporter that keeps what it was told and can ask to
@@ -20,15 +21,17 @@ type recorder struct {
 	mu         sync.Mutex
 	steps      []int
 	metrics    []map[string]float64
+	profiles   []*trials.Profile
 	pruneAfter int            // answer prune at this step (0: never)
 	onReport   func(step int) // called on every report
 }
 
-func (r *recorder) Report(_ context.Context, step int, m map[string]float64) (bool, error) {
+func (r *recorder) Report(_ context.Context, step int, m map[string]float64, p *trials.Profile) (bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.steps = append(r.steps, step)
 	r.metrics = append(r.metrics, m)
+	r.profiles = append(r.profiles, p)
 	if r.onReport != nil {
 		r.onReport(step)
 	}
@@ -277,6 +280,18 @@ func TestConfig(t *testing.T) {
 		c.Optimizer != "adam" || c.Activation != "relu" || c.Precision != "float32" || c.Workers != 1 || c.Layers != 1 {
 		t.Errorf("defaults: %+v", c)
 	}
+	if c.GradAccumulation != 1 || c.LRSchedule != "constant" || c.WarmupEpochs != 0 || c.GradClip != 0 || c.Dropout != 0 || c.EvalEvery != 1 {
+		t.Errorf("the new knobs' defaults change training: %+v", c)
+	}
+	c, err = ConfigFor(
+		map[string]any{"grad_accumulation": "4", "lr_schedule": "cosine", "warmup_epochs": 0.5},
+		map[string]any{"grad_clip": 1.0, "dropout": 0.2, "eval_every": int64(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.GradAccumulation != 4 || c.LRSchedule != "cosine" || c.WarmupEpochs != 0.5 || c.GradClip != 1 || c.Dropout != 0.2 || c.EvalEvery != 2 {
+		t.Errorf("the new knobs: %+v", c)
+	}
 	c, err = ConfigFor(
 		map[string]any{"batch_size": 64.0, "learning_rate": "0.01", "optimizer": "sgd", "data_dir": "/d", "seed": 5},
 		map[string]any{"batch_size": int64(32), "precision": "float64", "momentum": 0.5, "weight_decay": 1e-4})
@@ -295,7 +310,13 @@ func TestConfig(t *testing.T) {
 		{nil, map[string]any{"optimizer": "adagrad"}, `unknown optimizer "adagrad"`},
 		{nil, map[string]any{"precision": "float16"}, `unknown precision "float16"`},
 		{nil, map[string]any{"activation": 3}, "want a string"},
-		{nil, map[string]any{"dropout": 0.5}, `unknown param "dropout"`},
+		{nil, map[string]any{"label_smoothing": 0.1}, `unknown param "label_smoothing"`},
+		{nil, map[string]any{"dropout": 1.0}, "dropout must be in [0, 1)"},
+		{nil, map[string]any{"grad_accumulation": int64(0)}, "grad_accumulation must be at least 1"},
+		{nil, map[string]any{"lr_schedule": "linear"}, `unknown lr_schedule "linear"`},
+		{nil, map[string]any{"eval_every": int64(0)}, "eval_every must be at least 1"},
+		{nil, map[string]any{"grad_clip": -1.0}, "grad_clip must not be negative"},
+		{nil, map[string]any{"warmup_epochs": -0.5}, "warmup_epochs must not be negative"},
 		{nil, map[string]any{"data_dir": "/x"}, `unknown param "data_dir"`},
 		{map[string]any{"epoch": 3}, nil, `unknown option "epoch"`},
 		{nil, map[string]any{"batch_size": 1.5}, "want an integer"},

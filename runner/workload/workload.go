@@ -43,8 +43,10 @@ type Trial struct {
 // the (first) objective metric among them is the step's value. An
 // objective that is NaN or infinite ends the trial: Report returns a
 // Failure of kind diverged, which Run should return.
+// profile, when not nil, is where the step's time and memory went (see
+// trials.Profile); a workload that does not measure it passes nil.
 type Reporter interface {
-	Report(ctx context.Context, step int, metrics map[string]float64) (prune bool, err error)
+	Report(ctx context.Context, step int, metrics map[string]float64, profile *trials.Profile) (prune bool, err error)
 }
 
 // Result is a finished trial's final metrics; the (first) objective

@@ -10,7 +10,16 @@ from stdout:
 
 one report per epoch (the study's objective metric among the numbers is the
 step's value, and the pruner may stop the script after any of them) and one
-result at the end. Anything else the script prints is just logged. The
+result at the end. A report may carry a "profile" object, where the epoch's
+time and memory went, which tune shows with the trial:
+
+    TUNE_REPORT {"step": 0, "val_accuracy": 0.91, "profile": {"wall_seconds": 1.9,
+        "phases": {"data": 0.2, "forward": 0.6, "backward": 0.8, "optimizer": 0.2, "eval": 0.1},
+        "rss_peak_bytes": 251658240}}
+
+This script times those phases with perf_counter around each (on a GPU it
+synchronizes first, so that the time of queued kernels lands in the phase
+that queued them), and reads its peak resident set from getrusage. Anything else the script prints is just logged. The
 Python SDK's tune.script writes those lines (script.report, script.result)
 and reads the params (script.params); `pip install ./sdk/python` installs
 it, and from a checkout this script finds it without installing.
@@ -26,6 +35,11 @@ import os
 import random
 import sys
 import time
+
+try:
+    import resource
+except ImportError:  # not on Windows
+    resource = None
 
 try:
     from tune import script
@@ -57,14 +71,55 @@ start = time.perf_counter()
 train_samples = 4096
 
 
+def rss_peak_bytes():
+    """This process's peak resident set: the trial's own, since the
+    process is the trial (Linux reports KiB, macOS bytes)."""
+    if resource is None:
+        return 0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+class Phases:
+    """Wall time per phase: lap(name) charges the time since the last lap
+    to name, so the phases tile the epoch; sync, when given, runs first
+    (torch.cuda.synchronize on a GPU)."""
+
+    def __init__(self, sync=None):
+        self.sync = sync
+        self.seconds = {}
+        self.last = time.perf_counter()
+
+    def lap(self, name):
+        if self.sync is not None:
+            self.sync()
+        now = time.perf_counter()
+        self.seconds[name] = self.seconds.get(name, 0.0) + now - self.last
+        self.last = now
+
+    def profile(self, wall, **figures):
+        phases = dict(self.seconds)
+        named = sum(v for k, v in phases.items() if k != "other")
+        # other: the laps charged to it and whatever no lap caught.
+        phases["other"] = max(0.0, wall - named)
+        out = {"wall_seconds": wall, "phases": phases, "rss_peak_bytes": rss_peak_bytes()}
+        out.update({k: v for k, v in figures.items() if v})
+        return out
+
+
 def simulate():
     """A curve shaped by the params: best near lr=1e-2, worse far from it."""
     rnd = random.Random(seed)
     quality = math.exp(-((math.log10(lr) + 2.0) ** 2) / 2.0)  # 1 at lr=1e-2
     result = {}
+    epoch_seconds = float(os.environ.get("EXAMPLE_EPOCH_SECONDS", "0.02"))
     for epoch in range(epochs):
         t0 = time.perf_counter()
-        time.sleep(float(os.environ.get("EXAMPLE_EPOCH_SECONDS", "0.02")))
+        clock = Phases()
+        # Pretend to train: a fifth of the epoch per phase.
+        for name in ("data", "forward", "backward", "optimizer", "eval"):
+            time.sleep(epoch_seconds / 5)
+            clock.lap(name)
         progress = 1 - math.exp(-(epoch + 1) / 2.0)
         acc = 0.1 + 0.88 * quality * progress + rnd.uniform(-0.005, 0.005)
         loss = max(0.01, 2.3 * (1 - acc))
@@ -76,7 +131,7 @@ def simulate():
             "samples_per_second": train_samples / seconds,
             "seconds_per_epoch": seconds,
         }
-        script.report(epoch, **result)
+        script.report(epoch, profile=clock.profile(seconds), **result)
     return result
 
 
@@ -101,24 +156,43 @@ def train_torch():
                           nn.Linear(hidden_units, 2)).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
+    cuda = dev.type == "cuda"
+    sync = torch.cuda.synchronize if cuda else None
+    # The matrix products of one training example: forward x·W per
+    # Linear, backward twice that (the input gradient of the first layer
+    # included: autograd computes it only when x requires it, and here it
+    # does not, so that one is left out).
+    sizes = [(2, hidden_units), (hidden_units, hidden_units), (hidden_units, 2)]
+    fwd_flops = sum(2 * i * o for i, o in sizes)
+    train_flops = fwd_flops * 3 - 2 * sizes[0][0] * sizes[0][1]
     result = {}
     for epoch in range(epochs):
         t0 = time.perf_counter()
+        if cuda:
+            torch.cuda.reset_peak_memory_stats(dev)
+        clock = Phases(sync)
         model.train()
         perm = torch.randperm(train_samples, device=dev)
         total = 0.0
         for i in range(0, train_samples, batch_size):
             idx = perm[i:i + batch_size]
+            xb, yb = x_train[idx], y_train[idx]
+            clock.lap("data")
             opt.zero_grad()
-            loss = loss_fn(model(x_train[idx]), y_train[idx])
+            loss = loss_fn(model(xb), yb)
+            clock.lap("forward")
             loss.backward()
+            clock.lap("backward")
             opt.step()
+            clock.lap("optimizer")
             total += loss.item() * len(idx)
+            clock.lap("other")
         model.eval()
         with torch.no_grad():
             logits = model(x_val)
             val_loss = loss_fn(logits, y_val).item()
             acc = (logits.argmax(1) == y_val).float().mean().item()
+        clock.lap("eval")
         if not math.isfinite(val_loss):
             # NaN is not JSON: say why and fail, tune records the trial failed.
             print(f"diverged at epoch {epoch}: val_loss={val_loss}", file=sys.stderr)
@@ -131,7 +205,13 @@ def train_torch():
             "samples_per_second": train_samples / seconds,
             "seconds_per_epoch": seconds,
         }
-        script.report(epoch, **result)
+        prof = clock.profile(
+            seconds,
+            matmul_flops=float(train_flops * train_samples + fwd_flops * len(y_val)),
+            device_bytes=torch.cuda.memory_allocated(dev) if cuda else 0,
+            device_peak_bytes=torch.cuda.max_memory_allocated(dev) if cuda else 0,
+        )
+        script.report(epoch, profile=prof, **result)
     return result
 
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tune-dev/tune/runner/workload"
+	"github.com/tune-dev/tune/trials"
 )
 
 // toyData is a learnable problem: the label is which of the first three
@@ -44,7 +45,7 @@ func toyConfig() Config {
 
 type reports struct{ metrics []map[string]float64 }
 
-func (r *reports) Report(_ context.Context, _ int, m map[string]float64) (bool, error) {
+func (r *reports) Report(_ context.Context, _ int, m map[string]float64, _ *trials.Profile) (bool, error) {
 	r.metrics = append(r.metrics, m)
 	return false, nil
 }
@@ -164,7 +165,7 @@ func TestReferenceRefusesBadInput(t *testing.T) {
 
 type pruner struct{ after int }
 
-func (p pruner) Report(_ context.Context, step int, _ map[string]float64) (bool, error) {
+func (p pruner) Report(_ context.Context, step int, _ map[string]float64, _ *trials.Profile) (bool, error) {
 	return step >= p.after, nil
 }
 

@@ -373,7 +373,8 @@ func run[B any](ctx context.Context, be backend[B], cfg Config, data *Data, tria
 			"samples_per_second": float64(steps*t.batch) / epochTrain.Seconds(),
 			"seconds_per_epoch":  thisEpoch.Seconds(),
 		}
-		prune, err := r.Report(ctx, epoch, metrics)
+		// The GPU trainer measures no phases yet: its reports carry no profile.
+		prune, err := r.Report(ctx, epoch, metrics, nil)
 		if err != nil {
 			return nil, fmt.Errorf("report epoch %d: %w", epoch, err)
 		}

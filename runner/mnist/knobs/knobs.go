@@ -18,6 +18,8 @@ var (
 	// Solvers say whose code runs the optimizer's update rule: the fused
 	// loop (default) or gorgonia's solvers (the same rule either way).
 	Solvers = []string{"fused", "gorgonia"}
+	// Schedules are the learning-rate schedules (see lr_schedule).
+	Schedules = []string{"constant", "cosine", "step"}
 )
 
 // Spec is the mnist-mlp workload's declaration.
@@ -42,6 +44,12 @@ var params = []trials.Knob{
 	{Name: "epochs", Type: trials.KnobInt, Min: trials.AtLeast(1), Default: int64(3), Doc: "passes over the training set"},
 	{Name: "momentum", Type: trials.KnobFloat, Min: trials.AtLeast(0), Max: trials.Below(1), Default: 0.9, Doc: "momentum of the momentum optimizer, decay rate (rho) of rmsprop; others ignore it"},
 	{Name: "weight_decay", Type: trials.KnobFloat, Min: trials.AtLeast(0), Default: 0.0, Doc: "L2 penalty on the weight matrices (not the biases)"},
+	{Name: "grad_accumulation", Type: trials.KnobInt, Min: trials.AtLeast(1), Default: int64(1), Doc: "batches per optimizer step, gradients averaged: the effective batch is batch_size × grad_accumulation"},
+	{Name: "lr_schedule", Type: trials.KnobString, Choices: Schedules, Default: "constant", Doc: "learning rate over the optimizer steps after warmup: constant, cosine (down to 0 at the end), or step (×0.1 at half and at three quarters of training)"},
+	{Name: "warmup_epochs", Type: trials.KnobFloat, Min: trials.AtLeast(0), Default: 0.0, Doc: "epochs over which the learning rate rises linearly to learning_rate before the schedule starts"},
+	{Name: "grad_clip", Type: trials.KnobFloat, Min: trials.AtLeast(0), Default: 0.0, Doc: "largest global L2 norm of the gradient; larger ones are scaled down to it (0: no clipping)"},
+	{Name: "dropout", Type: trials.KnobFloat, Min: trials.AtLeast(0), Max: trials.Below(1), Default: 0.0, Doc: "probability of dropping each hidden unit in training (inverted scaling; evaluation drops none)"},
+	{Name: "eval_every", Type: trials.KnobInt, Min: trials.AtLeast(1), Default: int64(1), Doc: "epochs between evaluations (the last epoch always evaluates); reports are sent after evaluated epochs only"},
 }
 
 var options = []trials.Knob{

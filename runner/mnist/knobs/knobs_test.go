@@ -24,12 +24,15 @@ func TestValidateWorkload(t *testing.T) {
 		t.Fatalf("the five knobs rejected: %v", err)
 	}
 	for name, d := range map[string]trials.Distribution{
-		"dropout":    {Type: trials.Float, Low: 0, High: 0.5},
-		"activation": {Type: trials.Categorical, Choices: []any{"relu", "swish"}},
-		"precision":  {Type: trials.Categorical, Choices: []any{"float16"}},
-		"workers":    {Type: trials.Int, Low: 0, High: 4},
-		"batch_size": {Type: trials.Float, Low: 16, High: 64},
-		"momentum":   {Type: trials.Float, Low: 0.5, High: 5},
+		"label_smoothing": {Type: trials.Float, Low: 0, High: 0.5}, // no such knob
+		"dropout":         {Type: trials.Float, Low: 0, High: 1},   // 1 drops every unit
+		"lr_schedule":     {Type: trials.Categorical, Choices: []any{"cosine", "linear"}},
+		"eval_every":      {Type: trials.Int, Low: 0, High: 2},
+		"activation":      {Type: trials.Categorical, Choices: []any{"relu", "swish"}},
+		"precision":       {Type: trials.Categorical, Choices: []any{"float16"}},
+		"workers":         {Type: trials.Int, Low: 0, High: 4},
+		"batch_size":      {Type: trials.Float, Low: 16, High: 64},
+		"momentum":        {Type: trials.Float, Low: 0.5, High: 5},
 	} {
 		bad := trials.SearchSpace{name: d}
 		if err := (trials.Study{SearchSpace: bad, Workload: &trials.Workload{Type: trials.WorkloadMNISTMLP}}).ValidateWorkload(reg); !errors.Is(err, trials.ErrInvalid) {

@@ -63,6 +63,24 @@ def test_objectives(monkeypatch: pytest.MonkeyPatch) -> None:
         script.objectives()
 
 
+def test_report_with_profile() -> None:
+    out = io.StringIO()
+    prof = {"wall_seconds": 2.0, "phases": {"data": 0.5, "forward": 1, "backward": 0.5}, "rss_peak_bytes": 1 << 20}
+    script.report(3, out=out, profile=prof, loss=0.5)
+    assert json.loads(out.getvalue().split(" ", 1)[1]) == {"step": 3, "loss": 0.5, "profile": prof}
+    for bad, match in [
+        ({"phases": {"Forward": 1.0}}, "phase name"),
+        ({"phases": {"x" * 65: 1.0}}, "phase name"),
+        ({"phases": {f"p{i}": 1.0 for i in range(33)}}, "at most 32"),
+        ({"phases": {"data": -1.0}}, "finite"),
+        ({"wall_seconds": float("inf")}, "finite"),
+        ({"heap_peak": 5}, "unknown profile field"),
+        ([1, 2], "want a dict"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            script.report(3, out=io.StringIO(), profile=bad, loss=0.5)
+
+
 def test_params_and_context(monkeypatch: pytest.MonkeyPatch) -> None:
     for k in ("TUNE_PARAMS", "TUNE_DEVICE", "TUNE_TRIAL_NUMBER", "TUNE_STUDY", "TUNE_OBJECTIVE"):
         monkeypatch.delenv(k, raising=False)
