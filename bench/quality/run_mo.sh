@@ -8,7 +8,7 @@
 #   OUT=bench/results/mo-<UTC> SIDES=optuna bench/quality/run_mo.sh   # resume Optuna's side
 #
 # Environment: SEEDS (10), TRIALS (100), INFLIGHT (tune's W, 1,8), TABLES
-# (all), SIDES (tune,optuna). tune runs its default sampler ("tune", TPE)
+# (all; the order splits them between the two Optuna processes), SIDES (tune,optuna). tune runs its default sampler ("tune", TPE)
 # and random; Optuna its MOTPE (with constraints_func in the constrained
 # mode) and random, one trial at a time. Optuna's side is slow (20-50 s a
 # study), so it runs niced in two processes, each on half of the tables,
@@ -23,7 +23,7 @@ PY=/usr/bin/python3
 SEEDS=${SEEDS:-10}
 TRIALS=${TRIALS:-100}
 INFLIGHT=${INFLIGHT:-1,8}
-TABLES=${TABLES:-australian,blood_transfusion,car,credit_g,kc1,segment,naval_propulsion,parkinsons_telemonitoring}
+TABLES=${TABLES:-naval_propulsion,australian,blood_transfusion,car,parkinsons_telemonitoring,credit_g,kc1,segment}
 SIDES=${SIDES:-tune,optuna}
 
 if ! "$PY" -c 'import optuna' 2>/dev/null; then
