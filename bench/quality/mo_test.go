@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -204,5 +205,27 @@ func TestMOTPEBeatsRandomOverHTTP(t *testing.T) {
 	t.Logf("constrained: mean feasible trials: tpe %.1f, random %.1f", tpeFeasible, randomFeasible)
 	if !(tpeFeasible > 1.5*randomFeasible) {
 		t.Errorf("TPE ran %.1f feasible trials, not clearly more than random's %.1f", tpeFeasible, randomFeasible)
+	}
+}
+
+func TestModeFlags(t *testing.T) {
+	cfg, err := parseFlags([]string{"--mode", "mo,constrained", "--jsonl", "x.jsonl"})
+	if err != nil || !slices.Equal(cfg.Modes, []mode{multi, constrained}) {
+		t.Fatalf("--mode mo,constrained: %v, %v", cfg, err)
+	}
+	if cfg, err := parseFlags(nil); err != nil || !slices.Equal(cfg.Modes, []mode{single}) {
+		t.Fatalf("default mode: %v, %v", cfg, err)
+	}
+	for _, args := range [][]string{
+		{"--mode", "pareto"},
+		{"--mode", "mo,mo"},
+		{"--mode", "single,mo"},
+		{"--mode", ""},
+		{"--jsonl", "x.jsonl"},               // single writes --json
+		{"--mode", "mo", "--json", "x.json"}, // mo writes --jsonl
+	} {
+		if _, err := parseFlags(args); err == nil {
+			t.Errorf("%q: no error", args)
+		}
 	}
 }
