@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Side by side: the multi-objective runs of tune (TestMOBench) and Optuna (optuna_mo.py).
+"""Side by side: the multi-objective runs of tune (bench/quality --mode mo,constrained) and Optuna (optuna_mo.py).
 
 Reads JSONL files of studies and prints, per run (mo: two objectives;
 constrained: the same with parameter count <= the table's median) and per
@@ -7,7 +7,7 @@ table, the mean hypervolume (÷ the table's whole front) and the mean number
 of feasible trials of each sampler and W, over the seeds every sampler of
 that table has, then the mean over those tables.
 
-    /usr/bin/python3 bench/quality/compare_mo.py tune.jsonl optuna.jsonl
+    /usr/bin/python3 bench/quality/compare_mo.py tune.jsonl optuna-a.jsonl optuna-b.jsonl
 """
 
 import collections

@@ -14,9 +14,16 @@
 // different scales weigh the same. bench/quality/optuna_quality.py measures
 // the same with Optuna, and bench/quality/run.sh prints both side by side.
 //
+// --mode mo makes each table a two-objective study (its metric and the
+// network's parameter count, see mo.go) and --mode constrained adds a bound
+// on the parameter count; a study is then scored by the hypervolume of its
+// feasible trials, written one JSON line per study (--jsonl) in the shape
+// optuna_mo.py writes, for compare_mo.py; bench/quality/run_mo.sh runs both.
+//
 //	go run ./bench/quality                           # default sampler, W=1 and 8
 //	go run ./bench/quality --seeds 3 --tables car,kc1
 //	go run ./bench/quality --sampler 'old={"type":"tpe","multivariate":false}' --sampler 'new={}'
+//	go run ./bench/quality --mode mo,constrained --seeds 10 --jsonl tune.jsonl
 package main
 
 import (
@@ -74,7 +81,10 @@ type config struct {
 	Inflight []int      `json:"inflight"`
 	Parallel int        `json:"parallel"`
 	Samplers []*variant `json:"samplers"`
+	Modes    []mode     `json:"modes"`
 	JSONPath string     `json:"-"`
+	// JSONLPath gets the multi-objective modes' studies, one per line.
+	JSONLPath string `json:"-"`
 }
 
 func main() {
@@ -95,7 +105,7 @@ func main() {
 func parseFlags(args []string) (*config, error) {
 	fs := flag.NewFlagSet("quality", flag.ContinueOnError)
 	cfg := &config{}
-	var tables, inflight string
+	var tables, inflight, modes string
 	var vs variants
 	fs.StringVar(&cfg.Data, "data", "bench/quality/data", "directory of the benchmark tables (<family>/<table>.csv.gz)")
 	fs.StringVar(&tables, "tables", "", "comma-separated tables to run (default: all)")
@@ -104,7 +114,9 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&inflight, "inflight", "1,8", "trials in flight (W), comma-separated")
 	fs.IntVar(&cfg.Parallel, "parallel", 2*runtime.GOMAXPROCS(0), "studies run at once against the one server")
 	fs.Var(&vs, "sampler", `NAME=JSON sampler config of the study, repeatable (default: tune={}, the study's default sampler)`)
-	fs.StringVar(&cfg.JSONPath, "json", "", "also write the results as JSON to this file")
+	fs.StringVar(&cfg.JSONPath, "json", "", "also write the results as JSON to this file (mode single)")
+	fs.StringVar(&modes, "mode", "single", "single, or the multi-objective modes mo and constrained, comma-separated")
+	fs.StringVar(&cfg.JSONLPath, "jsonl", "", "write the multi-objective studies to this file, one JSON line each")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -126,6 +138,26 @@ func parseFlags(args []string) (*config, error) {
 			return nil, fmt.Errorf("--inflight: %q is not a positive integer", s)
 		}
 		cfg.Inflight = append(cfg.Inflight, n)
+	}
+	for _, s := range strings.Split(modes, ",") {
+		switch m := mode(strings.TrimSpace(s)); m {
+		case single, multi, constrained:
+			if slices.Contains(cfg.Modes, m) {
+				return nil, fmt.Errorf("--mode: %s twice", m)
+			}
+			cfg.Modes = append(cfg.Modes, m)
+		default:
+			return nil, fmt.Errorf("--mode: %q is not single, mo or constrained", s)
+		}
+	}
+	if slices.Contains(cfg.Modes, single) && len(cfg.Modes) > 1 {
+		return nil, errors.New("--mode: single is scored apart from mo and constrained; run it on its own")
+	}
+	if cfg.JSONLPath != "" && cfg.Modes[0] == single {
+		return nil, errors.New("--jsonl is for --mode mo or constrained; single writes --json")
+	}
+	if cfg.JSONPath != "" && cfg.Modes[0] != single {
+		return nil, errors.New("--json is for --mode single; mo and constrained write --jsonl")
 	}
 	if cfg.Trials < 1 || cfg.Seeds < 1 || cfg.Parallel < 1 {
 		return nil, errors.New("--trials, --seeds and --parallel must be at least 1")
@@ -177,19 +209,29 @@ func run(ctx context.Context, cfg *config, stdout io.Writer) error {
 	}
 	defer srv.close()
 	b := newBench(srv.url)
+	mos := map[*table]*moTable{}
+	if cfg.Modes[0] != single {
+		for _, t := range tables {
+			if mos[t], err = newMOTable(t); err != nil {
+				return err
+			}
+		}
+	}
 
 	var jobs []job
-	for _, v := range cfg.Samplers {
-		for _, w := range cfg.Inflight {
-			for _, t := range tables {
-				for s := range cfg.Seeds {
-					jobs = append(jobs, job{variant: v, inflight: w, table: t, seed: s})
+	for _, m := range cfg.Modes {
+		for _, v := range cfg.Samplers {
+			for _, w := range cfg.Inflight {
+				for _, t := range tables {
+					for s := range cfg.Seeds {
+						jobs = append(jobs, job{mode: m, variant: v, inflight: w, table: t, mo: mos[t], seed: s})
+					}
 				}
 			}
 		}
 	}
-	logf("%d studies of %d trials (%d samplers × W %v × %d tables × %d seeds), %d at once, against %s",
-		len(jobs), cfg.Trials, len(cfg.Samplers), cfg.Inflight, len(tables), cfg.Seeds, cfg.Parallel, srv.url)
+	logf("%d studies of %d trials (modes %v × %d samplers × W %v × %d tables × %d seeds), %d at once, against %s",
+		len(jobs), cfg.Trials, cfg.Modes, len(cfg.Samplers), cfg.Inflight, len(tables), cfg.Seeds, cfg.Parallel, srv.url)
 
 	start := time.Now()
 	outs := make([]outcome, len(jobs))
@@ -241,6 +283,10 @@ func run(ctx context.Context, cfg *config, stdout io.Writer) error {
 		return err
 	}
 
+	if cfg.Modes[0] != single {
+		logf("done in %s", time.Since(start).Round(time.Second))
+		return writeMO(stdout, cfg, jobs, outs)
+	}
 	res := &results{
 		Impl:    "tune",
 		Date:    time.Now().UTC().Format(time.RFC3339),

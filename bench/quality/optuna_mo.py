@@ -15,7 +15,9 @@ Each study is scored by hypervolume over its (feasible) trials, computed on
 the configurations' means: each objective normalized to [0, 1] by the table's
 own min and max (MSE and parameter count on a log10 scale), reference point
 (1, 1), reported as a fraction of the hypervolume of the table's whole front,
-so datasets weigh the same. Writes one JSON line per study.
+so datasets weigh the same. Writes one JSON line per study. These are the
+rules of bench/quality/mo.go, tune's side; its TestMOTableMatchesOptuna
+checks that both compute the same counts, bound and front.
 
     /usr/bin/python3 bench/quality/optuna_mo.py --seeds 10 --out optuna-mo.jsonl
 """

@@ -6,16 +6,19 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"slices"
+	"time"
 
 	"github.com/tune-dev/tune/openapi"
 )
 
 // job is one study: a sampler on one table with one seed and W trials in
-// flight.
+// flight, optimizing what its mode says.
 type job struct {
+	mode     mode
 	variant  *variant
 	inflight int
 	table    *table
+	mo       *moTable // the table's multi-objective scoring; nil in mode single
 	seed     int
 }
 
@@ -28,6 +31,11 @@ type outcome struct {
 	Norm float64 `json:"norm"`
 	// Distinct counts the distinct configurations the study tried.
 	Distinct int `json:"distinct"`
+	// HV is, in the multi-objective modes, moTable.score of the study's
+	// feasible trials, and Feasible counts them (all trials in mode mo).
+	HV       float64
+	Feasible int
+	Seconds  float64
 }
 
 func f64(v float64) *float64 { return &v }
@@ -67,7 +75,8 @@ type asked struct {
 // the oldest trial is followed by the next ask, as W parallel runners do.
 func (b *bench) runStudy(ctx context.Context, j job, trials int) (outcome, error) {
 	t := j.table
-	name := fmt.Sprintf("q-%s-%s-w%d-%s-s%d", b.run, j.variant.Name, j.inflight, t.name, j.seed)
+	start := time.Now()
+	name := fmt.Sprintf("q-%s-%s-%s-w%d-%s-s%d", b.run, j.mode, j.variant.Name, j.inflight, t.name, j.seed)
 	dir := openapi.Minimize
 	if !t.fam.minimize {
 		dir = openapi.Maximize
@@ -75,12 +84,21 @@ func (b *bench) runStudy(ctx context.Context, j job, trials int) (outcome, error
 	sampler := j.variant.Config
 	seed := int64(j.seed)
 	sampler.Seed = &seed
-	resp, err := b.c.CreateStudyWithResponse(ctx, openapi.StudyCreate{
+	create := openapi.StudyCreate{
 		Name:        name,
 		Objective:   &openapi.Objective{Metric: "value", Direction: &dir},
 		SearchSpace: searchSpace(t.fam),
 		Sampler:     &sampler,
-	})
+	}
+	if j.mode != single {
+		fewer := openapi.Minimize
+		create.Objective = nil
+		create.Objectives = &openapi.Objectives{{Metric: "value", Direction: &dir}, {Metric: "params", Direction: &fewer}}
+	}
+	if j.mode == constrained {
+		create.Constraints = &openapi.Constraints{{Metric: "params", Max: f64(j.mo.bound)}}
+	}
+	resp, err := b.c.CreateStudyWithResponse(ctx, create)
 	if err != nil {
 		return outcome{}, fmt.Errorf("creating study %s: %w", name, err)
 	}
@@ -98,6 +116,8 @@ func (b *bench) runStudy(ctx context.Context, j job, trials int) (outcome, error
 	nAsked, bestConfig := 0, -1
 	var bestValue float64
 	seen := map[int]bool{}
+	var front []int // configs of the feasible trials, in the multi-objective modes
+	feasible := 0
 	idx := make([]int, len(t.fam.params))
 	for told := 0; told < trials; told++ {
 		for len(queue) < j.inflight && nAsked < trials {
@@ -123,11 +143,16 @@ func (b *bench) runStudy(ctx context.Context, j job, trials int) (outcome, error
 			return outcome{}, fmt.Errorf("%s: no results for configuration %d", t.name, a.config)
 		}
 		v := runs[rng.IntN(len(runs))]
-		tr, err := b.c.TellWithResponse(ctx, a.id, openapi.TellJSONRequestBody{
-			State: openapi.TellRequestStateComplete,
-			Value: &v,
-			Lease: &a.lease,
-		})
+		tell := openapi.TellJSONRequestBody{State: openapi.TellRequestStateComplete, Value: &v, Lease: &a.lease}
+		if j.mode != single {
+			tell.Value = nil
+			tell.Metrics = &openapi.Metrics{"value": v, "params": j.mo.counts[a.config]}
+			if j.mode == multi || j.mo.feasible(a.config) {
+				feasible++
+				front = append(front, a.config)
+			}
+		}
+		tr, err := b.c.TellWithResponse(ctx, a.id, tell)
 		if err != nil {
 			return outcome{}, fmt.Errorf("tell trial %d: %w", a.id, err)
 		}
@@ -139,8 +164,39 @@ func (b *bench) runStudy(ctx context.Context, j job, trials int) (outcome, error
 			bestConfig, bestValue = a.config, v
 		}
 	}
+	if j.mode != single {
+		if err := b.checkFront(ctx, name, j, feasible); err != nil {
+			return outcome{}, err
+		}
+		return outcome{HV: j.mo.score(front), Feasible: feasible, Distinct: len(seen), Seconds: time.Since(start).Seconds()}, nil
+	}
 	r := t.regret(t.means[bestConfig])
 	return outcome{Regret: r, Norm: r / t.median, Distinct: len(seen)}, nil
+}
+
+// checkFront asks the service for the study's Pareto front and checks it
+// against what the harness told it: a front exactly when some trial was
+// feasible, and only feasible trials on it. The harness scores the front on
+// the configurations' means itself; this keeps the service's own front,
+// which users see, honest in the same run.
+func (b *bench) checkFront(ctx context.Context, name string, j job, feasible int) error {
+	pr, err := b.c.GetParetoFrontWithResponse(ctx, name)
+	if err != nil {
+		return fmt.Errorf("pareto %s: %w", name, err)
+	}
+	if pr.JSON200 == nil {
+		return fmt.Errorf("pareto %s: %s: %s", name, pr.Status(), pr.Body)
+	}
+	items := pr.JSON200.Items
+	if (len(items) > 0) != (feasible > 0) {
+		return fmt.Errorf("pareto %s: %d trials on the front, %d feasible trials told", name, len(items), feasible)
+	}
+	for _, it := range items {
+		if c, ok := it.Metrics["params"]; !ok || (j.mode == constrained && c > j.mo.bound) {
+			return fmt.Errorf("pareto %s: trial %d on the front has params %v, bound %g", name, it.Number, it.Metrics["params"], j.mo.bound)
+		}
+	}
+	return nil
 }
 
 // decode turns a param value from the API back into its choice index.

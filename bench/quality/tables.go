@@ -124,6 +124,27 @@ func (f family) index(idx []int) int {
 	return k
 }
 
+// choices is the inverse of index: config index k's choice indices.
+func (f family) choices(k int) []int {
+	idx := make([]int, len(f.params))
+	for i := len(f.params) - 1; i >= 0; i-- {
+		n := len(f.params[i].choices)
+		idx[i] = k % n
+		k /= n
+	}
+	return idx
+}
+
+// param is the position of the param called name; the families are fixed
+// above, so a name not among them is a bug here.
+func (f family) param(name string) int {
+	i := slices.IndexFunc(f.params, func(p spec) bool { return p.name == name })
+	if i < 0 {
+		panic("bench/quality: family " + f.name + " has no param " + name)
+	}
+	return i
+}
+
 func readTable(path, name string, fam family) (*table, error) {
 	fh, err := os.Open(path)
 	if err != nil {
