@@ -121,6 +121,15 @@ func (s Study) validateGoals() error {
 	if s.MultiObjective() && s.Sampler.Type == SamplerCMAES {
 		return Invalidf("sampler cmaes optimizes a single objective; use tpe, random or qmc with objectives")
 	}
+	// Several objectives are modelled jointly, by the multivariate TPE's
+	// Pareto split; the independent TPE and successive halving's rungs
+	// rank trials by one value.
+	if s.MultiObjective() && s.Sampler.Multivariate != nil && !*s.Sampler.Multivariate {
+		return Invalidf("sampler multivariate: false is single-objective; a study with objectives uses the multivariate TPE")
+	}
+	if s.MultiObjective() && s.Pruner.Type == PrunerSuccessiveHalving {
+		return Invalidf("pruner successive_halving ranks trials by one value; use median (a trial is stopped when half the complete trials dominate it at its step) or none with objectives")
+	}
 	if len(s.Constraints) > MaxConstraints {
 		return Invalidf("constraints may list at most %d bounds, got %d", MaxConstraints, len(s.Constraints))
 	}
