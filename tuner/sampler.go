@@ -106,7 +106,7 @@ func independent(s *trials.Study, number int, name string) goptuna.Sampler {
 func relativeSpace(s *trials.Study, sp *space) map[string]any {
 	out := make(map[string]any, len(sp.params))
 	switch s.Sampler.Type {
-	case trials.SamplerTPE:
+	case trials.SamplerTPE, trials.SamplerAuto, trials.SamplerGP:
 		if !multivariate(s) {
 			return nil
 		}
@@ -174,6 +174,10 @@ func newRelative(s *trials.Study, space map[string]any, number int) goptuna.Rela
 // beat the independent TPE at W = 1 and W = 8, see bench/README.md) or one
 // by one with Goptuna's arithmetic (tpeSampler, multivariate: false).
 func multivariate(s *trials.Study) bool {
+	switch s.Sampler.Type {
+	case trials.SamplerAuto, trials.SamplerGP:
+		return true
+	}
 	return s.Sampler.Type == trials.SamplerTPE && (s.Sampler.Multivariate == nil || *s.Sampler.Multivariate)
 }
 
@@ -192,13 +196,15 @@ func newJointTPE(s *trials.Study, h *jointHistory) *jointTPE {
 const (
 	OriginStartup = trials.OriginStartup
 	OriginTPE     = trials.OriginTPE
+	OriginGP      = trials.OriginGP
 	OriginCMAES   = trials.OriginCMAES
 	OriginRandom  = trials.OriginRandom
 	OriginQMC     = trials.OriginQMC
 )
 
 // origin names what proposes a study's next params given its history:
-// TPE samples at random until startup_trials trials have finished.
+// TPE and the GP sample at random until startup_trials trials have
+// finished; auto hands over from the GP to TPE at gpAutoTrials.
 func origin(s *trials.Study, snap []*entry) trials.Origin {
 	switch s.Sampler.Type {
 	case trials.SamplerRandom:
@@ -217,6 +223,9 @@ func origin(s *trials.Study, snap []*entry) trials.Origin {
 	if finished < startupTrials(s) {
 		return OriginStartup
 	}
+	if s.Sampler.Type == trials.SamplerGP || (s.Sampler.Type == trials.SamplerAuto && finished < gpAutoTrials) {
+		return OriginGP
+	}
 	return OriginTPE
 }
 
@@ -224,5 +233,6 @@ func origin(s *trials.Study, snap []*entry) trials.Origin {
 // so the per-param history need not be gathered. Should it not (trials
 // that lack params), the independent sampler reads the study instead.
 func jointCovers(s *trials.Study, snap []*entry) bool {
-	return multivariate(s) && origin(s, snap) == OriginTPE
+	o := origin(s, snap)
+	return multivariate(s) && (o == OriginTPE || o == OriginGP)
 }
