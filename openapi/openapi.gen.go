@@ -349,15 +349,20 @@ type RunnerInfo struct {
 
 // SamplerConfig defines model for SamplerConfig.
 type SamplerConfig struct {
+	// EiCandidates tpe only.
 	EiCandidates *int `json:"ei_candidates,omitempty"`
 
 	// Multivariate tpe only. true (default) models all params of a trial jointly (multivariate TPE); false is the independent per-param TPE with Goptuna's arithmetic, the default before.
-	Multivariate  *bool    `json:"multivariate,omitempty"`
-	Seed          *int64   `json:"seed,omitempty"`
-	Sigma0        *float64 `json:"sigma0,omitempty"`
-	StartupTrials *int     `json:"startup_trials,omitempty"`
+	Multivariate *bool  `json:"multivariate,omitempty"`
+	Seed         *int64 `json:"seed,omitempty"`
 
-	// Type tpe (default), random, cmaes or qmc.
+	// Sigma0 cmaes only.
+	Sigma0 *float64 `json:"sigma0,omitempty"`
+
+	// StartupTrials auto, tpe, gp and cmaes: trials sampled at random before the model takes over (default 10).
+	StartupTrials *int `json:"startup_trials,omitempty"`
+
+	// Type auto (default: Bayesian optimization with a Gaussian process for the first 200 trials, then the multivariate TPE), tpe, gp (a Gaussian process throughout), random, cmaes or qmc.
 	Type *string `json:"type,omitempty"`
 }
 
@@ -441,7 +446,7 @@ type StudySummary struct {
 	// RunningRunners Distinct runners holding a running trial of the study.
 	RunningRunners int `json:"running_runners"`
 
-	// SamplerType The sampler's type (tpe, random, cmaes, qmc).
+	// SamplerType The sampler's type (auto, tpe, gp, random, cmaes, qmc).
 	SamplerType string     `json:"sampler_type"`
 	State       StudyState `json:"state"`
 
@@ -537,7 +542,7 @@ type Trial struct {
 	Metrics Metrics `json:"metrics"`
 	Number  int     `json:"number"`
 
-	// Origin What decided the trial's params, set when the trial is created and never changed: `startup` (TPE's random start-up trials, before it models the history), `tpe`, `cmaes`, `random` or `qmc` (the study's sampler), `enqueued` (fixed params enqueued with POST /studies/{study}/trials) or `recorded` (a finished trial recorded as given, e.g. an import that names no origin). A trial whose lease was lost and that was handed out again keeps its origin; its `attempt` above 0 says it was retried. Empty for trials created before origins were recorded.
+	// Origin What decided the trial's params, set when the trial is created and never changed: `startup` (random start-up trials, before TPE or the Gaussian process models the history), `tpe`, `gp` (the Gaussian process), `cmaes`, `random` or `qmc` (the study's sampler), `enqueued` (fixed params enqueued with POST /studies/{study}/trials) or `recorded` (a finished trial recorded as given, e.g. an import that names no origin). A trial whose lease was lost and that was handed out again keeps its origin; its `attempt` above 0 says it was retried. Empty for trials created before origins were recorded.
 	Origin TrialOrigin `json:"origin"`
 
 	// Params Param name to value; int params are JSON integers.
@@ -558,7 +563,7 @@ type TrialCounts struct {
 	Waiting  int `json:"waiting"`
 }
 
-// TrialOrigin What decided the trial's params, set when the trial is created and never changed: `startup` (TPE's random start-up trials, before it models the history), `tpe`, `cmaes`, `random` or `qmc` (the study's sampler), `enqueued` (fixed params enqueued with POST /studies/{study}/trials) or `recorded` (a finished trial recorded as given, e.g. an import that names no origin). A trial whose lease was lost and that was handed out again keeps its origin; its `attempt` above 0 says it was retried. Empty for trials created before origins were recorded.
+// TrialOrigin What decided the trial's params, set when the trial is created and never changed: `startup` (random start-up trials, before TPE or the Gaussian process models the history), `tpe`, `gp` (the Gaussian process), `cmaes`, `random` or `qmc` (the study's sampler), `enqueued` (fixed params enqueued with POST /studies/{study}/trials) or `recorded` (a finished trial recorded as given, e.g. an import that names no origin). A trial whose lease was lost and that was handed out again keeps its origin; its `attempt` above 0 says it was retried. Empty for trials created before origins were recorded.
 type TrialOrigin = string
 
 // TrialPage defines model for TrialPage.
@@ -9306,109 +9311,111 @@ func (sh *strictHandler) Tell(ctx echo.Context, trial TrialID) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1bc9s40uhfQfGcqth1GFm5fHtq7SfPJDOTrewkFWc3D+uUBZEtCWsSYADQsjbl//5VNwBeJFCSHduZ",
-	"ncqTZRLXRt/R3fyaZKqslARpTXL8Nam45iVY0PTfma3z1QeY4e8cTKZFZYWSyXHycQHM4Nsnhsm6BC0y",
-	"JnKmNBPWMMlLGCVpIrBpxe0iSRN8lhwn1ClJEw1faqEhT46triFNTLaAkuNEdlW5hlrIeXJzkyYfteDF",
-	"m1f4MjKixbdbR5wpXXKbHCdC2r+8TNIwhZAW5qCTG5xEg6mUNEAb/4nnH+BLDcbif5mSFiT95FVViIwj",
-	"FI4qraYFlP/v3wZB8rUz4f/VCLPk/xy1wD1yb83Re9fLTboJVO2mZcKwkhe4cshHyU2a/KzkrBDZoy8o",
-	"q7UGaZmx3AKbKT0VuWG2XSqt7hd6noN87OVZdQnyiWEmUxUYlismlWW8KNSSFqkq0DQ9O1CacaZrKUG7",
-	"biwXOTWvNBjcI3YgdHpiWAHcwCFt7ndlf1G1zB9zb78rZups4YgM6YrWRcv5qNRbrufwvVBzqvIV4qdV",
-	"ihW4kLCqv3O58mRjHnVxSrGSy1VYoWEzrUpmF7TIS5AnTIPVK8ZnFs9+AewD/v/0lP5fAM9BIw5BpmRu",
-	"kHO5Z7SLTtP+aje5yE2a/EPy2i6UFv+Bx8aXK16InE2B6wbBD0phjJDzlNXyUqqlTBlcV8glEaU0XKlL",
-	"yA/XNvzp06enp7VdgLS4XIjuumHPbtOVVhkYw6cFfEeOuYSieOp4JpvWlmSRXwq+FpJANCKh4kfHyU/N",
-	"ZYfb8zwXODwv3mvkHlagTJjxwkCaVJ1HXxPHTDal46eFQkZjWoZywsxCLSUT0v3PCmGskHNCtk2J55+o",
-	"6b8hs0hdr+BKZATa/goQXLWFi4xXfCoKYVeRM0JBnMN1DGfT5FI4xtbfQVbViCFZnfPNBaZJCaXSq4vp",
-	"yrpl7JSwQVrHxHsruP/lVvM5BgChIXOL+5qArEtsXQopSvEfSNKk5Nfu5+fIcl8J/D2tQ/9bHHG2UCJz",
-	"P/sQOqPRTYrqzxS0QXBNlSqASzpUYaHEbu1pcq35CpezEPNFD2q5qpFwmpZuSGxaqHkHaH5892K55xDG",
-	"QrVnU/dgfaezQnGbMiEtoQS3MFdaZCiN0h3HSW9jx/lafqmhhruRHbcWyop6EQYgMoxjOJdp4BbyC243",
-	"d/UKZrwuLEoIJtUS99JCiFt4akUJMdzPG1LceAVaKx19MxNSmMV9LwW3isxOcAsXV7yoHXwC6m3lqm86",
-	"ff+JXZMIppZgtch2jvV33+wmTZQWcyE39/gLaV8BDI4Jpmy54JblkIkccuLWZH8YdmAAGKn972i8E8Yl",
-	"Si6lbejMLgEqQ53UUh6OWBeKEw2Z0jnkk1EMbm6WnXLHtUKUbvj8xlDGct2i2H7HRqr0JogmSy5QJkzY",
-	"AcqN3O3nkIGjFXPSBaBTx902zQZk2VLYBUmfmYAiN2wKhUOswDr9XElKIqQAiyutdC0hR/TjooA8yksJ",
-	"zTYX/8FTPVoILAzJalmAMcyjEVuoIndaOTECcQX+VR/lB/jTGm/xhxjjLr8B13YK3N6Nv5Dqv5/hGJl8",
-	"k7A2pPbtySow8U0e15zHbeFHQ4b+MSi+RTC8vrYgjZebETBdOH3S3JIAVBXxKega2HIBklDEGT5Lbhi2",
-	"riA/YSDzVqPqEHYjFtd2uLFAP/PgZn/V3Cmtd8WH9BuA4np6GyR+1s55sgNryGlDzJwcIztaE5PdlNve",
-	"pxK8NQ4CaQyi/WUPgvZulAjXWVHncIHrEDEt7E1umJox/56Meauc7d41AkUJKYPRfMSUBMOWC2U8GhmS",
-	"IwwZnpBzpsV8YVs7ccWIvzMl3UBOEKDcEtmCTXl2idPPwlRQdjW/fdCl5NdvXPNn4/F4UwC3kmfbIX6g",
-	"Vm/kTGEfZO1dPPKCBKfwejKKgL/gP1u0pzWM8AuJne/fW24WP9q9dM/+uboxyZGIB+rkmwWvbHdov13G",
-	"uyBTboljedey2Abl1gRpNKO4Y9S981hG/DXgmgZUYTwqXvHigmdZrXm2wh2VQr4FObeL5PjZLsXaTx87",
-	"DlJb3pQ4EZcxm1H03vWX/xPYJYBkY8Zlzp6hyhHcvG03w0xd4rE8CwKeFwXjGth4L0HuFbDd1qBrlnZX",
-	"vMeOzbYt768gr8Mxrh4vVMR6/k0te+BaggbmTfX8mFWQP+VSXXFSyK45KkvJcdI8jkkHq6qLLzWXVhQw",
-	"4I5f4AmoGbNd7papWqLOzJ0zYkoO273OyA1wURvI4xM2Wp6fCsfv7pp3Nk0ccpTsZDMeov3Z13af9o5z",
-	"ECG2MaQNfkM9GnZDNHtCFq83SHAvfzt79zvzCzdRFhQ8VZva8S8/s7++/J//z7wHjOVguSholDVuRC8G",
-	"nDimodqoTVEPqA1W2CLeKxj8LRLyqart8bTg8nK3dU/jNnNHTwItileQibgKSQZHzMGxzgio3eAE+mcl",
-	"Z2J+S8ZP1jMyYdSEB0BXCnkBXBerC9JChZxfaG+8xRtrMKrW2UALDXlNIuRixjPb8xX01DyubV1dOBoY",
-	"ONOoq0YqCewgWI4pIzNEMqWZqbMMjBFXcLHgxZWQ86hlvOS6rKthiMQMng8k1B7a1Eq/wWra7iV6OAuq",
-	"o5dtoL5zI+0vjrwHOOZOVA7smwwj95sfVivSZKn0ZaF43l/JAKcIk64BQiCPbgeKgeKMGMzdCBXERcZl",
-	"LtB8GqLTurDiimsR9azYCpiSxWrELNqYDYGwUuVQOPXFM3o1Y9z7UP6thLTFih10B2cf378+PGG0TroE",
-	"Q6Enc6hA5oDyAvRTGgobOjfMr6qyteRPUIoIuyjBiixlHRcPm8JMaYhZtGliwMnfPQjEiHnJx3u7he/K",
-	"ZBCaHR6jucxVmbKs5EBe8C9ltuetxhlwnS3OKp7BNuthu1Lece1H5wg2cx+nUBFye78QcfjKuijcfZaL",
-	"J9gED42xhXsMjNCeASlnZi8T/WfXdMOpvZ9vIfSZruKqHCk+pDr6G3VmF9wy3631x5wwKCu7QnuYMwP6",
-	"CjThuKot4+2VoVAyKl1EfisvylZfSMmvL5DQigKK4RYahQFsGWIb+g9cWaWJ6pqa246utUlvvHdV777t",
-	"7Cg03gNAagfJkogL5BXdJGbWOyecl1XIuQ92wF+On/nzpYMcxRmIY9I7PUw9Xk48Cun4wgRC3tq5Q/Nd",
-	"X/hOl9YZtexIrF29PoV2UXFFh9s9yrVttNBoTq6HMWsY2Ee3dQwO++xRb48sG2bQYyvpGp/aRIfPQyzv",
-	"Zxr7LurY7eiuj4xjFAB8StE0JXBpmFSsEKWwoyH/121o9Nsm+0PQ83egsW8mmF20MoiE7/k85oAKWuZe",
-	"iq8j/rosuV7F1F8J1/Yiq7Vx5tSA0B0wYd0K+oMM7uYs8KpwieaJETkE956KXMl4DEJvGxuofOrvO7hh",
-	"k19ff2RH3qM9oUARw4RNG0ErrGEO/IzAnzKPUylzKEm+u3DoTNEcEVfDDxXoj6wC7affPKb6glbNBZ3X",
-	"AATpUBGG3pYS/iavg6txxuzQ9iJubuDQrsETw7AJO5BKQnBupBHXxmEU9N9Bk9qyJd+i2ZOtYM2WStGS",
-	"im/lG7SmLUsKTfyaToJsnaGYlYybyyMLRbGx7yHeOqRmdWHTP/w+lm3Xtx5do/pHld9eo7r1SW34mPBp",
-	"bE0foSju5nRrI5jWwxZ5JwYakZEp6S+rOgGBx+MoTg4HPz20k29NKv+3BrRsOWqUR5HgzzuIwbtEJuxv",
-	"tnNj6comGuZ2WlVaXYuSWzhmIUCLcctKZSxTMgPGWSlkbWH/ELhBIeeDm28Xl0JJBHtrpnQsZ9hnPw+p",
-	"54V+lh7nGjz1O5lx/UNeJ3IfYOOUHGNVZYjzCzk/YRJIn8E2jvnf/iQ2Q6GVdoF+SC2mnTvERKs24EeA",
-	"IeXV3yiKoH+RX9GHuJEmW/Lrxqk9Hqe7nNzfdLBtjMZLmigEbOw48v5p7zjgfJO6DWQaBlQtH+TvmozY",
-	"mYdjsWIL0HCMp6oBwefDSSPXyZ6j7ATD5q0fPU3D+gY39lYY+622n1/BLuKioQYX4g6yIyB4XgrcwVIL",
-	"khIaeFAEeiEuLbg+hlCqwUDkzQAAykgBrgsBms01l9Y4xVGYkAOAfM8uQGgXsRRXJb+TseOWeOCDT1PU",
-	"/lLGfWgVtZYAxMCZhGUI6HU5VsTbD7/RUrqVlsIOsqpOvXpyiKslM7nJ9ipyJmxYELE3FypW5LfUZdYC",
-	"uaPHscMF0Rnkludjg7oRktRUbTNVAsF9ooFXoCdue7h7FMf+wELWD11ISeXzoQqYdYAiCmIZupbm20zX",
-	"Bw9LbxTK4XRFIriQxudgeNzk+QmK6FuEKOHUx2U50QNF0RN69xDruRMhbq/1eh0yavi3Mfg7fSouvP7x",
-	"Y+J3QmQvu4m20Fi4ZJZe7I2ld/daxXS7ZvLmaFoL1YM2TBknkBYJ0kauNFDeGoHbM4A7sO8zq8DUGsa6",
-	"Zix3eVKDQlGZ2vHFRfPRyPaKIqa3wqLvvKkWD5vxftboy5DJEI9W6R5Um/PQOm73MhbXNv9uIMflUzeb",
-	"pcumHQKkzIBtA9yd+BKmkbrIfZz+nS24nEN+zCb+ln7CDj6+f/3EeAeRi0p+WldeUU59BAEyNh/SgDMs",
-	"BOqBq8OUTWwFk5RNyK+EP9w4E5IbX8rMp5yEUE/vocGOXv7nE3YwE9eQB99eeO4kyvt3Z63P+ugrjXNz",
-	"5BZ36IWTT8hhBxvJKq0taNhcXEHwOXDp4wm9vsFLCvFmDjkPR+w0ZLtQxKNj9UtunGJFzBz74ZMFlzgB",
-	"qR5zLmQ3e8hnGOHviae8CeNTdQVszAxfkR2Cg7iLqnzEXpPEnIWs7PYI/TG4IX3cZ9hdVKYSPt3HLYmP",
-	"4/9O1yMdRtzRs+9Mby18PnWurvrg8dcaw5Zxb3/tUuPuT8K3Ugpjn5ZFhRgL15DdNb+RruuyWgu7OsPz",
-	"CfctaLSd1nYR8Y1Idvr+TcjanthawsVoNJocHrPJqU8oJ1X5mP3kbL/zejx+kVEH+gmTESNLxxyfS7Jw",
-	"2AEyk5VdUAI4taSk/cOUkeXDDjZN7kPUhXh+Lg9+ff2RLEp84rToAyIwc7JFcfI667lsDXgy+tM2Ia2j",
-	"kJ3QXELOI7b/4eicjEwCX3LsgdceyMLaymWECx9etwbQ2ipbk88e6bTk2UJIeFoA196RzwX+GLEzP3cO",
-	"WcE1INdpvXm4IH4uu1cYJ4HosTHipDJI+asQ50WsGv/vhEjVEh8EB/q5zAoBZA9qfB6uG4hbBQMLypRm",
-	"9xBuFp7V+spDaiYkL86l1xtG7DUeNyMxj3KlCTqeDOXgTxyQC5GBdAq1r6lyWvFsAU+fj8ad+OEEsRK1",
-	"GNAumjd5Nhq7FqoCySuRHCcvRuPRC9J57IKw/shhDRGwD1Tsn9RbJedPK1UUhqFAU2zSTWCZuNuH9uKl",
-	"vYvxGWLI+89lc91JtylUnsRhrakrBKBJ2YwLXawYz7QypodyiJxCnkvgoeLGE8Mm3fuGyYg9H78MlqME",
-	"lqGFVld0xyVKcIBsio28yRGIGTGKt15z83UKflIuHG2gRMLtSiP0Uqtu+twJ+d96XZvn4/H9zu0y5iKV",
-	"GU77V2apM0ixi0NrusR290g3afJ8/HITMX5XnWRWf5eIqEE9XrqdxBbY7PioU8aHujzb3aVXv4M6vdjd",
-	"qa1+gz2e/3V3j/VqKSQyQnCABx5o5BhmgwDkao0EhGUZl/iQdAw+N23Glkk+49hHnQy6ecyrGLigKnIw",
-	"ls2ENpbcKG5VAswxI/JAlQAPEpkQqlPE07meA2qG1gfQunUdbEYq0JPm5hMRobna9QLdtelcRfrnhyHr",
-	"rhcfEXTNCSpntZZmxH5RVPxn0tFZJqyWVhQIKGEYqkDIZwwAIwnZXmj2CfitMNbDJVhxvjTWv3wlqi81",
-	"6FVbiopij5Ju6alO7l03+c4l+zVh6c9ieTEx70Z/U95BVGm4EqpGM2Pelt1aW5pX3rpr6/jQXzzf1HQ+",
-	"PyDvaIODoqwDN9JJ60x7WPnnJ3/Eu0Y+OcWJiN/dZ6PG4LL/kXymCBdyIaSMO8Bxi+xCuBJsgRsE+v+M",
-	"praXw31sdxcRZ536bPctrbpxiXsJq2f3O/VQBSEi/zQw1T86fo33wK+mWBx2ePZiL4R0NcUIg5/vs5Fu",
-	"yaf7wXuHGkF8xLG3I8sC73d8Nnid+kj9ip63SN1Dr5exUizYPh896oG+3N2jKUF3P5B222wENVk5RUGS",
-	"1xk3Q6zD6w59IP8KdgDC40ckYMcpScFw+/yzH+LZQi23E8uG0hKbrm1y1NT7ROFfcZtFPBUTF+o68ZED",
-	"Cy7JgidV0NnFB0E7pVoLztd3eMIm/vHkXGowdQnmhE1yJWHCeGEU+Q9MYwurWd+AoLI+OCXj/s70XKIy",
-	"1DojYiaYC9l6cJnmI8Me2QDbShI1LSnv2Fh/ZJH2+MTzHrE4ZQ4TKUGWcOuWoueIm8v1srm3JbOoU+Q3",
-	"LnNnX3Hm3aheCSQduLmXz1NXyNE7413hEk4O8HPpSpimDAoD3Wt6xym9I9/U8zkY61xYkUuA0bn82L2t",
-	"CFRJY/h4gI5LkIlZuERmhZJzqqPC5bmc9HJLJlGHibl8ICrtVHi82az2e5+KZqinEy9V2eVof2zxdGst",
-	"8x7kGZXa4V0cbZEzFIYLPtTDLo36EOE4iU59gOyQ6vITGPuxqSH9QLx6K1qQDfdfgBPffsTNbvu1Q+5d",
-	"e4nhQb/sTdQJ9v71q6env7/75yk7+MQtl3wKDCzjxShlb/728+kb9nz8/AW5xd75nO5z+R7yU6mueFsq",
-	"5jXa49wqfXhMNrnmZa9+Tsgbfw9cGyXPZS6uQM8BX019AR7UY3OQRtgV46VCphFgN+lWQ5k0Vy7r5VgO",
-	"vMu0ucx4YlhT6+jQ6fw0MGr+oXO4uUmZVLrkhTCoQ6iN2i5NAaAD7D0OjnG32XPpdDnbw23DeMW1PUyZ",
-	"cWUcEfZA2uOIvRz/1UcgNSLoXC64YTNYehHCnq9XnInJkF/BrhfueUCy3qg8NEDhIQCAIp0DHPv+rB9y",
-	"IDAJCp6ss4XzN7tiCiW3SOPuzr2L1I/COtosq6gQeSu8BNnTTRzigm4hOprkkD+D4/kxPc1tgMVWT3Pw",
-	"evywk2K+6LYInOfk05XP9tvudG70svT+LaRPIZLYO8MPlIsuZk0Z3cNOmBU+M/4WyKWyUajyuXT+hjZQ",
-	"lF+Cy7b1oTxcrshw8pqoUHLEPjnTJ0QxnUu/gkmQT5OUTVx0C/5y4S295aAd1Ql6onupc+ljn5pQCfJv",
-	"NHD2xU+9WeYCAvyXDoQ9dnHlOMpCLRkFkITbQRI3EzR1rdJ0492WUvaubxwc+6E5XFhzLtXUciEhJ9tx",
-	"uQANzEAT7O2M5Ij09WW9P3Y+yXLfptxa5fBHvkfYqseHotYO/9JOzkob2vanYzG3VxC+0+2CR5y+gdmN",
-	"afSuFCTLbkFtJWHQ1nRBVdsVA9fkIUVck20TwUsXE0TrHP0X3oI2QXEmDZ8rcW5lIakycN6WRXD5SIYd",
-	"UPBb3z/gzqB797lJvVwaNDUyrrWATpqa+zCMButqdlGWFQo6H01AOWzH59JlulOSi4stpYYodc5+O336",
-	"/H/+EuOX7sbro8+oegh22U0ifGxe2U1v2/b5prRzdeMy2v5sV7Df+0a1F126hT5annb0lf5uvVz9QATZ",
-	"Yu9D8rfhr/84ptDlcD/09xYD3BlFMeDEAU/IObIyFxbvMg+okPoi1AiNMNG+Mj/8VTaRD3wG0HZY3l0/",
-	"2kemuhPHR1/p7802P+/39fF23bs/8HPjEnvDDXxn0zF8LDKGHkfNNdXtL+3acYcCqJqvjjyQKN/4qkn0",
-	"KuueA3zb738MIDbag5SO5s3I5QLswn9lL9S0uux8CS3c4/8whO7BpMHDydfLEwVnxnAw8BpVuBSDhyAJ",
-	"Vxr6geihX3f6kYMv+oXNh9z+IbY59w1/IP330oQ/hEQl1k2+DZX+ne1nWual3NkNG/59CrJQFPdDP2tI",
-	"BAV9lsY7/sA76JhdCneNyLMMKgv5CeMsF7MZUPK7bzVzLs61bEvsxTJ/Jq5SgnFe1KKXnRWzV3E9D2Wo",
-	"dspZPTItb1Xc+tD7QcDfi4B/oXPYqip28y6J/roZl//6jGTmPDSOOmtdJMfJEa/E0dUzIkI/4tfux8oF",
-	"mOQm/dr72njvSRCt3UbOVLr5fPO/AQAA//8=",
+	"7H1rcxM51vBfUfX7VpHU0zjmsvvUJp8yA8OwxQ4UYZcPGyqWu49tbbqlRlLHeKn896fOkdQXW207IQkz",
+	"U3wi2LoenfvNX5NMlZWSIK1Jjr8mFde8BAua/ndm63z1Hmb4dw4m06KyQsnkOPmwAGbw20eGyboELTIm",
+	"cqY0E9YwyUsYJWkicGjF7SJJE/wsOU5oUpImGj7XQkOeHFtdQ5qYbAElx43sqnIDtZDz5Po6TT5owYvX",
+	"L/DLyIoWv9264kzpktvkOBHS/vV5koYthLQwB51c4yYaTKWkAbr4Tzx/D59rMBb/lylpQdKfvKoKkXGE",
+	"wlGl1bSA8n/+YxAkXzsb/n+NMEv+31EL3CP3rTl652a5TTeBqt22TBhW8gJPDvkouU6Tn5WcFSJ78ANl",
+	"tdYgLTOWW2AzpaciN8y2R6XT/UKf5yAf+nhWXYJ8ZJjJVAWG5YpJZRkvCrWkQ6oKNG3PDpRmnOlaStBu",
+	"GstFTsMrDQbviBMInR4ZVgA3cEiX+03ZX1Qt84e822+KmTpbOCJDuqJz0XE+KPWG6zl8L9ScqnyF+GmV",
+	"YgUeJJzqH1yuPNmYBz2cUqzkchVOaNhMq5LZBR3yEuQJ02D1ivGZxbdfAHuP/398Sv9fAM9BIw5BpmRu",
+	"kHO5z+gWnaH9025ykes0+afktV0oLf4LD40vV7wQOZsC1w2CH5TCGCHnKavlpVRLmTL4UiGXRJTScKUu",
+	"IT9cu/DHjx8fn9Z2AdLicSF664Y9u0tXWmVgDJ8W8B055hKK4rHjmWxaW5JF/ij4tZAEohEJFb86bn5q",
+	"Ljvcnue5wOV58U4j97ACZcKMFwbSpOp89DVxzGRTOn5cKGQ0pmUoJ8ws1FIyId3/WSGMFXJOyLYp8fwn",
+	"avofyCxS1wu4EhmBtn8CBFdt4SLjFZ+KQthV5I1QEOfwJYazaXIpHGPr3yCrasSQrM755gHTpIRS6dXF",
+	"dGXdMXZK2CCtY+K9Fdz/dqf5FAOA0JC5w31NQNYlji6FFKX4LyRpUvIv7s9PkeO+EPj3tA7zb/DE2UKJ",
+	"zP3Zh9AZrW5SVH+moA2Ca6pUAVzSowoLJU5rX5NrzVd4nIWYL3pQy1WNhNOMdEvi0ELNO0Dz67svlnsu",
+	"YSxUew51H6zfdFYoblMmpCWU4BbmSosMpVG64znp29hzvpSfa6jhdmTHrYWyolmEAYgM4xjOZRq4hfyC",
+	"281bvYAZrwuLEoJJtcS7tBDiFh5bUUIM9/OGFDe+Aq2Vjn4zE1KYxV0fBa+KzE5wCxdXvKgdfALqbeWq",
+	"rztz/4VTkwimlmC1yHau9Q8/7DpNlBZzITfv+AtpXwEMjgmmbLngluWQiRxy4tZkfxh2YAAYqf1vab0T",
+	"xiVKLqVtmMwuASpDk9RSHo5YF4oTDZnSOeSTUQxubpedcseNQpRu+PzGUsZy3aLYfs9GqvQmiCZLLlAm",
+	"TNgByo3c3eeQgaMVc9IFoFPH3TXNBmTZUtgFSZ+ZgCI3bAqFQ6zAOv1eSUoipACLJ610LSFH9OOigDzK",
+	"SwnNNg//3lM9WggsLMlqWYAxzKMRW6gid1o5MQJxBf6rPsoP8Kc13uIfMcZdfgWu7RS4vR1/IdV/P8Mx",
+	"svkmYW1I7ZuTVWDimzyueY+bwo+WDPNjUHyDYHj5xYI0Xm5GwHTh9ElzQwJQVcSnoGtgywVIQhFn+Cy5",
+	"YTi6gvyEgcxbjapD2I1YXLvhxgH9zoOXfaW5U1pviw/pNwDFzfQ2SPytnfNkB9aQ04aYOTlGdowmJrsp",
+	"t71PJXhrHATSGET7xx4E7e0oEb5kRZ3DBZ5DxLSw17lhasb892TMW+Vs964RKEpIGYzmI6YkGLZcKOPR",
+	"yJAcYcjwhJwzLeYL29qJK0b8nSnpFnKCAOWWyBZsyrNL3H4WtoKyq/ntgy4l//LaDX8yHo83BXArebY9",
+	"4nsa9VrOFM5B1t7FIy9IcAuvJ6MI+Cv+Z4v2tIYR/iCx9/1Hy83iT7uX7tl/V7cmORLxQZ18s+CV7Q7t",
+	"t8d4G2TKDXEs71oW26DcmiCNZhR3jLrvPJYRfw24pgFVGI+KV7y44FlWa56t8EalkG9Azu0iOX6yS7H2",
+	"28eeg9SW1yVuxGXMZhS97/rH/wnsEkCyMeMyZ09Q5Qhu3naaYaYu8VmeBAHPi4JxDWy8lyD3Cthua9AN",
+	"S7sn3uPGZtuV91eQ1+EYV48XKmI9/6qWPXAtQQPzpnp+zCrIH3OprjgpZF84KkvJcdJ8HJMOVlUXn2su",
+	"rShgwB2/wBdQM2a73C1TtUSdmTtnxJQctnu9kVvgojaQxzdstDy/Fa7fvTXvXJo45CjZyWY8RPu7r90+",
+	"7T3nIEJsY0gb/IZmNOyGaPaELF5vkOBd/n729jfmD26iLCh4qja1419+Zn97/pf/Zd4DxnKwXBS0yho3",
+	"oi8GnDimodqoTVEPqA1W2CI+Kxj8LRLyqart8bTg8nK3dU/rNntHXwItiheQibgKSQZHzMGxzgho3OAG",
+	"+mclZ2J+Q8ZP1jMyYdSEB0BXCnkBXBerC9JChZxfaG+8xQdrMKrW2cAIDXlNIuRixjPb8xX01DyubV1d",
+	"OBoYeNOoq0YqCewgWI4pIzNEMqWZqbMMjBFXcLHgxZWQ86hlvOS6rKthiMQMnvck1O7b1Eq/wWra7iW6",
+	"Pwuqo5dtoL5zI+0vjrwHOOZOVA7smwwj95cfVivSZKn0ZaF43j/JAKcIm64BQiCPbheKgeKMGMztCBXE",
+	"RcZlLtB8itgAtgKmZLEaxbGmLqy44lpEfS7NXGbR+mxIh5Uqh8IpNl4EqBnj3rvyHyWkLVbsoLs4+/Du",
+	"5eEJoxtQeAzFocyhApkDShLQj2kpHOgcNK9UZWvJH6F8EXZRghVZyjrOHzaFmdIQs3XTxICTzHuQjhHz",
+	"ko8jbv6Sg2mAt5czeZ019RfktVUpsxWkbF6RDklbHAcdwRAa5IxbprnMVelvSJcmmDPLL/FMV6Cb52BP",
+	"xofx142zQTxFM/mY/cRXYIgPVlaU4r8uHkwvwNkrXhv60oewyIHlPGfaWPZ0PPZnp4dxvomNZ2+vfBBZ",
+	"0S60qucLVSNLdtdOmQe9Zp/LbM8g0BlwnS3OKp7BNmNruw3TiYRE9wguhj4Jot7oHv1CxJFO1kXhwn8u",
+	"/WLzrWiNLcx2YIUW+UiXNXt5NH52QzdiAPu5YsKc6Squ+ZKeSJq2T0BgdsEt89Na99UJg7KyK6Yk2lGg",
+	"EacR7VRtGW8jrELJqDAW+Y2cTltdRyX/coHcpyigGB6hUXbCliW2qSQDEb40UV3LfNvTtSb8tXdG693B",
+	"4Y7+5x0mpKWR6I1wqBcUeM2s9+U4p7SQc58bgn85Ju/flx4yznwcM9t5xL7oI8aNdHxhAiFvndyh+W7o",
+	"YKcH8IxGdgT8rlkfw7iodKfH7T7l2jVaaDQv18OYNQzso9s6Bod79qi3R5YNM+ixlXSNT22iw6chlvcz",
+	"rX0b7fVmdNdHxjEKAD6l5KMSuDRMKlaIUtjRkLvwJjT6bZv9Luj5O9DYNxPMLloZRMJ3fB7z1wWlfC87",
+	"wRF/XZZcr2LWgoQv9iKrtXHW54DQHbD43Qn6iwze5izwqhBz9MSIHIJ7x06uZDxlo3eNDVQ+9eEhbtjk",
+	"1csP7MgHACaUV2OYsGkjaIU1zIGfEfhTr4TqlDmUJDU1PDrpiEpGPDM/VKDfswq0n37zkOoLmnoX9F4D",
+	"EKRHRRh6A1P4wGcHV+OM2aHtRdz2waXdgEeG4RB2IJWE4AtKI56gwyjov4MmteVKfkRzp56huWZVpWhT",
+	"xS/1DfrTlsOFIf50J0HKoinJJePm8shCUWxAYIjLDilcXSj10aCPb9s1rwfXrf5Z5TfXrW78UhvOOfw0",
+	"dqYPUBS381a2qV/r+Z68kzyOyMiU9FG+Tibl8TiKk8NZY/ftHV2Tz3/UTKAtT42SKZI1ewuBeJuUjv0N",
+	"eG4sxbqi+YGnVaXVF1FyC8csZLYxblmpjGVKZsA4K4WsLeyfOzgo7nxW+M0Seqj6Ym8dlZ7lDOfs51r2",
+	"vNDv0uNcg69+K4Ou/8jrRO69f07dMVZVhji/kPMTJoE0GxzjmP/NX2Izh1xplyGJ1GLavUMyuWozpQQY",
+	"UmO9m1UETYw8jD43kHTakn9pogHjcborOvBND9smtzynjUKmy44n77/2jgfON6nbQKZhQOny1RFuyIid",
+	"eTgWK7YADcf4qhoQfD4PNxKH9xxlJxg2w6X0aRrON3ixN8LYb7UC/Ql2ERctNXgQ95AdAcHzUuANllqQ",
+	"lNDAgyLQyw1qwfUh5KANZnBvZk5QKQ9wXQjQbK65tMapkMKE4gnke3YBQrtUr7hS+Z3MHnfEA5+1m6L2",
+	"lzLuc9JotAQgBs4kLEMmtCtOI95++I020420FHaQVXXq1ZNDPC0ZzE2ZXJEzYcOBiL25HLsiv6Eus5YB",
+	"H32OHc6IziI3fB8b1I1Q3adqm6kSCO4TDbwCPXHXw9ujOPYPFsqlKFoklS8kK2DWAYooiGXoWppvM2Lv",
+	"PZ+/USiH6zyJ4EL9o4PhcVMgKSgVchHSq1Of0OZEDxRFT+jdQZLsToS4udbrdcioC6AtXtjpXXF1CQ9f",
+	"TLATInvZTXSFxsIls/Ribyy9vf8qpts1mzdP01qoHrRhyziBtEiQNnKlgfLW1OWeAdyBfZ9ZBabWMNY1",
+	"Y7nLkxoUisrUjlcuWshHtlcUMb0VFv3Om2rxfCPvcY1+GUpA4mk+3Ydqi0VaF+5exuLa5d8OFAd97JYB",
+	"ddm0Q4CUGbBtZYATX8I0Uhe5j9O/swWXc8iP2cQnKkzYgc8zoA8e11UTzfeJBx/evWQ+4r8RuPdJIPjd",
+	"QqBquDpM2cRWMEnZZF75Qp31aTiG/FA4yu0+ITnzucz8lJBT6z06OMPrC/mEHczEF8iDVzB87iTQu7dn",
+	"rbf76Cutc33krnTohZmvfGIHG1VBre1o2FxcQfBRcOkTN71+wkvKpWcOmQ9H7DSUFVFqqRMNS26cIkbM",
+	"H+fhJwsucQNSVeZcyG6Zli/lwr8nnlInjE/VFbAxM3xFdgsu4kJc+Yi9JAk7C+Xv7ZP7x3NL+gTbcLuo",
+	"DCb8u4v4ii+Y+E6BlQ7j7ujlt6bPFj4fO0GvPnh8QGTYku7drz1q3F1K+FZKYezjsqgQY+ELZLctJKVA",
+	"X1ZrYVdn+D4hUoNG3mltFxFfimSn716H8viJrSVcjEajyeExm5z6yn1SrY/ZT85WPK/H42cZTaA/YTJi",
+	"ZBmZ43NJFhE7QOazsguqtKeR1B3hMGVkKbGDTRP9EHUnnp/Lg1cvP5AFip84rfuACMycbFG0vI57LluD",
+	"n5wEaVv511HgTmgvIecRX8Hh6JyMUgJfcuyB1z7IwtrKld4Ln8e4BtDaKluTtx/ptOTZQkh4XADXPgTA",
+	"Bf4xYmd+7xyygmtArtN6//BA/Fx2gx8ngehxMOKkMkj5q5A2xw6Qd09XrM131bXED4LD/VxmhQCyHzV+",
+	"HgIVxK2CQQZlSrt7CDcHz2p95SE1E5IX59LrGSP2Ep+bkVqAcqjJ7p4MNTuYOCAXIgPpFHDfvOa04tkC",
+	"Hj8djTuJ2gliJWo9oF3adPJkNHYjVAWSVyI5Tp6NxqNnpCPZBWH9kcMaImCfEdp/qTdKzh9XqigMQzGo",
+	"2KRbKTRx0Yo2ZNNGcXwpHvL+c9kESikOQ31gHNaaukIAmpTNuNDFivFMK2N6KIfIKeS5BB5amzwybNKN",
+	"T0xG7On4ebA0JbAMLbq6ouiYKMEBsunq8jpHIGbEKN54Tc83hPhJuUS2gV4UN+tB0athu+5zJ+R/6w2E",
+	"no7Hd7u3K02MtMA47QfbUmfA4hSH1hT+dnGn6zR5On6+iRi/qU7VsI9CImrQjOfuJrEDNjc+6vRLoilP",
+	"dk/pNUqhSc92T2rbDOGMp3/bPWO9LQ2JjJBW4IEHGjmG2SAAuVojAWFZxiV+SDoGn5u2NM4kn3Dto06p",
+	"4jzmhQxcUBU5GOuyTMnt4k4lwBwzIg9UCfAhkQmhOkU8nes5oGZofT6yO9fBZo4DfdLETBERmqCwF+hu",
+	"TCd06T8/DOWNvcyKoGtOUDmrtTQj9ouiLkuTjs4yYbW0okBACcNQBUI+YwAYScg2ANon4DfCWA+XYPX5",
+	"HmT/9i2/PtegV23PL8paSro9vjpFjt0qR1dV2eT/P4kVIMW8If1LeYdSpeFKqBrNknnb32ztaF55656t",
+	"43N/9nRT0/l0j7yjTSuKsg68SKd+Nu1h5Z+f/BHvGvnkFCcifhf/Ro3BtVlA8pkiXMjlkDLuAMctsgvh",
+	"et0FbhDo/xOa5l4O97HdBS7OOo3w7lpadTMa9xJWT+5266FWTUT+aWCqv3f8Gu+BX01XPpzw5NleCOma",
+	"txEGP93nIt3eWneD9w41gviIY29HlgXe7/hs8FL1kfoFfd4idQ+9nsd63uD4fPSgD/p894ym19/dQNpd",
+	"sxHUZOUUBUleZ9wMsQ6vO/SB/ArsAITHD0jAjlOSguHu+Wd/xLOFWm4nlg2lJbZdO+SoaayKwr/iNot4",
+	"KiYuSXbiMw0WXJIFT6qgs4sPgnZKTS2cr+/whE38x5NzqcHUJZgTNsmVhAnjhVHkPzCNLaxmfQOC+ifh",
+	"loz7GOu5RGWodUbETDCX4nXvMs1nkj2wAbaVJGo6Ut6xsX7PIu3hiecdYnHKHCZSJTLh1g1FzxE3l+v9",
+	"iW9KZlGnyK9c5s6+4sy7Ub0S6Or/Qhw/T13HTO+Mdx1iODnAz6XrFZsyKAx0w/qOU3pHvqnnczDWubAi",
+	"QYDRufzQjW4EqvR1irRHxyXIxCwEnVmh5Jwa1nB5Lie9qpRJ1GFiLu+JSjutNK832yrfpaIZGhfFe4J2",
+	"OdrvWzzdWMu8A3lGPY14F0db5Awd+IIP9bBLoz6lOE6iU59QO6S6/ATGfmiadd8Tr96KFmTD/QFw4tuf",
+	"uLltv0nLnWsvMTzo9xeKOsHevXzx+PS3t/86ZQcfueWST4GBZbwYpez1338+fc2ejp8+I7fYW18ify7f",
+	"QX4q1RVve/K8RHucW6UPj8km17zsNSoKZfjvgGuj5LnMxRXoOeBXU9/pCPXYHKQRdsV4qZBpBNhNum1n",
+	"Jk3IZb3vzYF3mTbBjEeGNU2lDp3OTwuj5h8mh8hNyqTSJS+EQR1CbTTRaTotHeDscXCMu8ueS6fL2R5u",
+	"G8Yrru1hyozrl4mwB9IeR+z5+G8+Y6kRQedywQ2bwdKLEPZ0vbVPTIa8ArveIekeyXqjxdMAhYeEAcqM",
+	"DnDs+7N+yIHAJCjZss4Wzt/selOU3CKNN10QGqR+ENbR1mdFhcgb4SXInm7ikEd0A9HRFJP8GRzPD+lp",
+	"bhMstnqag9fjh50U80W33fY8J5+ufJ3gdqdzo5eld28hfQyZx94ZfqBcNjJr+hUfdtKy8DPjo0Cu9I1S",
+	"m8+l8ze0iaXU5UXYJg+LyxUZTl4TFUqO2Edn+oQspnPpTzAJ8mmSsonLbsG/XHpL7zhoR3WSnigudS59",
+	"7lOTKkH+jQbOvsusN8tcQoD/SQlhj10eOq6yUEtGCSQhOkjiZoKmrlWaIt5tz2rv+sbFcR6aw4U151JN",
+	"LRcScrIdlwvQwAw0yeHOSI5IX98//UPnt2/u2pRba9H+wHGErXp86B7u8C/t1Li0qW1/OhZzcwXhO0UX",
+	"POL0DcxuTqN3pSBZdjuXKwmDtqZLqtquGLgh9ynimuqcCF66nCA65+gPGAVtkuJMGn4XxrmVhaQWzHnb",
+	"UMHVLxl2QMlvff+Ae4Nu7HOTerk0aGpkXGsBnbI29ws8GqxrgUZVWSjofDYB1bwdn0tXI09FMS63lAai",
+	"1Dn79fTx07/8NcYvXcTrg6/Aug922S06fGhe2S2H2/Y7WWkndOMq4P5sIdjvHVHtZZduoY+Wpx19pX+3",
+	"BlffE0G22Huf/G34Z5YcU+hyuB/6e4sB7o2iGHDigCfkHFmZS4t3lQrUsX4RmrFGmGhfmR/++TuRD/ze",
+	"ou2wvNv+OiKZ6k4cH32lf6+3+Xm/r4+36979gZ8bQewNN/CtTcfwq5wx9DhqwlQ3D9q16w4lUDU/73JP",
+	"onzj52Oioaw7TvBtf2hlALHRHqTyNW9GLhdgF/7nDEM3rMvOT86FOP4PQ+gOTBp8nHy9sVFwZgwnA69R",
+	"hSsxuA+ScD2474ke+g2+Hzj5ot9BfsjtH3Kbcz/wB9J/L034fShUYt1i3fCTCs72My3zUu7thg3/PgVZ",
+	"KIq7oZ81JIKCfv/HO/7AO+iYXQoXRuRZBpWF/IRxlovZDKhY3o+aORfnWrUlzmKZfxPXWcE4L2rRq86K",
+	"2at4nvsyVDvtrx6Ylrcqbn3o/SDg70XAv9A7bFUVu3WXRH/dist/f0Iycx4aR521LpLj5IhX4ujqCRGh",
+	"X/Fr91fhBZjkOv3a+1n33idBtHYHOVPp+tP1/wUAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
