@@ -375,3 +375,20 @@ func TestGPDegenerateHistory(t *testing.T) {
 		}
 	}
 }
+
+func TestNormalScores(t *testing.T) {
+	got := normalScores([]float64{5, 1, 100, 1, 3})
+	// Ranks, not distances: 100 is one step above 5, and the tied 1s share
+	// a score.
+	if got[1] != got[3] || !(got[1] < got[4] && got[4] < got[0] && got[0] < got[2]) {
+		t.Errorf("normalScores = %v: not in the values' order", got)
+	}
+	if math.Abs((got[2]-got[0])-(got[0]-got[4])) > 0.5 {
+		t.Errorf("normalScores = %v: an outlier stretched the scale", got)
+	}
+	for _, v := range normalScores([]float64{2, 2, 2}) {
+		if v != 0 || math.IsNaN(v) {
+			t.Fatalf("all-equal values score %v, want 0", v)
+		}
+	}
+}

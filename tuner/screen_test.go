@@ -72,8 +72,10 @@ func TestScreenSamplers(t *testing.T) {
 			ws = append(ws, n)
 		}
 	}
-	base := jointKnobs
+	base, gpBase := jointKnobs, gpKnobs
+	defer func() { jointKnobs, gpKnobs = base, gpBase }()
 	for _, spec := range strings.Split(os.Getenv("TUNE_KNOBS"), ";") {
+		gpKnobs = gpBase
 		k := base
 		mv := true
 		typ := trials.SamplerTPE
@@ -85,6 +87,12 @@ func TestScreenSamplers(t *testing.T) {
 				mv = false
 			case "gp", "auto", "random":
 				typ = name
+			case "nowarp":
+				gpKnobs.warp = false
+			case "noplugin":
+				gpKnobs.plugin = false
+			case "kbworst":
+				gpKnobs.kbWorst = true
 			case "prior":
 				k.priorWeight = f
 			case "sigma0":
