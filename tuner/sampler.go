@@ -169,10 +169,11 @@ func newRelative(s *trials.Study, space map[string]any, number int) goptuna.Rela
 	return nil
 }
 
-// multivariate reports whether a TPE study models its params jointly
-// (jointTPE, the default: over 12 seeds of bench/quality's eight tables it
-// beat the independent TPE at W = 1 and W = 8, see bench/README.md) or one
-// by one with Goptuna's arithmetic (tpeSampler, multivariate: false).
+// multivariate reports whether a study models its params jointly: the
+// GP, and TPE as jointTPE (tpe's default, and auto's beyond gpAutoTrials:
+// over 12 seeds of bench/quality's eight tables it beat the independent
+// TPE at W = 1 and W = 8, see bench/README.md), rather than one by one with
+// Goptuna's arithmetic (tpeSampler, multivariate: false).
 func multivariate(s *trials.Study) bool {
 	switch s.Sampler.Type {
 	case trials.SamplerAuto, trials.SamplerGP:
