@@ -195,7 +195,7 @@ func TestStudyLifecycle(t *testing.T) {
 	onEveryStore(t, func(t *testing.T, b backend) {
 		e := newEnvOn(t, b.open(t))
 		s := e.createStudy("mnist-speed", `, "max_trials": 10`)
-		if s.Id == 0 || s.State != "running" || *s.Sampler.Type != "tpe" || *s.Pruner.Type != "none" || s.LeaseSeconds != 60 || s.MaxRetries != 0 {
+		if s.Id == 0 || s.State != "running" || *s.Sampler.Type != "auto" || *s.Pruner.Type != "none" || s.LeaseSeconds != 60 || s.MaxRetries != 0 {
 			t.Errorf("created study lacks defaults: %+v", s)
 		}
 		if d := s.SearchSpace["batch_size"]; d.Log == nil || !*d.Log || *d.Low != 16 {
@@ -820,7 +820,7 @@ func TestListStudiesPaged(t *testing.T) {
 			t.Fatalf("one page of limit 1000: %d studies, next_cursor %v", len(all.Items), all.NextCursor)
 		}
 		first := all.Items[0]
-		if first.ParamCount != 1 || first.WorkloadType == nil || *first.WorkloadType != "my-script" || first.SamplerType != "tpe" || first.Objective.Metric != "loss" {
+		if first.ParamCount != 1 || first.WorkloadType == nil || *first.WorkloadType != "my-script" || first.SamplerType != "auto" || first.Objective.Metric != "loss" {
 			t.Errorf("summary = %+v", first)
 		}
 
