@@ -195,7 +195,7 @@ func TestStudyLifecycle(t *testing.T) {
 	onEveryStore(t, func(t *testing.T, b backend) {
 		e := newEnvOn(t, b.open(t))
 		s := e.createStudy("mnist-speed", `, "max_trials": 10`)
-		if s.Id == 0 || s.State != "running" || *s.Sampler.Type != "tpe" || *s.Pruner.Type != "none" || s.LeaseSeconds != 60 || s.MaxRetries != 0 {
+		if s.Id == 0 || s.State != "running" || *s.Sampler.Type != "auto" || *s.Pruner.Type != "none" || s.LeaseSeconds != 60 || s.MaxRetries != 0 {
 			t.Errorf("created study lacks defaults: %+v", s)
 		}
 		if d := s.SearchSpace["batch_size"]; d.Log == nil || !*d.Log || *d.Low != 16 {
@@ -268,6 +268,11 @@ func TestCreateStudyRejectsBadInput(t *testing.T) {
 		{"huge number", space(`{"type":"float","low":0,"high":1e999}`), http.StatusBadRequest},
 		{"digit name", `{"name":"42","objective":{"metric":"loss"},"search_space":{"x":{"type":"float","low":0,"high":1}}}`, http.StatusUnprocessableEntity},
 		{"bad sampler", `{"name":"s","objective":{"metric":"loss"},"search_space":{"x":{"type":"float","low":0,"high":1}},"sampler":{"type":"grid"}}`, http.StatusUnprocessableEntity},
+		{"multivariate on gp", `{"name":"s","objective":{"metric":"loss"},"search_space":{"x":{"type":"float","low":0,"high":1}},"sampler":{"type":"gp","multivariate":true}}`, http.StatusUnprocessableEntity},
+		{"ei_candidates on auto", `{"name":"s","objective":{"metric":"loss"},"search_space":{"x":{"type":"float","low":0,"high":1}},"sampler":{"type":"auto","ei_candidates":8}}`, http.StatusUnprocessableEntity},
+		{"negative gp startup", `{"name":"s","objective":{"metric":"loss"},"search_space":{"x":{"type":"float","low":0,"high":1}},"sampler":{"type":"gp","startup_trials":-1}}`, http.StatusUnprocessableEntity},
+		{"sigma0 on gp", `{"name":"s","objective":{"metric":"loss"},"search_space":{"x":{"type":"float","low":0,"high":1}},"sampler":{"type":"gp","sigma0":0.5}}`, http.StatusUnprocessableEntity},
+		{"gp startup as a string", `{"name":"s","objective":{"metric":"loss"},"search_space":{"x":{"type":"float","low":0,"high":1}},"sampler":{"type":"gp","startup_trials":"ten"}}`, http.StatusBadRequest},
 		{"bad pruner option", `{"name":"s","objective":{"metric":"loss"},"search_space":{"x":{"type":"float","low":0,"high":1}},"pruner":{"type":"successive_halving","reduction_factor":1}}`, http.StatusUnprocessableEntity},
 		{"negative lease", `{"name":"s","objective":{"metric":"loss"},"search_space":{"x":{"type":"float","low":0,"high":1}},"lease_seconds":-5}`, http.StatusUnprocessableEntity},
 		{"param the workload does not know", `{"name":"s","objective":{"metric":"loss"},"search_space":{"dropout":{"type":"float","low":0,"high":1}},"workload":{"type":"mnist-mlp"}}`, http.StatusUnprocessableEntity},
@@ -815,7 +820,7 @@ func TestListStudiesPaged(t *testing.T) {
 			t.Fatalf("one page of limit 1000: %d studies, next_cursor %v", len(all.Items), all.NextCursor)
 		}
 		first := all.Items[0]
-		if first.ParamCount != 1 || first.WorkloadType == nil || *first.WorkloadType != "my-script" || first.SamplerType != "tpe" || first.Objective.Metric != "loss" {
+		if first.ParamCount != 1 || first.WorkloadType == nil || *first.WorkloadType != "my-script" || first.SamplerType != "auto" || first.Objective.Metric != "loss" {
 			t.Errorf("summary = %+v", first)
 		}
 

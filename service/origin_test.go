@@ -80,3 +80,23 @@ func TestTrialOrigin(t *testing.T) {
 		e.mustDo("POST", "/api/v1/studies/s/trials", `{`+params+`,"origin":"tpe"}`, http.StatusUnprocessableEntity, nil)
 	})
 }
+
+// TestDefaultSamplerOrigin: a study that names no sampler gets auto, and
+// its trials say that the Gaussian process proposed them after the random
+// start-up ones.
+func TestDefaultSamplerOrigin(t *testing.T) {
+	e := newEnv(t)
+	e.createStudy("s", `, "sampler": {"seed": 3, "startup_trials": 2}`)
+	var st openapi.Study
+	e.mustDo("GET", "/api/v1/studies/s", "", http.StatusOK, &st)
+	if st.Sampler.Type == nil || *st.Sampler.Type != "auto" {
+		t.Fatalf("default sampler %+v, want type auto", st.Sampler)
+	}
+	for i, want := range []string{"startup", "startup", "gp", "gp"} {
+		tr := e.ask("s")
+		if tr.Origin != want {
+			t.Errorf("asked trial %d: origin %q, want %q", i, tr.Origin, want)
+		}
+		e.tell(tr.Id, fmt.Sprintf(`{"state":"complete","value":%v}`, 0.1*float64(i)), http.StatusOK)
+	}
+}

@@ -47,6 +47,7 @@ func TestMultiObjectiveStudyValidate(t *testing.T) {
 		"bad direction":   {func(s *Study) { s.Objectives[0].Direction = "up" }, "objectives[0].direction"},
 		"cmaes":           {func(s *Study) { s.Sampler = Sampler{Type: SamplerCMAES} }, "cmaes optimizes a single objective"},
 		"independent tpe": {func(s *Study) { no := false; s.Sampler.Multivariate = &no }, "multivariate: false is single-objective"},
+		"gp":              {func(s *Study) { s.Sampler = Sampler{Type: SamplerGP} }, "sampler gp models one objective"},
 		"halving":         {func(s *Study) { s.Pruner = Pruner{Type: PrunerSuccessiveHalving} }, "successive_halving ranks trials by one value"},
 		"no bound":        {func(s *Study) { s.Constraints = []Constraint{{Metric: "x"}} }, "needs min, max or both"},
 		"no metric":       {func(s *Study) { s.Constraints = []Constraint{{Min: f(1)}} }, "constraints[0].metric is required"},

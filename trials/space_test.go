@@ -103,7 +103,7 @@ func TestStudyValidate(t *testing.T) {
 	if err := base.Validate(); err != nil {
 		t.Fatalf("valid study rejected: %v", err)
 	}
-	if base.Sampler.Type != SamplerTPE || base.Pruner.Type != PrunerNone || base.LeaseSeconds != 60 || base.State != StudyRunning {
+	if base.Sampler.Type != SamplerAuto || base.Pruner.Type != PrunerNone || base.LeaseSeconds != 60 || base.State != StudyRunning {
 		t.Errorf("defaults not applied: %+v", base)
 	}
 	mutations := map[string]func(*Study){
@@ -119,11 +119,24 @@ func TestStudyValidate(t *testing.T) {
 		"none with option": func(s *Study) { s.Pruner = Pruner{Type: PrunerNone, WarmupSteps: new(int)} },
 		"ei on random":     func(s *Study) { s.Sampler = Sampler{Type: SamplerRandom, EICandidates: new(int)} },
 		"mv on cmaes":      func(s *Study) { s.Sampler = Sampler{Type: SamplerCMAES, Multivariate: new(bool)} },
+		"mv on gp":         func(s *Study) { s.Sampler = Sampler{Type: SamplerGP, Multivariate: new(bool)} },
+		"mv on auto":       func(s *Study) { s.Sampler = Sampler{Type: SamplerAuto, Multivariate: new(bool)} },
+		"ei on gp":         func(s *Study) { s.Sampler = Sampler{Type: SamplerGP, EICandidates: new(int)} },
+		"sigma0 on gp":     func(s *Study) { s.Sampler = Sampler{Type: SamplerGP, Sigma0: new(float64)} },
+		"gp startup < 0":   func(s *Study) { n := -1; s.Sampler = Sampler{Type: SamplerGP, StartupTrials: &n} },
+		"startup on qmc":   func(s *Study) { s.Sampler = Sampler{Type: SamplerQMC, StartupTrials: new(int)} },
 		"negative max":     func(s *Study) { s.MaxTrials = -1 },
 		"lease 0":          func(s *Study) { s.LeaseSeconds = 0 },
 		"lease huge":       func(s *Study) { s.LeaseSeconds = MaxLeaseSeconds + 1 },
 		"retries":          func(s *Study) { s.MaxRetries = -1 },
 		"workload no type": func(s *Study) { s.Workload = &Workload{} },
+	}
+	for _, ok := range []Sampler{{Type: SamplerGP, StartupTrials: new(int)}, {Type: SamplerAuto, StartupTrials: new(int)}, {Type: SamplerTPE}} {
+		s := base
+		s.Sampler = ok
+		if err := s.Validate(); err != nil {
+			t.Errorf("sampler %+v refused: %v", ok, err)
+		}
 	}
 	for name, mutate := range mutations {
 		t.Run(name, func(t *testing.T) {

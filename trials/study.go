@@ -40,6 +40,11 @@ const (
 	SamplerRandom = "random"
 	SamplerCMAES  = "cmaes"
 	SamplerQMC    = "qmc"
+	// SamplerGP is Bayesian optimization with a Gaussian process.
+	SamplerGP = "gp"
+	// SamplerAuto, the default, is the Gaussian process for a study's first
+	// trials and the multivariate TPE beyond (tuner.gpAutoTrials).
+	SamplerAuto = "auto"
 )
 
 // Sampler chooses how new trials' params are proposed. Options that do not
@@ -50,8 +55,8 @@ type Sampler struct {
 	// nil the study derives one from its id, so two studies never propose the
 	// same start-up points.
 	Seed *int64 `json:"seed,omitempty"`
-	// StartupTrials is how many trials are sampled at random before TPE or
-	// CMA-ES take over (tpe, cmaes).
+	// StartupTrials is how many trials are sampled at random before TPE,
+	// CMA-ES or the Gaussian process take over (tpe, cmaes, gp, auto).
 	StartupTrials *int `json:"startup_trials,omitempty"`
 	// EICandidates is how many candidates TPE scores per param (tpe).
 	EICandidates *int `json:"ei_candidates,omitempty"`

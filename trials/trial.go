@@ -48,6 +48,7 @@ type Origin string
 const (
 	OriginStartup Origin = "startup"
 	OriginTPE     Origin = "tpe"
+	OriginGP      Origin = "gp"
 	OriginCMAES   Origin = "cmaes"
 	OriginRandom  Origin = "random"
 	OriginQMC     Origin = "qmc"
@@ -59,7 +60,7 @@ const (
 )
 
 // Origins lists every origin.
-var Origins = []Origin{OriginStartup, OriginTPE, OriginCMAES, OriginRandom, OriginQMC, OriginEnqueued, OriginRecorded}
+var Origins = []Origin{OriginStartup, OriginTPE, OriginGP, OriginCMAES, OriginRandom, OriginQMC, OriginEnqueued, OriginRecorded}
 
 // originList is Origins for error messages.
 var originList = func() string {

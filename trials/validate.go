@@ -33,7 +33,7 @@ func (s Study) WithDefaults() Study {
 		}
 	}
 	if s.Sampler.Type == "" {
-		s.Sampler.Type = SamplerTPE
+		s.Sampler.Type = SamplerAuto
 	}
 	if s.Pruner.Type == "" {
 		s.Pruner.Type = PrunerNone
@@ -121,6 +121,9 @@ func (s Study) validateGoals() error {
 	if s.MultiObjective() && s.Sampler.Type == SamplerCMAES {
 		return Invalidf("sampler cmaes optimizes a single objective; use tpe, random or qmc with objectives")
 	}
+	if s.Sampler.Type == SamplerGP && (s.MultiObjective() || len(s.Constraints) > 0) {
+		return Invalidf("sampler gp models one objective without constraints; use auto or tpe, which model objectives and constraints")
+	}
 	// Several objectives are modelled jointly, by the multivariate TPE's
 	// Pareto split; the independent TPE and successive halving's rungs
 	// rank trials by one value.
@@ -160,12 +163,12 @@ func (s StudyState) Validate() error {
 
 func (s Sampler) validate() error {
 	switch s.Type {
-	case SamplerTPE, SamplerRandom, SamplerCMAES, SamplerQMC:
+	case SamplerAuto, SamplerTPE, SamplerGP, SamplerRandom, SamplerCMAES, SamplerQMC:
 	default:
-		return Invalidf("sampler.type must be tpe, random, cmaes or qmc, got %q", s.Type)
+		return Invalidf("sampler.type must be auto, tpe, gp, random, cmaes or qmc, got %q", s.Type)
 	}
-	if s.StartupTrials != nil && (*s.StartupTrials < 0 || (s.Type != SamplerTPE && s.Type != SamplerCMAES)) {
-		return Invalidf("sampler.startup_trials must be >= 0 and applies to tpe and cmaes only")
+	if s.StartupTrials != nil && (*s.StartupTrials < 0 || s.Type == SamplerRandom || s.Type == SamplerQMC) {
+		return Invalidf("sampler.startup_trials must be >= 0 and applies to auto, tpe, gp and cmaes only")
 	}
 	if s.EICandidates != nil && (*s.EICandidates < 1 || s.Type != SamplerTPE) {
 		return Invalidf("sampler.ei_candidates must be >= 1 and applies to tpe only")

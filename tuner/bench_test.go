@@ -30,25 +30,33 @@ func randomKnobs(r *rand.Rand) map[string]any {
 }
 
 // BenchmarkSuggest measures the service's ask path at a study size: one
-// Suggest of the five knobs with TPE, the trial then written, observed and
-// completed (untimed), as the service and a runner would.
+// Suggest of the five knobs, the trial then written, observed and
+// completed (untimed), as the service and a runner would: the default
+// sampler (auto: the GP up to gpAutoTrials, the multivariate TPE beyond),
+// the GP throughout, and both TPEs.
 func BenchmarkSuggest(b *testing.B) {
 	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("trials=%d/sampler=auto", n), func(b *testing.B) {
+			benchSuggest(b, n, trials.SamplerAuto, nil)
+		})
+		b.Run(fmt.Sprintf("trials=%d/sampler=gp", n), func(b *testing.B) {
+			benchSuggest(b, n, trials.SamplerGP, nil)
+		})
 		for _, mv := range []bool{true, false} {
 			b.Run(fmt.Sprintf("trials=%d/multivariate=%v", n, mv), func(b *testing.B) {
-				benchSuggest(b, n, mv)
+				benchSuggest(b, n, trials.SamplerTPE, &mv)
 			})
 		}
 	}
 }
 
-func benchSuggest(b *testing.B, n int, mv bool) {
+func benchSuggest(b *testing.B, n int, typ string, mv *bool) {
 	{
 		{
 			src := newMemSource()
-			s := newStudy(1, trials.SamplerTPE, knobs())
+			s := newStudy(1, typ, knobs())
 			s.Sampler.Seed = ptr(int64(1))
-			s.Sampler.Multivariate = &mv
+			s.Sampler.Multivariate = mv
 			r := rand.New(rand.NewSource(1))
 			f := knobLoss(r)
 			for range n {

@@ -284,7 +284,7 @@ func (tb *hpoTable) moRun(t testing.TB, s *trials.Study, seed int64, budget int,
 	feasible := 0
 	for range budget {
 		tr := ask(t, tn, src, s)
-		k := hpoConfig(tr.Params)
+		k := tb.config(tr.Params)
 		runs := tb.runs[k]
 		acc := runs[noise.Intn(len(runs))]
 		count := hpoUnits(k)
@@ -365,7 +365,7 @@ func TestInfeasibleFailuresSteer(t *testing.T) {
 			tn := New(src)
 			for range budget {
 				tr := ask(t, tn, src, s)
-				k := hpoConfig(tr.Params)
+				k := tb.config(tr.Params)
 				var done trials.Trial
 				if k%10 >= 5 { // width >= 161: out of memory
 					sum++
@@ -400,7 +400,7 @@ func TestMultiObjectiveIsReproducible(t *testing.T) {
 		var out []string
 		for i := range 40 {
 			tr := ask(t, tn, src, s)
-			k := hpoConfig(tr.Params)
+			k := tb.config(tr.Params)
 			out = append(out, fmt.Sprint(k))
 			done := src.update(tr.ID, func(tr *trials.Trial) {
 				if i%7 == 3 {

@@ -106,7 +106,7 @@ func independent(s *trials.Study, number int, name string) goptuna.Sampler {
 func relativeSpace(s *trials.Study, sp *space) map[string]any {
 	out := make(map[string]any, len(sp.params))
 	switch s.Sampler.Type {
-	case trials.SamplerTPE:
+	case trials.SamplerTPE, trials.SamplerAuto, trials.SamplerGP:
 		if !multivariate(s) {
 			return nil
 		}
@@ -169,15 +169,20 @@ func newRelative(s *trials.Study, space map[string]any, number int) goptuna.Rela
 	return nil
 }
 
-// multivariate reports whether a TPE study models its params jointly
-// (jointTPE, the default: over 12 seeds of bench/quality's eight tables it
-// beat the independent TPE at W = 1 and W = 8, see bench/README.md) or one
-// by one with Goptuna's arithmetic (tpeSampler, multivariate: false).
+// multivariate reports whether a study models its params jointly: the
+// GP, and TPE as jointTPE (tpe's default, and auto's beyond gpAutoTrials:
+// over 12 seeds of bench/quality's eight tables it beat the independent
+// TPE at W = 1 and W = 8, see bench/README.md), rather than one by one with
+// Goptuna's arithmetic (tpeSampler, multivariate: false).
 //
 // A multi-objective study is always modelled jointly: the independent TPE
 // ranks trials by one value (validation refuses multivariate: false for
 // such a study; this keeps the tuner sound should one slip through).
 func multivariate(s *trials.Study) bool {
+	switch s.Sampler.Type {
+	case trials.SamplerAuto, trials.SamplerGP:
+		return true
+	}
 	return s.Sampler.Type == trials.SamplerTPE && (s.Sampler.Multivariate == nil || *s.Sampler.Multivariate || s.MultiObjective())
 }
 
@@ -196,13 +201,15 @@ func newJointTPE(s *trials.Study, h *jointHistory) *jointTPE {
 const (
 	OriginStartup = trials.OriginStartup
 	OriginTPE     = trials.OriginTPE
+	OriginGP      = trials.OriginGP
 	OriginCMAES   = trials.OriginCMAES
 	OriginRandom  = trials.OriginRandom
 	OriginQMC     = trials.OriginQMC
 )
 
 // origin names what proposes a study's next params given its history:
-// TPE samples at random until startup_trials trials have finished.
+// TPE and the GP sample at random until startup_trials trials have
+// finished; auto hands over from the GP to TPE at gpAutoTrials.
 func origin(s *trials.Study, snap []*entry) trials.Origin {
 	switch s.Sampler.Type {
 	case trials.SamplerRandom:
@@ -212,21 +219,37 @@ func origin(s *trials.Study, snap []*entry) trials.Origin {
 	case trials.SamplerCMAES:
 		return OriginCMAES
 	}
-	finished := 0
+	finished, infeasible := 0, false
 	for _, e := range snap {
-		if e.t.State == trials.TrialComplete || e.t.State == trials.TrialPruned {
+		switch {
+		case e.t.State == trials.TrialComplete || e.t.State == trials.TrialPruned:
 			finished++
+		case e.t.State == trials.TrialFailed && e.t.FailureKind.Infeasible():
+			infeasible = true
 		}
 	}
 	if finished < startupTrials(s) {
 		return OriginStartup
 	}
+	if s.Sampler.Type == trials.SamplerGP || (s.Sampler.Type == trials.SamplerAuto && finished < gpAutoTrials && gpModels(s, infeasible)) {
+		return OriginGP
+	}
 	return OriginTPE
+}
+
+// gpModels reports whether the GP can model a study's history: one
+// objective, no constraints, no failures that say a region is infeasible.
+// The GP regresses one value; the TPE's split also takes Pareto ranks,
+// broken constraints and out-of-memory or diverged trials into account, so
+// auto hands over to it when a study has any of them.
+func gpModels(s *trials.Study, infeasible bool) bool {
+	return !s.MultiObjective() && len(s.Constraints) == 0 && !infeasible
 }
 
 // jointCovers reports whether multivariate TPE will propose every param,
 // so the per-param history need not be gathered. Should it not (trials
 // that lack params), the independent sampler reads the study instead.
 func jointCovers(s *trials.Study, snap []*entry) bool {
-	return multivariate(s) && origin(s, snap) == OriginTPE
+	o := origin(s, snap)
+	return multivariate(s) && (o == OriginTPE || o == OriginGP)
 }

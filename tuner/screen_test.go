@@ -29,7 +29,7 @@ func (tb *hpoTable) normRegretW(t testing.TB, s *trials.Study, seed int64, budge
 		}
 		tr := queue[0]
 		queue = queue[1:]
-		k := hpoConfig(tr.Params)
+		k := tb.config(tr.Params)
 		runs := tb.runs[k]
 		v := runs[noise.Intn(len(runs))]
 		done := src.complete(tr.ID, v)
@@ -41,8 +41,10 @@ func (tb *hpoTable) normRegretW(t testing.TB, s *trials.Study, seed int64, budge
 	return (tb.best - tb.means[bestConfig]) / tb.med
 }
 
-// TestScreenSamplers screens sampler variants on the HPOBench tables
-// (TUNE_SCREEN=seeds; TUNE_SCREEN_W=1,8; TUNE_KNOBS=variant specs).
+// TestScreenSamplers screens sampler variants on bench/quality's tables
+// (TUNE_SCREEN=seeds; TUNE_SCREEN_W=1,8; TUNE_SCREEN_TABLES=car,kc1;
+// TUNE_KNOBS=variant specs separated by ';', e.g. "gp; ; old" for the GP,
+// the multivariate TPE and the independent TPE).
 func TestScreenSamplers(t *testing.T) {
 	env := os.Getenv("TUNE_SCREEN")
 	if env == "" {
@@ -50,7 +52,14 @@ func TestScreenSamplers(t *testing.T) {
 	}
 	seeds, _ := strconv.Atoi(env)
 	off, _ := strconv.Atoi(os.Getenv("TUNE_SCREEN_OFF"))
-	files, _ := filepath.Glob("../bench/quality/data/hpobench/*.csv.gz")
+	files, _ := filepath.Glob("../bench/quality/data/*/*.csv.gz")
+	if e := os.Getenv("TUNE_SCREEN_TABLES"); e != "" {
+		files = files[:0]
+		for _, n := range strings.Split(e, ",") {
+			f, _ := filepath.Glob("../bench/quality/data/*/" + n + ".csv.gz")
+			files = append(files, f...)
+		}
+	}
 	var tabs []*hpoTable
 	for _, f := range files {
 		tabs = append(tabs, loadHPOTable(t, f))
@@ -63,16 +72,27 @@ func TestScreenSamplers(t *testing.T) {
 			ws = append(ws, n)
 		}
 	}
-	base := jointKnobs
+	base, gpBase := jointKnobs, gpKnobs
+	defer func() { jointKnobs, gpKnobs = base, gpBase }()
 	for _, spec := range strings.Split(os.Getenv("TUNE_KNOBS"), ";") {
+		gpKnobs = gpBase
 		k := base
 		mv := true
+		typ := trials.SamplerTPE
 		for _, kv := range strings.Fields(spec) {
 			name, val, _ := strings.Cut(kv, "=")
 			f, _ := strconv.ParseFloat(val, 64)
 			switch name {
 			case "old":
 				mv = false
+			case "gp", "auto", "random":
+				typ = name
+			case "nowarp":
+				gpKnobs.warp = false
+			case "noplugin":
+				gpKnobs.plugin = false
+			case "kbworst":
+				gpKnobs.kbWorst = true
 			case "prior":
 				k.priorWeight = f
 			case "sigma0":
@@ -99,10 +119,12 @@ func TestScreenSamplers(t *testing.T) {
 			for _, tb := range tabs {
 				ts := 0.0
 				for seed := int64(off); seed < int64(off+seeds); seed++ {
-					s := newStudy(seed+1, trials.SamplerTPE, tb.space())
+					s := newStudy(seed+1, typ, tb.space())
 					s.Objective.Direction = trials.Maximize
 					s.Sampler.Seed = ptr(seed)
-					s.Sampler.Multivariate = ptr(mv)
+					if typ == trials.SamplerTPE {
+						s.Sampler.Multivariate = ptr(mv)
+					}
 					r := tb.normRegretW(t, s, seed+1000, 100, w)
 					sum += r
 					ts += r

@@ -314,7 +314,10 @@ const parallelFrom = 200
 // sampleRelative runs the study's multivariate TPE, CMA-ES or Sobol sampler
 // over the whole space, as Goptuna does before the first param is suggested.
 func (t *Tuner) sampleRelative(s *trials.Study, sp *space, st *studyState, r reservation, v *view, rs map[string]any, base *goptuna.Trial) error {
-	if s.Sampler.Type == trials.SamplerTPE {
+	if origin(s, r.snap.entries) == OriginGP {
+		return t.sampleGP(s, sp, st, r, v, rs, base)
+	}
+	if multivariate(s) {
 		// Multivariate TPE keeps no state between proposals.
 		rel := newJointTPE(s, newJointHistory(sp, r.snap.entries, r.inflight, newJudge(s)))
 		study, err := goptuna.LoadStudy(s.Name,

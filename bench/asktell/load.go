@@ -26,8 +26,9 @@ type bench struct {
 	base    string
 	run     string   // makes study names unique per run, for --server
 	studies []string // created, deleted at the end
-	// multivariate picks the studies' TPE (the sampler option of the
-	// same name).
+	// sampler is the studies' sampler type ("" for the default);
+	// multivariate picks a tpe study's TPE (the option of that name).
+	sampler      string
 	multivariate bool
 
 	// errMu guards errShown: only the first few failures are printed in
@@ -77,12 +78,18 @@ var searchSpace = openapi.SearchSpace{
 func (b *bench) createStudy(ctx context.Context, kind string) (string, error) {
 	name := fmt.Sprintf("bench-%s-%s", kind, b.run)
 	min := openapi.Minimize
-	tpe := "tpe"
+	sampler := &openapi.SamplerConfig{}
+	if b.sampler != "" {
+		sampler.Type = &b.sampler
+	}
+	if b.sampler == "tpe" {
+		sampler.Multivariate = &b.multivariate
+	}
 	resp, err := b.c.CreateStudyWithResponse(ctx, openapi.StudyCreate{
 		Name:        name,
 		Objective:   &openapi.Objective{Metric: "loss", Direction: &min},
 		SearchSpace: searchSpace,
-		Sampler:     &openapi.SamplerConfig{Type: &tpe, Multivariate: &b.multivariate},
+		Sampler:     sampler,
 	})
 	if err != nil {
 		return "", fmt.Errorf("creating study %s: %w", name, err)

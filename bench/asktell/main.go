@@ -44,6 +44,7 @@ type config struct {
 	Quick        bool          `json:"quick"`
 	JSONPath     string        `json:"-"`
 	Multivariate bool          `json:"multivariate"`
+	Sampler      string        `json:"sampler"`
 }
 
 func main() {
@@ -76,7 +77,8 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&cfg.FillWorkers, "fill-workers", 8, "concurrent clients that pre-populate the latency study")
 	fs.BoolVar(&cfg.Quick, "quick", false, "smoke run: 2 s levels, sizes 50 and 200, 20 asks each (explicit flags still win)")
 	fs.StringVar(&cfg.JSONPath, "json", "", "also write the results as JSON to this file")
-	fs.BoolVar(&cfg.Multivariate, "multivariate", true, "the studies' TPE: multivariate (the default sampler) or, with =false, the independent TPE, to time both side by side")
+	fs.StringVar(&cfg.Sampler, "sampler", "", "the studies' sampler type (auto, tpe, gp, ...); empty: the service's default (auto)")
+	fs.BoolVar(&cfg.Multivariate, "multivariate", true, "with --sampler tpe: the multivariate TPE or, with =false, the independent TPE, to time both side by side")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -189,6 +191,7 @@ func run(ctx context.Context, cfg *config) error {
 	}
 	b := newBench(base)
 	b.multivariate = cfg.Multivariate
+	b.sampler = cfg.Sampler
 	res := &results{
 		Impl:    "tune",
 		Version: runtime.Version(),

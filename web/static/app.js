@@ -12,8 +12,9 @@
   const STATES = ['waiting', 'running', 'complete', 'pruned', 'failed'];
   // What decided a trial's params (the trial's origin), in words.
   const ORIGINS = {
-    startup: 'sampled at random while TPE waits for enough finished trials to model',
+    startup: 'sampled at random while the sampler waits for enough finished trials to model',
     tpe: 'proposed by TPE from the finished trials',
+    gp: 'proposed by a Gaussian process from the finished trials',
     cmaes: 'proposed by CMA-ES',
     random: 'sampled at random',
     qmc: 'a quasi-random (Sobol) point',

@@ -181,7 +181,7 @@ class TrialInfo:
     finished_at: Optional[datetime]
     error: str
     device: str
-    # What decided the params: startup, tpe, cmaes, random, qmc, enqueued
+    # What decided the params: startup, tpe, gp, cmaes, random, qmc, enqueued
     # or recorded ("" for trials older than origins); attempt > 0 says the
     # trial was retried after a lost lease.
     origin: str

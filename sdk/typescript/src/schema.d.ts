@@ -464,13 +464,18 @@ export interface components {
             [key: string]: components["schemas"]["Distribution"];
         };
         SamplerConfig: {
-            /** @description tpe (default), random, cmaes or qmc. */
+            /** @description auto (default: Bayesian optimization with a Gaussian process for the first 200 trials, then the multivariate TPE), tpe, gp (a Gaussian process throughout), random, cmaes or qmc. */
             type?: string;
             /** Format: int64 */
             seed?: number;
+            /** @description auto, tpe, gp and cmaes: trials sampled at random before the model takes over (default 10). */
             startup_trials?: number;
+            /** @description tpe only. */
             ei_candidates?: number;
-            /** Format: double */
+            /**
+             * Format: double
+             * @description cmaes only.
+             */
             sigma0?: number;
             /** @description tpe only. true (default) models all params of a trial jointly (multivariate TPE); false is the independent per-param TPE with Goptuna's arithmetic, the default before. */
             multivariate?: boolean;
@@ -579,7 +584,7 @@ export interface components {
             objective?: components["schemas"]["Objective"];
             objectives?: components["schemas"]["Objectives"];
             constraints?: components["schemas"]["Constraints"];
-            /** @description The sampler's type (tpe, random, cmaes, qmc). */
+            /** @description The sampler's type (auto, tpe, gp, random, cmaes, qmc). */
             sampler_type: string;
             /** @description The pruner's type (none, median, successive_halving). */
             pruner_type: string;
@@ -669,7 +674,7 @@ export interface components {
             /** @description A one-line reading of where the trial's time goes, from the profiles of its reported steps: the largest phase and its share, the params that bear on it, and how close matrix products run to the runner's peak, e.g. "62% of the epoch is the optimizer step (optimizer adam, precision float64)". Absent when no step carried a profile. */
             bottleneck?: string;
         };
-        /** @description What decided the trial's params, set when the trial is created and never changed: `startup` (TPE's random start-up trials, before it models the history), `tpe`, `cmaes`, `random` or `qmc` (the study's sampler), `enqueued` (fixed params enqueued with POST /studies/{study}/trials) or `recorded` (a finished trial recorded as given, e.g. an import that names no origin). A trial whose lease was lost and that was handed out again keeps its origin; its `attempt` above 0 says it was retried. Empty for trials created before origins were recorded. */
+        /** @description What decided the trial's params, set when the trial is created and never changed: `startup` (random start-up trials, before TPE or the Gaussian process models the history), `tpe`, `gp` (the Gaussian process), `cmaes`, `random` or `qmc` (the study's sampler), `enqueued` (fixed params enqueued with POST /studies/{study}/trials) or `recorded` (a finished trial recorded as given, e.g. an import that names no origin). A trial whose lease was lost and that was handed out again keeps its origin; its `attempt` above 0 says it was retried. Empty for trials created before origins were recorded. */
         TrialOrigin: string;
         TrialPage: {
             items: components["schemas"]["Trial"][];
