@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"sort"
+
+	"github.com/tune-dev/tune/trials"
 )
 
 // Pareto arithmetic for the multi-objective TPE and pruner. Every point is
@@ -11,19 +13,19 @@ import (
 // better on each.
 
 // dominates reports whether a is no worse than b on every objective and
-// better on one.
+// better on one: trials.Dominates, the one rule, on losses.
 func dominates(a, b []float64) bool {
-	better := false
-	for i := range a {
-		if a[i] > b[i] {
-			return false
-		}
-		if a[i] < b[i] {
-			better = true
-		}
-	}
-	return better
+	return trials.Dominates(lossGoals[:len(a)], a, b)
 }
+
+// lossGoals are goals that minimize, as many as a study may have.
+var lossGoals = func() []trials.Objective {
+	g := make([]trials.Objective, trials.MaxObjectives)
+	for i := range g {
+		g[i].Direction = trials.Minimize
+	}
+	return g
+}()
 
 // paretoRanks gives each point its non-domination rank (0: the front, 1:
 // the front once rank 0 is removed, ...), peeling fronts only until at
