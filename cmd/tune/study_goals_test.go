@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -109,4 +110,35 @@ func TestStudyCreateGoalFlags(t *testing.T) {
 		msg := c.fails(append([]string{"study", "create", "-f", file}, tc.args...)...)
 		wantContains(t, strings.Join(tc.args, " "), msg, tc.want)
 	}
+}
+
+// FuzzGoalFlags: whatever --objective and --constraint hold, parsing never
+// panics, and what it accepts is a metric with a finite bound that writes
+// a study document that is still JSON.
+func FuzzGoalFlags(f *testing.F) {
+	f.Add("val_accuracy:maximize", "peak_memory_bytes<=2e9")
+	f.Add("loss", "val_accuracy>=0.97")
+	f.Add(":minimize", "m>=NaN")
+	f.Add("a:up", "x<=1<=2")
+	f.Add("m", ">=1")
+	f.Fuzz(func(t *testing.T, objective, constraint string) {
+		g, err := parseGoalFlags([]string{objective}, []string{constraint})
+		if err != nil {
+			return
+		}
+		for _, c := range g.constraints {
+			if c["metric"] == "" {
+				t.Fatalf("%q accepted with an empty metric", constraint)
+			}
+			for _, k := range []string{"min", "max"} {
+				if v, ok := c[k].(float64); ok && (math.IsNaN(v) || math.IsInf(v, 0)) {
+					t.Fatalf("%q accepted with a bound of %v", constraint, v)
+				}
+			}
+		}
+		out, err := g.apply([]byte(`{"name": "s", "objective": {"metric": "m"}, "search_space": {}}`))
+		if err != nil || !json.Valid(out) {
+			t.Fatalf("apply: %v, %s", err, out)
+		}
+	})
 }
