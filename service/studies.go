@@ -92,18 +92,9 @@ func (h *handlers) GetParetoFront(ctx context.Context, req openapi.GetParetoFron
 	if err != nil {
 		return nil, err
 	}
-	var done []trials.Trial
-	f := trials.TrialFilter{State: trials.TrialComplete, AfterNumber: -1, Limit: trials.MaxPageSize}
-	for {
-		page, more, err := h.store.ListTrials(ctx, s.ID, f)
-		if err != nil {
-			return nil, err
-		}
-		done = append(done, page...)
-		if !more || len(page) == 0 {
-			break
-		}
-		f.AfterNumber = page[len(page)-1].Number
+	done, err := h.completeTrials(ctx, s.ID)
+	if err != nil {
+		return nil, err
 	}
 	front := s.ParetoFront(done)
 	out := openapi.TrialList{Items: make([]openapi.Trial, len(front))}

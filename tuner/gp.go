@@ -951,14 +951,5 @@ func (t *Tuner) sampleGP(s *trials.Study, sp *space, st *studyState, r reservati
 		st.rel, st.relKey = g, key
 	}
 	g.in = newGPInput(sp, r.snap.entries, r.inflight, v.direction, r.number)
-	study, err := goptuna.LoadStudy(s.Name,
-		goptuna.StudyOptionStorage(v),
-		goptuna.StudyOptionRelativeSampler(g),
-		goptuna.StudyOptionDefineSearchSpace(rs),
-		goptuna.StudyOptionLogger(nil))
-	if err != nil {
-		return err
-	}
-	base.Study = study
-	return base.CallRelativeSampler()
+	return callRelative(s.Name, v, g, rs, base)
 }

@@ -320,16 +320,7 @@ func (t *Tuner) sampleRelative(s *trials.Study, sp *space, st *studyState, r res
 	if multivariate(s) {
 		// Multivariate TPE keeps no state between proposals.
 		rel := newJointTPE(s, newJointHistory(sp, r.snap.entries, r.inflight, newJudge(s)))
-		study, err := goptuna.LoadStudy(s.Name,
-			goptuna.StudyOptionStorage(v),
-			goptuna.StudyOptionRelativeSampler(rel),
-			goptuna.StudyOptionDefineSearchSpace(rs),
-			goptuna.StudyOptionLogger(nil))
-		if err != nil {
-			return err
-		}
-		base.Study = study
-		return base.CallRelativeSampler()
+		return callRelative(s.Name, v, rel, rs, base)
 	}
 	st.relMu.Lock()
 	defer st.relMu.Unlock()
@@ -346,9 +337,15 @@ func (t *Tuner) sampleRelative(s *trials.Study, sp *space, st *studyState, r res
 		cap:       v.cap,
 		flip:      v.direction == goptuna.StudyDirectionMaximize,
 	}
-	study, err := goptuna.LoadStudy(s.Name,
-		goptuna.StudyOptionStorage(rv),
-		goptuna.StudyOptionRelativeSampler(st.rel),
+	return callRelative(s.Name, rv, st.rel, rs, base)
+}
+
+// callRelative runs a relative sampler over the space rs as Goptuna does
+// before the first param is suggested, reading history through v.
+func callRelative(name string, v goptuna.Storage, rel goptuna.RelativeSampler, rs map[string]any, base *goptuna.Trial) error {
+	study, err := goptuna.LoadStudy(name,
+		goptuna.StudyOptionStorage(v),
+		goptuna.StudyOptionRelativeSampler(rel),
 		goptuna.StudyOptionDefineSearchSpace(rs),
 		goptuna.StudyOptionLogger(nil))
 	if err != nil {
