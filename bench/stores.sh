@@ -43,7 +43,10 @@ run() {
     ;;
   esac
   echo "== round $round: $store"
-  "$bin/tune" serve --addr "127.0.0.1:$PORT" "${args[@]}" >"$bin/$store-$round.serve.log" 2>&1 &
+  # A loopback server without tokens (bench/asktell sends none) and
+  # without the rate limit, so that the benchmark times the store: its fill
+  # runs past 500 requests a second.
+  "$bin/tune" serve --addr "127.0.0.1:$PORT" --insecure --rate-limit -1 "${args[@]}" >"$bin/$store-$round.serve.log" 2>&1 &
   server=$!
   "$bin/tune" health --server "http://127.0.0.1:$PORT" --ready --wait 30s >/dev/null
   "$bin/asktell" --server "http://127.0.0.1:$PORT" --json "$out/$store-$round.json" | tee "$out/$store-$round.txt" | sed -n '/^tune ask+tell/,$p'

@@ -54,6 +54,8 @@ var settings = map[string]setting{
 		help: "how often expired leases are reclaimed"},
 	"insecure": {name: "insecure", def: false,
 		help: "serve the API without tokens: anyone who can reach it may run commands on your runners; refused unless --addr is a loopback address"},
+	"rate-limit": {name: "rate-limit", env: "TUNE_RATE_LIMIT", def: 500,
+		help: "API requests per second per caller (bursts of twice that); a team's runners share their token's budget, so size it for the fleet; -1 turns the limit off"},
 	"metrics-token": {name: "metrics-token", env: "TUNE_METRICS_TOKEN", def: "", secret: true,
 		help: "bearer token /metrics asks for; /metrics is open without one"},
 	"id": {name: "id", env: "TUNE_RUNNER_ID", def: "",

@@ -26,6 +26,7 @@ type serviceOptions struct {
 	dataDir      string
 	migrate      bool
 	reapInterval time.Duration
+	rateLimit    int
 	auth         serveAuthOptions
 	// anyPort lets the service take another free port when addr is taken
 	// (the demo's default address only).
@@ -62,6 +63,7 @@ several replicas of the service.`,
 	bind(f, "log-format", &o.logFormat)
 	bind(f, "migrate", &o.migrate)
 	bind(f, "reap-interval", &o.reapInterval)
+	bind(f, "rate-limit", &o.rateLimit)
 	addServeAuthFlags(f, &o.auth)
 	return cmd
 }
@@ -119,6 +121,9 @@ func startService(ctx context.Context, o serviceOptions, log *slog.Logger) (*run
 		return nil, err
 	}
 	cfg.Store, cfg.Tuner, cfg.Logger, cfg.ReapInterval = store, tuner.New(store), log, o.reapInterval
+	// Negative turns the limit off; 0 (a command without the flag, such
+	// as the demo) is the service's default.
+	cfg.RateLimit = service.RateLimit{Rate: float64(o.rateLimit)}
 	api, err := service.New(cfg)
 	if err != nil {
 		store.Close()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -154,6 +155,35 @@ func TestServeEmbeddedStore(t *testing.T) {
 	wantContains(t, "study show after restart", c.ok("study", "show", "local"), "local", "running")
 	c.ok("tell", firstTrialID(t, c, "local"), "--value", "0.5")
 	wantContains(t, "best after restart", c.ok("study", "best", "local"), "0.5")
+}
+
+// TestServeRateLimit: --rate-limit bounds each caller's requests, with a
+// 429 that says the limit; -1 turns it off.
+func TestServeRateLimit(t *testing.T) {
+	burst := func(url string) (limited int, detail string) {
+		for range 60 {
+			rsp, err := http.Get(url + "/api/v1/studies")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(rsp.Body)
+			rsp.Body.Close()
+			if rsp.StatusCode == http.StatusTooManyRequests {
+				limited++
+				detail = string(body)
+			}
+		}
+		return limited, detail
+	}
+	url, stop := startServe(t, append(embedded(filepath.Join(t.TempDir(), "data")), "--rate-limit", "2")...)
+	if n, detail := burst(url); n == 0 || !strings.Contains(detail, "at most 2 a second") {
+		t.Errorf("--rate-limit 2: %d of 60 requests refused (%s), want the ones past the burst of 20", n, detail)
+	}
+	stop()
+	url, _ = startServe(t, append(embedded(filepath.Join(t.TempDir(), "data")), "--rate-limit", "-1")...)
+	if n, _ := burst(url); n != 0 {
+		t.Errorf("--rate-limit -1: %d of 60 requests refused, want none", n)
+	}
 }
 
 // TestServeRefusesOutdatedSchema: with --migrate=false, serve will not run
