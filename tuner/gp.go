@@ -73,15 +73,25 @@ type gpInput struct {
 
 // gpKnobs are choices TestScreenSamplers can screen (TUNE_KNOBS "gp ...").
 type gpKnobsT struct {
-	warp    bool // rank-normal scores instead of standardized values
-	plugin  bool // EI's incumbent: the best posterior mean at a trial, not the best value
-	kbWorst bool // pending points at the worst value instead of the mean
+	warp    bool    // rank-normal scores instead of standardized values
+	plugin  bool    // EI's incumbent: the best posterior mean at a trial, not the best value
+	kbWorst bool    // pending points at the worst value instead of the mean
+	lcb     float64 // > 0: lower confidence bound with this beta instead of EI
+	exploit int     // > 0: from this trial number on, the posterior mean alone
+	xi      float64 // EI's margin below the incumbent
+	kg      bool    // knowledge gradient instead of EI
+	// confirm > 0: from confFrom finished trials on, every confirm-th trial
+	// reruns the finished configuration of best posterior mean that has run
+	// fewer than maxRep times (SMAC-style intensification).
+	confirm, maxRep, confFrom int
+	noiseRate                 float64 // rate of the noise variance's Gamma(1.1, rate) prior
+	noiseFloor                float64 // the noise variance's floor
 }
 
 // Both on: over 6 seeds of the five noisy HPOBench tables (W = 1 and 8)
 // either alone was worse than the joint TPE, together better (0.138
 // against 0.148 at W = 1, 0.153 against 0.168 at W = 8); see bench/README.md.
-var gpKnobs = gpKnobsT{warp: true, plugin: true}
+var gpKnobs = gpKnobsT{warp: true, plugin: true, noiseRate: 30, noiseFloor: gpMinNoise}
 
 // gpMaxRows bounds the finished trials a GP is conditioned on.
 const gpMaxRows = 200
@@ -366,9 +376,42 @@ func (s *gpSampler) next(in gpInput) []float64 {
 		}
 	}
 	rng := rand.New(rand.NewSource(int64(splitmix64(uint64(s.seed) ^ splitmix64(uint64(in.number)^0x4750)))))
+	if c := gpKnobs.confirm; c > 0 && n >= gpKnobs.confFrom && in.number%c == 0 {
+		count := map[uint64]int{}
+		for _, r := range in.rows {
+			count[gpKey(r)]++
+		}
+		for _, r := range in.pending {
+			count[gpKey(r)] += 100
+		}
+		var pick []float64
+		bm := math.Inf(1)
+		for _, r := range in.rows {
+			if count[gpKey(r)] >= gpKnobs.maxRep {
+				continue
+			}
+			if m, _ := post.predict(r); m < bm {
+				bm, pick = m, r
+			}
+		}
+		if pick != nil {
+			return slices.Clone(pick)
+		}
+	}
+	if gpKnobs.kg {
+		_, _, noise := gpHyper(s.theta)
+		kg := newKG(post, noise)
+		return optimizeAcq(in, kg.value, rng)
+	}
 	acq := func(x []float64) float64 {
 		m, v := post.predict(x)
-		return logEI(m, v, best)
+		if gpKnobs.exploit > 0 && in.number >= gpKnobs.exploit {
+			return -m
+		}
+		if gpKnobs.lcb > 0 {
+			return -(m - gpKnobs.lcb*math.Sqrt(v))
+		}
+		return logEI(m, v, best-gpKnobs.xi)
 	}
 	return optimizeAcq(in, acq, rng)
 }
@@ -534,7 +577,7 @@ func gpHyper(theta []float64) (isl []float64, s2, noise float64) {
 	for j := range d {
 		isl[j] = math.Exp(theta[j])
 	}
-	return isl, math.Exp(theta[d]), gpMinNoise + math.Exp(theta[d+1])
+	return isl, math.Exp(theta[d]), gpKnobs.noiseFloor + math.Exp(theta[d+1])
 }
 
 // sqDist is the ARD squared distance: Σ isl_j·(a_j-b_j)², with 1 for
@@ -637,7 +680,7 @@ func gpObjective(X [][]float64, y []float64, cat []bool) func(theta, grad []floa
 			fit += y[a] * alpha[a]
 		}
 		lml := -0.5*fit - 0.5*logdet - 0.5*float64(n)*math.Log(2*math.Pi)
-		prior := math.Log(s2) - s2 + 0.1*math.Log(noise) - 30*noise
+		prior := math.Log(s2) - s2 + 0.1*math.Log(noise) - gpKnobs.noiseRate*noise
 		for j := range d {
 			prior -= 0.1/isl[j] + 0.1*isl[j]
 		}
@@ -669,8 +712,8 @@ func gpObjective(X [][]float64, y []float64, cat []bool) func(theta, grad []floa
 			grad[j] = -(0.5*gl[j]*isl[j] + 0.1/isl[j] - 0.1*isl[j])
 		}
 		grad[d] = -(0.5*gs2 + 1 - s2)
-		en := noise - gpMinNoise
-		grad[d+1] = -(0.5*gn*en + (0.1/noise-30)*en)
+		en := noise - gpKnobs.noiseFloor
+		grad[d+1] = -(0.5*gn*en + (0.1/noise-gpKnobs.noiseRate)*en)
 		return f
 	}
 	return eval
