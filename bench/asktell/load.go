@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tune-dev/tune/bench/internal/harness"
 	"github.com/tune-dev/tune/openapi"
 )
 
@@ -107,7 +108,7 @@ func (b *bench) cleanup() {
 	for _, s := range b.studies {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		if _, err := b.c.DeleteStudyWithResponse(ctx, s); err != nil {
-			logf("deleting study %s: %v", s, err)
+			harness.Logf("deleting study %s: %v", s, err)
 		}
 		cancel()
 	}
@@ -168,7 +169,7 @@ func (b *bench) suggestTotals(ctx context.Context) (sum, count float64, err erro
 func (b *bench) suggestMean(ctx context.Context) func() float64 {
 	sum0, n0, err := b.suggestTotals(ctx)
 	if err != nil {
-		b.metricsOnce.Do(func() { logf("not reporting server-side suggest time: %v", err) })
+		b.metricsOnce.Do(func() { harness.Logf("not reporting server-side suggest time: %v", err) })
 		return func() float64 { return 0 }
 	}
 	return func() float64 {
@@ -256,9 +257,9 @@ func (b *bench) failed(err error) {
 	defer b.errMu.Unlock()
 	b.errShown++
 	if b.errShown <= 5 {
-		logf("ERROR %v", err)
+		harness.Logf("ERROR %v", err)
 	} else if b.errShown == 6 {
-		logf("(further errors are counted, not printed)")
+		harness.Logf("(further errors are counted, not printed)")
 	}
 }
 
@@ -273,9 +274,9 @@ func (b *bench) throughput(ctx context.Context, n int, d time.Duration, count in
 		return throughput{}, err
 	}
 	if count > 0 {
-		logf("throughput: %d client(s), %d pairs, study %s", n, count, study)
+		harness.Logf("throughput: %d client(s), %d pairs, study %s", n, count, study)
 	} else {
-		logf("throughput: %d client(s) for %s, study %s", n, d, study)
+		harness.Logf("throughput: %d client(s) for %s, study %s", n, d, study)
 	}
 	// Each client first does one untimed pair on a study of its own, so
 	// that connections are open before the clock starts; the Optuna
@@ -357,7 +358,7 @@ func (b *bench) throughput(ctx context.Context, n int, d time.Duration, count in
 		Errors:      int(errs.Load()),
 		SuggestMean: suggest(),
 	}
-	logf("  %d clients: %d pairs in %.1fs = %.1f pairs/s, ask p50 %.1f ms p99 %.1f ms (suggest mean %.1f ms), %d errors",
+	harness.Logf("  %d clients: %d pairs in %.1fs = %.1f pairs/s, ask p50 %.1f ms p99 %.1f ms (suggest mean %.1f ms), %d errors",
 		n, t.Pairs, t.Seconds, t.PairsPerSec, t.AskP50, t.AskP99, t.SuggestMean, t.Errors)
 	if t.Errors >= maxErrors {
 		return t, fmt.Errorf("%d clients: stopped after %d errors", n, t.Errors)
@@ -377,7 +378,7 @@ func (b *bench) latency(ctx context.Context, sizes []int, asks, workers int) ([]
 	if err != nil {
 		return nil, err
 	}
-	logf("latency: one client, %d timed pairs at %v finished trials, study %s", asks, sizes, study)
+	harness.Logf("latency: one client, %d timed pairs at %v finished trials, study %s", asks, sizes, study)
 	rng := rand.New(rand.NewPCG(42, 42))
 	finished := 0
 	var out []latencyStep
@@ -403,7 +404,7 @@ func (b *bench) latency(ctx context.Context, sizes []int, asks, workers int) ([]
 		if got := sr.JSON200.Counts.Complete; got != finished {
 			return nil, fmt.Errorf("study %s has %d complete trials, want %d", study, got, finished)
 		}
-		logf("  %d finished trials (filled in %.1fs); timing %d asks", finished, st.FillSeconds, asks)
+		harness.Logf("  %d finished trials (filled in %.1fs); timing %d asks", finished, st.FillSeconds, asks)
 		var askD, tellD []time.Duration
 		suggest := b.suggestMean(ctx)
 		for i := 0; i < asks; i++ {
@@ -416,7 +417,7 @@ func (b *bench) latency(ctx context.Context, sizes []int, asks, workers int) ([]
 		}
 		st.SuggestMean = suggest()
 		st.AskP50, st.AskP99, st.TellP50 = pct(askD, 0.5), pct(askD, 0.99), pct(tellD, 0.5)
-		logf("  at %d: ask p50 %.1f ms p99 %.1f ms (suggest mean %.1f ms), tell p50 %.1f ms",
+		harness.Logf("  at %d: ask p50 %.1f ms p99 %.1f ms (suggest mean %.1f ms), tell p50 %.1f ms",
 			size, st.AskP50, st.AskP99, st.SuggestMean, st.TellP50)
 		out = append(out, st)
 	}
@@ -483,7 +484,7 @@ func progress(line func() string) (stop func()) {
 			case <-done:
 				return
 			case <-t.C:
-				logf("%s", line())
+				harness.Logf("%s", line())
 			}
 		}
 	})

@@ -20,7 +20,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"runtime"
@@ -28,6 +27,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/tune-dev/tune/bench/internal/harness"
 )
 
 // config is what the flags set.
@@ -196,10 +197,10 @@ func run(ctx context.Context, cfg *config) error {
 		Impl:    "tune",
 		Version: runtime.Version(),
 		Date:    time.Now().UTC().Format(time.RFC3339),
-		Machine: machine{NumCPU: runtime.NumCPU(), CPU: cpuModel()},
+		Machine: machine{NumCPU: runtime.NumCPU(), CPU: harness.CPUModel()},
 		Config:  cfg,
 	}
-	logf("tune ask+tell benchmark against %s", base)
+	harness.Logf("tune ask+tell benchmark against %s", base)
 	for _, n := range cfg.Clients {
 		t, err := b.throughput(ctx, n, cfg.Duration, cfg.Count)
 		if err != nil {
@@ -223,33 +224,7 @@ func run(ctx context.Context, cfg *config) error {
 		if err := os.WriteFile(cfg.JSONPath, append(raw, '\n'), 0o644); err != nil {
 			return err
 		}
-		logf("wrote %s", cfg.JSONPath)
+		harness.Logf("wrote %s", cfg.JSONPath)
 	}
 	return nil
-}
-
-// logf prints progress to stderr, so that stdout holds only the table.
-func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
-}
-
-// cpuModel returns the first "model name" of /proc/cpuinfo, or "".
-func cpuModel() string {
-	raw, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return ""
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
-}
-
-// serverLogger keeps the in-process service quiet unless something goes
-// wrong: warnings and errors from the service are exactly what a load run
-// should surface.
-func serverLogger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }

@@ -2,36 +2,28 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tune-dev/tune/service"
+	"github.com/tune-dev/tune/bench/internal/harness"
 	"github.com/tune-dev/tune/sql/postgres"
-	"github.com/tune-dev/tune/tuner"
 )
 
-// inProcess is tune's real service, wired as `tune serve` wires it, on a
-// loopback listener over a database of its own.
+// inProcess is tune's real service over a database of its own.
 type inProcess struct {
 	url      string
 	adminURL string
 	dbName   string
 	store    *postgres.Store
-	srv      *service.Server
-	hs       *http.Server
+	srv      *harness.Server
 }
 
 // startServer creates database tune_bench_<pid> on the server at adminURL,
-// migrates it, and serves tune on 127.0.0.1 at a free port. A real listener
-// rather than httptest keeps the whole HTTP path (TCP, keep-alive, the
-// client's connection pool) in what is measured.
+// migrates it, and serves tune over it (harness.Serve).
 func startServer(ctx context.Context, adminURL string) (_ *inProcess, err error) {
 	p := &inProcess{adminURL: adminURL, dbName: fmt.Sprintf("tune_bench_%d", os.Getpid())}
 	dbURL, err := withDatabase(adminURL, p.dbName)
@@ -46,39 +38,17 @@ func startServer(ctx context.Context, adminURL string) (_ *inProcess, err error)
 			p.close()
 		}
 	}()
-	logf("created database %s", p.dbName)
+	harness.Logf("created database %s", p.dbName)
 	if p.store, err = postgres.Open(ctx, dbURL); err != nil {
 		return nil, err
 	}
 	if err := p.store.Migrate(ctx); err != nil {
 		return nil, err
 	}
-	// The same Config as `tune serve` (cmd/tune/serve.go), so the numbers
-	// are the product's.
-	p.srv, err = service.New(service.Config{
-		Store:  p.store,
-		Tuner:  tuner.New(p.store),
-		Logger: serverLogger(),
-		// The benchmark's clients carry no token and share one address;
-		// it measures the trial path, not authentication or the per-caller
-		// rate limit.
-		Insecure:  true,
-		RateLimit: service.RateLimit{Rate: -1},
-	})
-	if err != nil {
+	if p.srv, err = harness.Serve(p.store); err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	p.hs = &http.Server{Handler: p.srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := p.hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logf("server stopped: %v", err)
-		}
-	}()
-	p.url = "http://" + ln.Addr().String()
+	p.url = p.srv.URL
 	return p, nil
 }
 
@@ -87,11 +57,8 @@ func startServer(ctx context.Context, adminURL string) (_ *inProcess, err error)
 func (p *inProcess) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if p.hs != nil {
-		_ = p.hs.Shutdown(ctx)
-	}
 	if p.srv != nil {
-		p.srv.Close()
+		p.srv.Close(ctx)
 	}
 	if p.store != nil {
 		p.store.Close()
@@ -99,10 +66,10 @@ func (p *inProcess) close() {
 	// FORCE (Postgres 13+) ends any connection still open on it, e.g. one
 	// left by an interrupted request.
 	if err := p.adminExec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{p.dbName}.Sanitize()+" WITH (FORCE)"); err != nil {
-		logf("could not drop database %s: %v (drop it by hand)", p.dbName, err)
+		harness.Logf("could not drop database %s: %v (drop it by hand)", p.dbName, err)
 		return
 	}
-	logf("dropped database %s", p.dbName)
+	harness.Logf("dropped database %s", p.dbName)
 }
 
 // adminExec runs one statement on a short-lived connection to the admin

@@ -45,6 +45,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tune-dev/tune/bench/internal/harness"
 	"github.com/tune-dev/tune/openapi"
 )
 
@@ -230,7 +231,7 @@ func run(ctx context.Context, cfg *config, stdout io.Writer) error {
 			}
 		}
 	}
-	logf("%d studies of %d trials (modes %v × %d samplers × W %v × %d tables × %d seeds), %d at once, against %s",
+	harness.Logf("%d studies of %d trials (modes %v × %d samplers × W %v × %d tables × %d seeds), %d at once, against %s",
 		len(jobs), cfg.Trials, cfg.Modes, len(cfg.Samplers), cfg.Inflight, len(tables), cfg.Seeds, cfg.Parallel, srv.url)
 
 	start := time.Now()
@@ -284,13 +285,13 @@ func run(ctx context.Context, cfg *config, stdout io.Writer) error {
 	}
 
 	if cfg.Modes[0] != single {
-		logf("done in %s", time.Since(start).Round(time.Second))
+		harness.Logf("done in %s", time.Since(start).Round(time.Second))
 		return writeMO(stdout, cfg, jobs, outs)
 	}
 	res := &results{
 		Impl:    "tune",
 		Date:    time.Now().UTC().Format(time.RFC3339),
-		Machine: machine{NumCPU: runtime.NumCPU(), CPU: cpuModel(), Go: runtime.Version()},
+		Machine: machine{NumCPU: runtime.NumCPU(), CPU: harness.CPUModel(), Go: runtime.Version()},
 		Config:  cfg,
 		Seconds: time.Since(start).Seconds(),
 	}
@@ -320,7 +321,7 @@ func run(ctx context.Context, cfg *config, stdout io.Writer) error {
 			res.Runs = append(res.Runs, rr)
 		}
 	}
-	logf("done in %s", time.Since(start).Round(time.Second))
+	harness.Logf("done in %s", time.Since(start).Round(time.Second))
 	printTable(stdout, res)
 	if cfg.JSONPath != "" {
 		raw, err := json.MarshalIndent(res, "", "  ")
@@ -330,7 +331,7 @@ func run(ctx context.Context, cfg *config, stdout io.Writer) error {
 		if err := os.WriteFile(cfg.JSONPath, append(raw, '\n'), 0o644); err != nil {
 			return err
 		}
-		logf("wrote %s", cfg.JSONPath)
+		harness.Logf("wrote %s", cfg.JSONPath)
 	}
 	return nil
 }
@@ -394,28 +395,9 @@ func progress(status func() string) (stop func()) {
 			case <-done:
 				return
 			case <-t.C:
-				logf("%s", status())
+				harness.Logf("%s", status())
 			}
 		}
 	})
 	return func() { close(done); wg.Wait() }
-}
-
-// logf prints progress to stderr, so that stdout holds only the table.
-func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
-}
-
-// cpuModel returns the first "model name" of /proc/cpuinfo, or "".
-func cpuModel() string {
-	raw, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return ""
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
 }

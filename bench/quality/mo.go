@@ -8,6 +8,8 @@ import (
 	"math"
 	"os"
 	"slices"
+
+	"github.com/tune-dev/tune/bench/internal/harness"
 )
 
 // The multi-objective runs make every table a two-objective problem: the
@@ -231,6 +233,6 @@ func writeMO(w io.Writer, cfg *config, jobs []job, outs []outcome) error {
 	if err := os.WriteFile(cfg.JSONLPath, buf.Bytes(), 0o644); err != nil {
 		return err
 	}
-	logf("wrote %s", cfg.JSONLPath)
+	harness.Logf("wrote %s", cfg.JSONLPath)
 	return nil
 }
