@@ -73,19 +73,14 @@ type gpInput struct {
 
 // gpKnobs are choices TestScreenSamplers can screen (TUNE_KNOBS "gp ...").
 type gpKnobsT struct {
-	warp    bool    // rank-normal scores instead of standardized values
-	plugin  bool    // EI's incumbent: the best posterior mean at a trial, not the best value
-	kbWorst bool    // pending points at the worst value instead of the mean
-	lcb     float64 // > 0: lower confidence bound with this beta instead of EI
-	exploit int     // > 0: from this trial number on, the posterior mean alone
-	xi      float64 // EI's margin below the incumbent
-	kg      bool    // knowledge gradient instead of EI
-	// confirm > 0: from confFrom finished trials on, every confirm-th trial
-	// reruns the finished configuration of best posterior mean that has run
-	// fewer than maxRep times (SMAC-style intensification).
-	confirm, maxRep, confFrom int
-	noiseRate                 float64 // rate of the noise variance's Gamma(1.1, rate) prior
-	noiseFloor                float64 // the noise variance's floor
+	warp       bool    // rank-normal scores instead of standardized values
+	plugin     bool    // EI's incumbent: the best posterior mean at a trial, not the best value
+	kbWorst    bool    // pending points at the worst value instead of the mean
+	lcb        float64 // > 0: lower confidence bound with this beta instead of EI
+	exploit    int     // > 0: from this trial number on, the posterior mean alone
+	xi         float64 // EI's margin below the incumbent
+	noiseRate  float64 // rate of the noise variance's Gamma(1.1, rate) prior
+	noiseFloor float64 // the noise variance's floor
 }
 
 // Both on: over 6 seeds of the five noisy HPOBench tables (W = 1 and 8)
@@ -376,33 +371,6 @@ func (s *gpSampler) next(in gpInput) []float64 {
 		}
 	}
 	rng := rand.New(rand.NewSource(int64(splitmix64(uint64(s.seed) ^ splitmix64(uint64(in.number)^0x4750)))))
-	if c := gpKnobs.confirm; c > 0 && n >= gpKnobs.confFrom && in.number%c == 0 {
-		count := map[uint64]int{}
-		for _, r := range in.rows {
-			count[gpKey(r)]++
-		}
-		for _, r := range in.pending {
-			count[gpKey(r)] += 100
-		}
-		var pick []float64
-		bm := math.Inf(1)
-		for _, r := range in.rows {
-			if count[gpKey(r)] >= gpKnobs.maxRep {
-				continue
-			}
-			if m, _ := post.predict(r); m < bm {
-				bm, pick = m, r
-			}
-		}
-		if pick != nil {
-			return slices.Clone(pick)
-		}
-	}
-	if gpKnobs.kg {
-		_, _, noise := gpHyper(s.theta)
-		kg := newKG(post, noise)
-		return optimizeAcq(in, kg.value, rng)
-	}
 	acq := func(x []float64) float64 {
 		m, v := post.predict(x)
 		if gpKnobs.exploit > 0 && in.number >= gpKnobs.exploit {

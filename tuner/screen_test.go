@@ -56,10 +56,9 @@ func (tb *hpoTable) normRegretW(t testing.TB, s *trials.Study, seed int64, budge
 // sampler (gp, auto, random; TPE otherwise, "old" for independent),
 // start=N startup trials, the joint TPE's constants (prior, sigma0, gamma,
 // cap, sqrt, cand, minbw, noramp) and the GP's (nowarp, noplugin, kbworst,
-// lcb=β, exploit=N, xi=ξ, kg, confirm=N maxrep=R from=N, nrate=λ,
-// nfloor=σ²; see gpKnobsT). Studies run on all cores; each line gives the
-// summary and, in brackets after it, the same for the best configuration
-// each study evaluated.
+// lcb=β, exploit=N, xi=ξ, nrate=λ, nfloor=σ²; see gpKnobsT). Studies
+// run on all cores. Each line gives per W the summary, the same for the
+// best configuration each study evaluated, and per table the mean.
 func TestScreenSamplers(t *testing.T) {
 	env := os.Getenv("TUNE_SCREEN")
 	if env == "" {
@@ -107,18 +106,10 @@ func TestScreenSamplers(t *testing.T) {
 				gpKnobs.warp = false
 			case "noplugin":
 				gpKnobs.plugin = false
-			case "confirm":
-				gpKnobs.confirm = int(f)
-			case "maxrep":
-				gpKnobs.maxRep = int(f)
-			case "from":
-				gpKnobs.confFrom = int(f)
 			case "nrate":
 				gpKnobs.noiseRate = f
 			case "nfloor":
 				gpKnobs.noiseFloor = f
-			case "kg":
-				gpKnobs.kg = true
 			case "lcb":
 				gpKnobs.lcb = f
 			case "exploit":
