@@ -3,9 +3,12 @@
 
     /usr/bin/python3 bench/quality/compare.py tune.json optuna.json
     /usr/bin/python3 bench/quality/compare.py --seeds 6 tune.json optuna.json
+    /usr/bin/python3 bench/quality/compare.py --without car tune.json optuna.json
 
 --seeds N keeps each side's first N seeds (0..N-1) and recomputes the
 summaries, for a side by side on the same seeds when one side ran more.
+--without car,kc1 leaves those tables out of everything, e.g. to see how
+much one table's tail decides the summary.
 
 For each W: every sampler's summary (mean over tables and seeds of regret ÷
 the table's median regret; lower is better) and per-table median regret,
@@ -18,9 +21,11 @@ import statistics
 import sys
 
 
-def restrict(r, n):
-    """Keeps the first n seeds of a run and recomputes its figures."""
+def restrict(r, n, without):
+    """Keeps the first n seeds of a run (all when n is None), drops the
+    tables named in without, and recomputes its figures."""
     norms = []
+    r["tables"] = [t for t in r["tables"] if t["table"] not in without]
     for t in r["tables"]:
         t["regrets"], t["norms"] = t["regrets"][:n], t["norms"][:n]
         t["median_regret"] = statistics.median(t["regrets"])
@@ -31,9 +36,13 @@ def restrict(r, n):
 
 def main():
     args = sys.argv[1:]
-    keep = None
-    if len(args) >= 2 and args[0] == "--seeds":
-        keep, args = int(args[1]), args[2:]
+    keep, without = None, set()
+    while len(args) >= 2 and args[0] in ("--seeds", "--without"):
+        if args[0] == "--seeds":
+            keep = int(args[1])
+        else:
+            without = set(args[1].split(","))
+        args = args[2:]
     runs = []
     seeds = {}
     for path in args:
@@ -41,8 +50,8 @@ def main():
             res = json.load(f)
         for r in res["runs"]:
             r["impl"] = res["impl"]
-            if keep is not None:
-                restrict(r, keep)
+            if keep is not None or without:
+                restrict(r, keep, without)
             runs.append(r)
         seeds[res["impl"]] = min(res["config"]["seeds"], keep or res["config"]["seeds"])
     if not runs:
