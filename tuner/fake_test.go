@@ -149,6 +149,29 @@ func ask(t testing.TB, tn *Tuner, src *memSource, s *trials.Study) trials.Trial 
 	return tr
 }
 
+// origins runs n sequential ask/tell rounds, as optimize does, and returns
+// the origin each proposal reported.
+func origins(t testing.TB, tn *Tuner, src *memSource, s *trials.Study, n int, f func(map[string]any) float64) []trials.Origin {
+	t.Helper()
+	var out []trials.Origin
+	for range n {
+		prop, err := tn.Suggest(context.Background(), s)
+		if err != nil {
+			t.Fatalf("Suggest: %v", err)
+		}
+		out = append(out, prop.Origin)
+		norm, err := s.SearchSpace.Decode(prop.Params)
+		if err != nil {
+			t.Fatalf("Suggest proposed params the space refuses: %v (%v)", err, prop.Params)
+		}
+		tr := src.createWith(s.ID, norm, prop.SystemAttrs, trials.TrialRunning)
+		tn.Bind(prop.Handle, &tr)
+		done := src.complete(tr.ID, f(tr.Params))
+		tn.Observe(&done)
+	}
+	return out
+}
+
 // optimize runs n sequential ask/tell rounds and returns the trials.
 func optimize(t testing.TB, tn *Tuner, src *memSource, s *trials.Study, n int, f func(map[string]any) float64) []trials.Trial {
 	t.Helper()

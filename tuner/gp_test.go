@@ -253,22 +253,7 @@ func TestGPOriginsAndAutoHandover(t *testing.T) {
 	s := gpStudy(1, 3)
 	s.Sampler.StartupTrials = ptr(4)
 	f := knobLoss(rand.New(rand.NewSource(1)))
-	var got []trials.Origin
-	for range 7 {
-		prop, err := tn.Suggest(t.Context(), s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, prop.Origin)
-		norm, err := s.SearchSpace.Decode(prop.Params)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr := src.create(s.ID, norm, trials.TrialRunning)
-		tn.Bind(prop.Handle, &tr)
-		done := src.complete(tr.ID, f(tr.Params))
-		tn.Observe(&done)
-	}
+	got := origins(t, tn, src, s, 7, f)
 	want := []trials.Origin{OriginStartup, OriginStartup, OriginStartup, OriginStartup, OriginGP, OriginGP, OriginGP}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("origins %v, want %v", got, want)

@@ -188,21 +188,7 @@ func TestProposalOrigin(t *testing.T) {
 	tn := New(src)
 	s := newStudy(1, trials.SamplerTPE, knobs())
 	s.Sampler.StartupTrials = ptr(3)
-	var got []trials.Origin
-	for range 5 {
-		prop, err := tn.Suggest(t.Context(), s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, prop.Origin)
-		norm, err := s.SearchSpace.Decode(prop.Params)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr := src.create(s.ID, norm, trials.TrialRunning)
-		done := src.complete(tr.ID, 1)
-		tn.Observe(&done)
-	}
+	got := origins(t, tn, src, s, 5, func(map[string]any) float64 { return 1 })
 	want := []trials.Origin{OriginStartup, OriginStartup, OriginStartup, OriginTPE, OriginTPE}
 	if !slices.Equal(got, want) {
 		t.Errorf("origins %v, want %v", got, want)
