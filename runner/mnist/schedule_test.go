@@ -71,18 +71,7 @@ func TestGradAccumulationTrainsLikeTheLargerBatch(t *testing.T) {
 // TestGradAccumulationFlushesAtEpochEnd: 5 batches with k=2 take three
 // optimizer steps, the last on one batch.
 func TestGradAccumulationFlushesAtEpochEnd(t *testing.T) {
-	cfg, err := ConfigFor(small(map[string]any{"train_samples": 160, "batch_size": 32, "grad_accumulation": 2}), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := testWorkload.Data(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := newTrainer(cfg, data, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr, cfg, _ := smallTrainer(t, map[string]any{"train_samples": 160, "batch_size": 32, "grad_accumulation": 2})
 	tr.shuffle()
 	for s := range tr.stepsPerEpoch() {
 		if _, err := tr.step(tr.perm[s*32 : (s+1)*32]); err != nil {
@@ -152,19 +141,8 @@ func TestScheduledLR(t *testing.T) {
 // step, fused and gorgonia's solvers alike.
 func TestScheduleReachesTheSolver(t *testing.T) {
 	for _, impl := range []string{SolverFused, SolverGorgonia} {
-		cfg, err := ConfigFor(small(map[string]any{"train_samples": 128, "batch_size": 32, "epochs": 1,
-			"lr_schedule": "step", "solver": impl, "learning_rate": 0.5, "optimizer": "sgd"}), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := testWorkload.Data(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr, err := newTrainer(cfg, data, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tr, _, _ := smallTrainer(t, map[string]any{"train_samples": 128, "batch_size": 32, "epochs": 1,
+			"lr_schedule": "step", "solver": impl, "learning_rate": 0.5, "optimizer": "sgd"})
 		tr.shuffle()
 		var rates []float64
 		for s := range 4 {
@@ -224,18 +202,7 @@ func TestClipGrads(t *testing.T) {
 // TestGradClipInTraining: with a tiny bound every update of plain SGD
 // moves the weights by at most learning_rate × bound (in L2 norm).
 func TestGradClipInTraining(t *testing.T) {
-	cfg, err := ConfigFor(small(map[string]any{"grad_clip": 0.01, "optimizer": "sgd", "learning_rate": 1.0, "precision": "float64"}), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := testWorkload.Data(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := newTrainer(cfg, data, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr, _, _ := smallTrainer(t, map[string]any{"grad_clip": 0.01, "optimizer": "sgd", "learning_rate": 1.0, "precision": "float64"})
 	tr.shuffle()
 	before := flatValues(tr.replicas[0].values())
 	if _, err := tr.step(tr.perm[:32]); err != nil {
@@ -255,18 +222,7 @@ func TestGradClipInTraining(t *testing.T) {
 // anew per batch; the evaluation net has none; training with dropout
 // still learns, and differs from training without.
 func TestDropout(t *testing.T) {
-	cfg, err := ConfigFor(small(map[string]any{"dropout": 0.25, "layers": 2}), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := testWorkload.Data(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := newTrainer(cfg, data, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr, _, data := smallTrainer(t, map[string]any{"dropout": 0.25, "layers": 2})
 	r := tr.replicas[0]
 	if len(r.masks) != 2 || len(tr.eval.masks) != 0 {
 		t.Fatalf("%d training masks, %d evaluation masks; want 2 and 0", len(r.masks), len(tr.eval.masks))
@@ -355,4 +311,23 @@ func equalInts(a, b []int) bool {
 func reflectEta(s any) float64 {
 	v := reflect.ValueOf(s).Elem().FieldByName("eta")
 	return v.Float()
+}
+
+// smallTrainer is a trainer on small data with these options on top of
+// small's, with its config and data.
+func smallTrainer(t *testing.T, opts map[string]any) (*trainer, Config, *Data) {
+	t.Helper()
+	cfg, err := ConfigFor(small(opts), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := testWorkload.Data(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := newTrainer(cfg, data, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr, cfg, data
 }
