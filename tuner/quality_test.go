@@ -2,6 +2,7 @@ package tuner
 
 import (
 	"bufio"
+	"cmp"
 	"compress/gzip"
 	"math"
 	"math/rand"
@@ -24,7 +25,8 @@ type hpoTable struct {
 	runs  map[int][]float64
 	means map[int]float64
 	best  float64
-	med   float64 // median regret of all configurations
+	med   float64     // median regret of all configurations
+	rank  map[int]int // configurations by mean, best first
 }
 
 type hpoFamily struct {
@@ -94,6 +96,15 @@ func loadHPOTable(t testing.TB, path string) *hpoTable {
 	}
 	slices.Sort(regrets)
 	tb.med = regrets[len(regrets)/2]
+	keys := make([]int, 0, len(tb.means))
+	for k := range tb.means {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b int) int { return cmp.Compare(tb.means[b], tb.means[a]) })
+	tb.rank = make(map[int]int, len(keys))
+	for r, k := range keys {
+		tb.rank[k] = r
+	}
 	return tb
 }
 

@@ -20,13 +20,13 @@ import (
 // normalized regret of the best configuration the study evaluated (by its
 // mean, which the study never sees): the gap between the two is what noise
 // in the reported values costs, which no sampler can choose away.
-func (tb *hpoTable) normRegretW(t testing.TB, s *trials.Study, seed int64, budget, w int) (float64, float64) {
+func (tb *hpoTable) normRegretW(t testing.TB, s *trials.Study, seed int64, budget, w int) (float64, float64, float64) {
 	noise := rand.New(rand.NewSource(seed))
 	src := newMemSource()
 	tn := New(src)
 	bestValue, bestConfig, bestSeen := math.Inf(-1), -1, -1
 	var queue []trials.Trial
-	asked := 0
+	asked, top := 0, 0
 	for told := 0; told < budget; told++ {
 		for len(queue) < w && asked < budget {
 			queue = append(queue, ask(t, tn, src, s))
@@ -42,12 +42,19 @@ func (tb *hpoTable) normRegretW(t testing.TB, s *trials.Study, seed int64, budge
 		if v > bestValue {
 			bestValue, bestConfig = v, k
 		}
+		if told >= budget/2 && tb.rank[k] < topRank {
+			top++
+		}
 		if bestSeen < 0 || tb.means[k] > tb.means[bestSeen] {
 			bestSeen = k
 		}
 	}
-	return (tb.best - tb.means[bestConfig]) / tb.med, (tb.best - tb.means[bestSeen]) / tb.med
+	return (tb.best - tb.means[bestConfig]) / tb.med, (tb.best - tb.means[bestSeen]) / tb.med, float64(top) / float64(budget-budget/2)
 }
+
+// topRank is the rank (by mean) under which TestScreenSamplers counts a
+// configuration as good: about the best 3% of an HPOBench table.
+const topRank = 1000
 
 // TestScreenSamplers screens sampler variants on bench/quality's tables
 // (TUNE_SCREEN=seeds; TUNE_SCREEN_W=1,8; TUNE_SCREEN_TABLES=car,kc1;
@@ -114,6 +121,10 @@ func TestScreenSamplers(t *testing.T) {
 				gpKnobs.lcb = f
 			case "exploit":
 				gpKnobs.exploit = int(f)
+			case "answer":
+				gpKnobs.answer = int(f)
+			case "rerun":
+				gpKnobs.rerun = true
 			case "xi":
 				gpKnobs.xi = f
 			case "start":
@@ -145,11 +156,13 @@ func TestScreenSamplers(t *testing.T) {
 			// source, and the knobs are only read while they run.
 			res := make([][]float64, len(tabs))
 			seen := make([][]float64, len(tabs))
+			tops := make([][]float64, len(tabs))
 			var wg sync.WaitGroup
 			sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 			for ti, tb := range tabs {
 				res[ti] = make([]float64, seeds)
 				seen[ti] = make([]float64, seeds)
+				tops[ti] = make([]float64, seeds)
 				for i := range seeds {
 					wg.Add(1)
 					sem <- struct{}{}
@@ -165,24 +178,27 @@ func TestScreenSamplers(t *testing.T) {
 						if typ == trials.SamplerTPE {
 							s.Sampler.Multivariate = ptr(mv)
 						}
-						res[ti][i], seen[ti][i] = tb.normRegretW(t, s, seed+1000, 100, w)
+						res[ti][i], seen[ti][i], tops[ti][i] = tb.normRegretW(t, s, seed+1000, 100, w)
 					}()
 				}
 			}
 			wg.Wait()
 			sum, sumSeen, n := 0.0, 0.0, 0
 			per := make([]string, 0, len(tabs))
+			perTop := make([]string, 0, len(tabs))
 			for ti := range tabs {
-				ts := 0.0
+				ts, tt := 0.0, 0.0
 				for i, r := range res[ti] {
 					sum += r
 					sumSeen += seen[ti][i]
 					ts += r
+					tt += tops[ti][i]
 					n++
 				}
 				per = append(per, fmt.Sprintf("%.3f", ts/float64(seeds)))
+				perTop = append(perTop, fmt.Sprintf("%.2f", tt/float64(seeds)))
 			}
-			line += fmt.Sprintf("  W=%d %.4f (best evaluated %.4f) [%s]", w, sum/float64(n), sumSeen/float64(n), strings.Join(per, " "))
+			line += fmt.Sprintf("  W=%d %.4f (best evaluated %.4f) [%s] top %d in 2nd half [%s]", w, sum/float64(n), sumSeen/float64(n), strings.Join(per, " "), topRank, strings.Join(perTop, " "))
 		}
 		t.Log(line)
 	}
