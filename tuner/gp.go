@@ -81,8 +81,6 @@ type gpKnobsT struct {
 	xi         float64 // EI's margin below the incumbent
 	noiseRate  float64 // rate of the noise variance's Gamma(1.1, rate) prior
 	noiseFloor float64 // the noise variance's floor
-	answer     int     // > 0: from this trial number on, the answer-aware acquisition
-	rerun      bool    // answer-aware: rerun the answer when no new configuration gains
 }
 
 // Both on: over 6 seeds of the five noisy HPOBench tables (W = 1 and 8)
@@ -373,33 +371,6 @@ func (s *gpSampler) next(in gpInput) []float64 {
 		}
 	}
 	rng := rand.New(rand.NewSource(int64(splitmix64(uint64(s.seed) ^ splitmix64(uint64(in.number)^0x4750)))))
-	if gpKnobs.answer > 0 && in.number >= gpKnobs.answer {
-		// The harness's answer is the first trial with the best reported
-		// value, so a trial only matters if its value beats that one; what
-		// it gains is its mean against the answer's, and a lucky value from
-		// a worse configuration loses: E[(m_ans - f)·1{y < y_best}], with
-		// y = f + noise.
-		ans := 0
-		for i, v := range in.scores {
-			if v < in.scores[ans] {
-				ans = i
-			}
-		}
-		yBest := y[ans]
-		mAns, _ := post.predict(in.rows[ans])
-		_, _, noise := gpHyper(s.theta)
-		acq := func(x []float64) float64 {
-			m, v := post.predict(x)
-			sd := math.Sqrt(v + noise)
-			d := (m - yBest) / sd
-			return (mAns-m)*phi(-d) + v/sd*math.Exp(-0.5*d*d)/math.Sqrt(2*math.Pi)
-		}
-		x := optimizeAcq(in, acq, rng)
-		if gpKnobs.rerun && (x == nil || acq(x) <= 0) {
-			return slices.Clone(in.rows[ans])
-		}
-		return x
-	}
 	acq := func(x []float64) float64 {
 		m, v := post.predict(x)
 		if gpKnobs.exploit > 0 && in.number >= gpKnobs.exploit {

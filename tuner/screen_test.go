@@ -121,10 +121,6 @@ func TestScreenSamplers(t *testing.T) {
 				gpKnobs.lcb = f
 			case "exploit":
 				gpKnobs.exploit = int(f)
-			case "answer":
-				gpKnobs.answer = int(f)
-			case "rerun":
-				gpKnobs.rerun = true
 			case "xi":
 				gpKnobs.xi = f
 			case "start":
