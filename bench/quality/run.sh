@@ -4,8 +4,11 @@
 #
 #   bench/quality/run.sh                     # 12 seeds, 100 trials, W = 1 and 8
 #   SEEDS=3 TABLES=car,kc1 bench/quality/run.sh
+#   DATA=/elsewhere bench/quality/run.sh     # other tables of the same benchmarks
 #
 # Environment: SEEDS (12), TRIALS (100), INFLIGHT (1,8), TABLES (all),
+# DATA (bench/quality/data: <family>/<table>.csv.gz, family hpobench or
+# hpolib, as ../shared/benchdata lays them out),
 # SAMPLERS (extra tune samplers as NAME=JSON, separated by ';'; the study
 # default always runs, as "tune"). Results go to bench/results/quality-<UTC
 # time>/: tune.json, optuna.json, optuna.jsonl (per study; rerunning with
@@ -19,6 +22,7 @@ SEEDS=${SEEDS:-12}
 TRIALS=${TRIALS:-100}
 INFLIGHT=${INFLIGHT:-1,8}
 TABLES=${TABLES:-}
+DATA=${DATA:-bench/quality/data}
 
 if ! command -v go >/dev/null; then
 	echo "run.sh: go is not on PATH" >&2
@@ -47,18 +51,18 @@ fi
 	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
 	echo "go: $(go env GOVERSION)"
 	echo "optuna: $("$PY" -c 'import optuna; print(optuna.__version__)')"
-	echo "seeds $SEEDS, trials $TRIALS, W $INFLIGHT, tables ${TABLES:-all}"
+	echo "seeds $SEEDS, trials $TRIALS, W $INFLIGHT, tables ${TABLES:-all} in $DATA"
 	echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$out/meta.txt"
 
 echo "== tune (results in $out)" >&2
 "$bin/quality" --seeds "$SEEDS" --trials "$TRIALS" --inflight "$INFLIGHT" --tables "$TABLES" \
-	"${samplers[@]}" --json "$out/tune.json" >"$out/tune.txt"
+	--data "$DATA" "${samplers[@]}" --json "$out/tune.json" >"$out/tune.txt"
 echo "load average between: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/meta.txt"
 echo "== optuna" >&2
 # One BLAS thread per process: the pool already has one process per core.
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$PY" bench/quality/optuna_quality.py --seeds "$SEEDS" --trials "$TRIALS" \
-	--inflight "$INFLIGHT" --tables "$TABLES" --log "$out/optuna.jsonl" --json "$out/optuna.json" >"$out/optuna.txt"
+	--inflight "$INFLIGHT" --tables "$TABLES" --data "$DATA" --log "$out/optuna.jsonl" --json "$out/optuna.json" >"$out/optuna.txt"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/meta.txt"
 
 {
