@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/c-bata/goptuna"
+	"gonum.org/v1/gonum/floats"
 
 	"github.com/tune-dev/tune/trials"
 )
@@ -608,7 +609,8 @@ func gpObjective(X [][]float64, y []float64, cat []bool) func(theta, grad []floa
 		}
 	}
 	K := make([]float64, n*n)
-	R := make([]float64, n*n)
+	R := make([]float64, n*n) // √(5r²) per pair
+	E := make([]float64, n*n) // exp(-R), kept for the gradient
 	L := make([]float64, n*n)
 	Kinv := make([]float64, n*n)
 	alpha := make([]float64, n)
@@ -625,8 +627,10 @@ func gpObjective(X [][]float64, y []float64, cat []bool) func(theta, grad []floa
 				for j := range d {
 					r2 += isl[j] * diff[j][a*n+b]
 				}
-				R[a*n+b], R[b*n+a] = r2, r2
-				k := matern52(r2, s2)
+				r := math.Sqrt(5 * r2)
+				e := math.Exp(-r)
+				R[a*n+b], E[a*n+b] = r, e
+				k := s2 * (1 + r + r*r/3) * e // matern52(r2, s2)
 				K[a*n+b], K[b*n+a] = k, k
 			}
 		}
@@ -660,17 +664,18 @@ func gpObjective(X [][]float64, y []float64, cat []bool) func(theta, grad []floa
 		// W = αα' - K⁻¹; dLML/dθ = ½ Σ W ∘ dK/dθ.
 		gs2, gn := 0.0, 0.0
 		gl := make([]float64, d)
+		// W and dK are symmetric: the lower triangle, off-diagonal pairs twice.
 		for a := range n {
-			for b := range n {
+			for b := 0; b <= a; b++ {
 				w := alpha[a]*alpha[b] - Kinv[a*n+b]
-				k := K[a*n+b]
-				gs2 += w * k
 				if a == b {
 					gn += w
+				} else {
+					w *= 2
 				}
-				r := math.Sqrt(5 * R[a*n+b])
-				dk := -(5.0 / 6) * s2 * (1 + r) * math.Exp(-r) // dk/d(r2)
-				wd := w * dk
+				gs2 += w * K[a*n+b]
+				r := R[a*n+b]
+				wd := w * -(5.0 / 6) * s2 * (1 + r) * E[a*n+b] // dk/d(r2)
 				for j := range d {
 					gl[j] += wd * diff[j][a*n+b]
 				}
@@ -843,11 +848,9 @@ func (p *gpPosterior) predict(x []float64) (float64, float64) {
 	// v = L⁻¹k; var = s2 - |v|².
 	vv := 0.0
 	for a := range p.n {
-		s := k[a]
-		row := p.L[a*p.n : a*p.n+a]
-		for b, l := range row {
-			s -= l * k[b]
-		}
+		// The solve is most of an ask; gonum's dot product is unrolled
+		// (assembly on amd64), a plain loop is one dependent chain.
+		s := k[a] - floats.Dot(p.L[a*p.n:a*p.n+a], k[:a])
 		k[a] = s / p.L[a*p.n+a]
 		vv += k[a] * k[a]
 	}
@@ -859,23 +862,15 @@ func (p *gpPosterior) predict(x []float64) (float64, float64) {
 // zeroed. It reports false when a is not positive definite.
 func cholesky(a []float64, n int) bool {
 	for j := range n {
-		s := a[j*n+j]
 		rj := a[j*n : j*n+j]
-		for _, v := range rj {
-			s -= v * v
-		}
+		s := a[j*n+j] - floats.Dot(rj, rj)
 		if !(s > 0) {
 			return false
 		}
 		ljj := math.Sqrt(s)
 		a[j*n+j] = ljj
 		for i := j + 1; i < n; i++ {
-			s := a[i*n+j]
-			ri := a[i*n : i*n+j]
-			for k, v := range ri {
-				s -= v * rj[k]
-			}
-			a[i*n+j] = s / ljj
+			a[i*n+j] = (a[i*n+j] - floats.Dot(a[i*n:i*n+j], rj)) / ljj
 		}
 		for i := j + 1; i < n; i++ {
 			a[j*n+i] = 0
@@ -887,11 +882,7 @@ func cholesky(a []float64, n int) bool {
 // cholSolve solves LLᵀx = b in place (b becomes x).
 func cholSolve(L []float64, n int, b []float64) {
 	for i := range n {
-		s := b[i]
-		for k := range i {
-			s -= L[i*n+k] * b[k]
-		}
-		b[i] = s / L[i*n+i]
+		b[i] = (b[i] - floats.Dot(L[i*n:i*n+i], b[:i])) / L[i*n+i]
 	}
 	for i := n - 1; i >= 0; i-- {
 		s := b[i]
@@ -904,25 +895,27 @@ func cholSolve(L []float64, n int, b []float64) {
 
 // cholInverse writes (LLᵀ)⁻¹ into out.
 func cholInverse(L []float64, n int, out []float64) {
-	// Linv lower triangular, then out = Linvᵀ·Linv.
+	// Linv lower triangular, then out = Linvᵀ·Linv, both a row at a time
+	// (rows are contiguous; columns would stride through memory).
 	linv := make([]float64, n*n)
-	for j := range n {
-		linv[j*n+j] = 1 / L[j*n+j]
-		for i := j + 1; i < n; i++ {
-			s := 0.0
-			for k := j; k < i; k++ {
-				s -= L[i*n+k] * linv[k*n+j]
-			}
-			linv[i*n+j] = s / L[i*n+i]
+	for i := range n {
+		row := linv[i*n : i*n+i+1]
+		row[i] = 1
+		for k := range i {
+			floats.AddScaled(row[:k+1], -L[i*n+k], linv[k*n:k*n+k+1])
+		}
+		floats.Scale(1/L[i*n+i], row)
+	}
+	clear(out)
+	for k := range n {
+		row := linv[k*n : k*n+k+1]
+		for a, v := range row {
+			floats.AddScaled(out[a*n:a*n+a+1], v, row[:a+1])
 		}
 	}
 	for a := range n {
-		for b := 0; b <= a; b++ {
-			s := 0.0
-			for k := a; k < n; k++ {
-				s += linv[k*n+a] * linv[k*n+b]
-			}
-			out[a*n+b], out[b*n+a] = s, s
+		for b := range a {
+			out[b*n+a] = out[a*n+b]
 		}
 	}
 }
