@@ -19,7 +19,9 @@ import (
 // each tell of the oldest is followed by the next ask. It also returns the
 // normalized regret of the best configuration the study evaluated (by its
 // mean, which the study never sees): the gap between the two is what noise
-// in the reported values costs, which no sampler can choose away.
+// in the reported values costs, which no sampler can choose away. Third,
+// the share of the second half's trials whose configuration is among the
+// table's topRank best: how concentrated the search was where it counts.
 func (tb *hpoTable) normRegretW(t testing.TB, s *trials.Study, seed int64, budget, w int) (float64, float64, float64) {
 	noise := rand.New(rand.NewSource(seed))
 	src := newMemSource()
@@ -65,7 +67,8 @@ const topRank = 1000
 // cap, sqrt, cand, minbw, noramp) and the GP's (nowarp, noplugin, kbworst,
 // lcb=β, exploit=N, xi=ξ, nrate=λ, nfloor=σ²; see gpKnobsT). Studies
 // run on all cores. Each line gives per W the summary, the same for the
-// best configuration each study evaluated, and per table the mean.
+// best configuration each study evaluated, per table the mean, and per
+// table the second half's share among the topRank best configurations.
 func TestScreenSamplers(t *testing.T) {
 	env := os.Getenv("TUNE_SCREEN")
 	if env == "" {
